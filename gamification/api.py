@@ -1,0 +1,168 @@
+"""Games, tasks and points reads for game servers. Every view is scoped to the key's realm."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from gamification import selectors, services
+from gamification.auth import request_api_key, request_realm
+from gamification.filters import GameFilter, TaskFilter
+from gamification.models import Game, Task
+from gamification.serializers import (
+    GameSerializer,
+    GameUpdateSerializer,
+    PlayerPointsSerializer,
+    PlayerTotalSerializer,
+    TaskBulkSerializer,
+    TaskPointsSerializer,
+    TaskSerializer,
+    TaskUpdateSerializer,
+)
+
+
+class GameListCreateView(generics.ListCreateAPIView):
+    serializer_class = GameSerializer
+    filterset_class = GameFilter
+
+    def get_queryset(self):
+        return selectors.game_list(realm=request_realm(self.request)).order_by("external_game_id")
+
+    def perform_create(self, serializer: GameSerializer) -> None:
+        serializer.instance = services.game_create(
+            realm=request_realm(self.request),
+            api_key=request_api_key(self.request),
+            **serializer.validated_data,
+        )
+
+
+class GameDetailView(generics.RetrieveUpdateDestroyAPIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+    lookup_url_kwarg = "external_game_id"
+
+    def get_serializer_class(self):
+        return GameUpdateSerializer if self.request.method == "PATCH" else GameSerializer
+
+    def get_object(self) -> Game:
+        return selectors.game_get(
+            realm=request_realm(self.request), external_game_id=self.kwargs["external_game_id"]
+        )
+
+    def perform_update(self, serializer: GameSerializer) -> None:
+        serializer.instance = services.game_update(
+            game=serializer.instance, changes=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Game) -> None:
+        services.game_delete(game=instance)
+
+
+class _GameScopedMixin:
+    def game(self) -> Game:
+        if not hasattr(self, "_game"):
+            self._game = selectors.game_get(
+                realm=request_realm(self.request), external_game_id=self.kwargs["external_game_id"]
+            )
+        return self._game
+
+
+class TaskListCreateView(_GameScopedMixin, generics.ListCreateAPIView):
+    serializer_class = TaskSerializer
+    filterset_class = TaskFilter
+
+    def get_queryset(self):
+        return selectors.task_list(game=self.game()).order_by("external_task_id")
+
+    def perform_create(self, serializer: TaskSerializer) -> None:
+        serializer.instance = services.task_create(
+            game=self.game(), api_key=request_api_key(self.request), **serializer.validated_data
+        )
+
+
+class TaskBulkCreateView(_GameScopedMixin, generics.GenericAPIView):
+    serializer_class = TaskBulkSerializer
+
+    @extend_schema(responses={201: TaskSerializer(many=True)})
+    def post(self, request: Request, external_game_id: str) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tasks = services.tasks_bulk_create(
+            game=self.game(),
+            api_key=request_api_key(request),
+            items=serializer.validated_data["tasks"],
+        )
+        return Response(TaskSerializer(tasks, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class TaskDetailView(generics.RetrieveUpdateDestroyAPIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_serializer_class(self):
+        return TaskUpdateSerializer if self.request.method == "PATCH" else TaskSerializer
+
+    def get_object(self) -> Task:
+        return selectors.task_get(
+            realm=request_realm(self.request),
+            external_game_id=self.kwargs["external_game_id"],
+            external_task_id=self.kwargs["external_task_id"],
+        )
+
+    def perform_update(self, serializer: TaskSerializer) -> None:
+        serializer.instance = services.task_update(
+            task=serializer.instance, changes=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Task) -> None:
+        services.task_delete(task=instance)
+
+
+class GamePointsView(_GameScopedMixin, generics.ListAPIView):
+    """Per-player totals of a game, highest first."""
+
+    serializer_class = PlayerTotalSerializer
+
+    def get_queryset(self):
+        return selectors.game_points_by_player(game=self.game())
+
+
+class PlayerPointsView(_GameScopedMixin, generics.GenericAPIView):
+    """A player's total in a game and the breakdown by task."""
+
+    serializer_class = PlayerPointsSerializer
+
+    def get(self, request: Request, external_game_id: str, external_user_id: str) -> Response:
+        player = selectors.player_get(
+            realm=request_realm(request), external_user_id=external_user_id
+        )
+        payload = selectors.player_points(player=player, game=self.game())
+        return Response(PlayerPointsSerializer(payload).data)
+
+
+class TaskPointsReadMixin:
+    """GET on a task's points: its totals and the per-player totals, highest first."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "TaskPoints",
+            {
+                "summary": TaskPointsSerializer(),
+                "players": PlayerTotalSerializer(many=True),
+            },
+        )
+    )
+    def get(self, request: Request, external_game_id: str, external_task_id: str) -> Response:
+        task = selectors.task_get(
+            realm=request_realm(request),
+            external_game_id=external_game_id,
+            external_task_id=external_task_id,
+        )
+        page = self.paginate_queryset(selectors.task_points_by_player(task=task))
+        players = PlayerTotalSerializer(page, many=True).data
+        response = self.get_paginated_response(players)
+        response.data = {
+            "summary": TaskPointsSerializer(selectors.task_points_summary(task=task)).data,
+            **response.data,
+        }
+        return response

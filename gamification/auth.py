@@ -1,0 +1,74 @@
+"""API-key authentication for game servers: ``X-API-Key: <prefix>.<secret>``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from gamification.models import ApiKey, Realm
+
+HEADER = "X-API-Key"
+#: last_used_at is refreshed at most this often, so that authenticating is not a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiClient:
+    """The authenticated caller: a game server acting for one realm."""
+
+    api_key: ApiKey
+
+    @property
+    def realm(self) -> Realm:
+        return self.api_key.realm
+
+    is_authenticated = True
+    is_anonymous = False
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[ApiClient, ApiKey] | None:
+        raw = request.headers.get(HEADER)
+        if raw is None:
+            return None
+        prefix, _, secret = raw.strip().partition(".")
+        if not prefix or not secret:
+            raise exceptions.AuthenticationFailed("Malformed API key.")
+        api_key = ApiKey.objects.select_related("realm").filter(prefix=prefix).first()
+        if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret)):
+            raise exceptions.AuthenticationFailed("Unknown API key.")
+        if api_key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
+        return ApiClient(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return HEADER
+
+
+class HasRealm(permissions.BasePermission):
+    """Allow callers authenticated with an API key (every query is then scoped to its realm)."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return isinstance(request.auth, ApiKey)
+
+
+def request_realm(request: Request) -> Realm:
+    return request.auth.realm
+
+
+def request_api_key(request: Request) -> ApiKey:
+    return request.auth

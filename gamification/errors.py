@@ -1,0 +1,95 @@
+"""Domain errors of the core app and the one DRF exception handler that maps every error
+of the project to the same JSON shape: ``{"code": "...", "detail": "...", ...}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A business rule refused the request; ``code`` is stable and machine-readable."""
+
+    code = "ERROR"
+    http_status = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+    def as_body(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, **self.extra}
+
+
+class NotFoundError(DomainError):
+    code = "NOT_FOUND"
+    http_status = status.HTTP_404_NOT_FOUND
+
+
+class ConflictError(DomainError):
+    code = "CONFLICT"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class UnprocessableError(DomainError):
+    code = "UNPROCESSABLE"
+    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+_DRF_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.NotAuthenticated: "NOT_AUTHENTICATED",
+    exceptions.AuthenticationFailed: "AUTHENTICATION_FAILED",
+    exceptions.PermissionDenied: "PERMISSION_DENIED",
+    exceptions.NotFound: "NOT_FOUND",
+    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    exceptions.NotAcceptable: "NOT_ACCEPTABLE",
+    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+    exceptions.ParseError: "PARSE_ERROR",
+    exceptions.Throttled: "THROTTLED",
+    exceptions.ValidationError: "VALIDATION_ERROR",
+}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render every known error as ``{"code", "detail", ...}`` with its HTTP status."""
+    from scoring.dsl.errors import DslError  # the engine does not depend on this module
+    from scoring.errors import dsl_error_response_body, dsl_error_status
+
+    if isinstance(exc, DomainError):
+        return Response(exc.as_body(), status=exc.http_status)
+    if isinstance(exc, DslError):
+        return Response(dsl_error_response_body(exc), status=dsl_error_status(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "ERROR")
+    if isinstance(exc, exceptions.ValidationError):
+        body: dict[str, Any] = {
+            "code": code,
+            "detail": "The request is invalid; see errors.",
+            "errors": exc.detail
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": exc.detail},
+        }
+    else:
+        body = {"code": code, "detail": str(exc.detail)}
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    return Response(body, status=exc.status_code, headers=headers)

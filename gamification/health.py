@@ -1,0 +1,64 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up and serving requests."""
+    return JsonResponse({"status": "ok"})
+
+
+def _database_ok() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _broker_ok() -> str | None:
+    if not settings.CELERY_BROKER_URL:
+        return None
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """The database and, when configured, the broker answer."""
+    checks = {"database": _database_ok(), "broker": _broker_ok()}
+    ready = all(problem is None for problem in checks.values())
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": {name: problem or "ok" for name, problem in checks.items()},
+    }
+    if not settings.CELERY_BROKER_URL:
+        body["checks"]["broker"] = "not configured (tasks run in-process)"
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """Answer unexpected failures in the API's error shape instead of an HTML page."""
+    return JsonResponse(
+        {"code": "INTERNAL_ERROR", "detail": "An unexpected error occurred; it has been logged."},
+        status=500,
+    )
+
+
+def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    return JsonResponse({"code": "NOT_FOUND", "detail": "No such resource."}, status=404)

@@ -1,0 +1,210 @@
+"""The core domain: tenants, their API keys, games, tasks, players and the points awarded."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from gamification.ids import uuid7
+
+
+class Realm(models.Model):
+    """A tenant. Every other row belongs to exactly one realm."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ApiKey(models.Model):
+    """A game server's credential. Only a SHA-256 hash of the secret is stored."""
+
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Public part of the key.")
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["realm", "name"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Game(models.Model):
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="games")
+    external_game_id = models.CharField(max_length=255)
+    platform = models.CharField(max_length=100, blank=True, default="")
+    strategy_id = models.CharField(max_length=100, default="default")
+    params = models.JSONField(default=dict, blank=True)
+    api_key_used = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["realm", "external_game_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["realm", "external_game_id"], name="game_external_id_unique_per_realm"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.external_game_id
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Task(models.Model):
+    """An activity inside a game. Without a strategy of its own it follows its game's."""
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="tasks")
+    external_task_id = models.CharField(max_length=255)
+    strategy_id = models.CharField(max_length=100)
+    inherits_strategy = models.BooleanField(
+        default=True, help_text="Follows the game's strategy when the game's strategy changes."
+    )
+    status = models.CharField(max_length=20, choices=TaskStatus, default=TaskStatus.OPEN)
+    params = models.JSONField(default=dict, blank=True)
+    api_key_used = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["game", "external_task_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["game", "external_task_id"], name="task_external_id_unique_per_game"
+            )
+        ]
+        indexes = [models.Index(fields=["strategy_id"], name="task_strategy_idx")]
+
+    def __str__(self) -> str:
+        return self.external_task_id
+
+
+class Player(models.Model):
+    """A game's end user, created on the first award."""
+
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="players")
+    external_user_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["realm", "external_user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["realm", "external_user_id"], name="player_external_id_unique_per_realm"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.external_user_id
+
+
+class Award(models.Model):
+    """Points given to a player for one task event."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="awards")
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="awards")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="awards")
+    points = models.FloatField()
+    case_name = models.CharField(max_length=200, null=True, blank=True)
+    callback_data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    strategy_id = models.CharField(max_length=100)
+    strategy_version = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    response_body = models.TextField(
+        null=True, blank=True, help_text="The exact JSON answered first, replayed for retries."
+    )
+    api_key_used = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["realm", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="award_idempotency_key_unique_per_realm",
+            )
+        ]
+        indexes = [
+            # Recent-window counts (user.recent_measurements_count, constant_effort) are
+            # range scans over one player's awards on one task.
+            models.Index(fields=["player", "task", "created_at"], name="award_player_task_time"),
+            models.Index(fields=["task", "created_at"], name="award_task_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points:g} to {self.player_id} on {self.task_id}"
+
+
+class TaskStats(models.Model):
+    """Running totals of a task's awards, kept in the award's transaction.
+
+    Counting a task's awards on demand is a scan that grows with history; these rows make
+    every analytics value of an event an index lookup. The mean gap between consecutive
+    awards telescopes to (last - first) / (count - 1), so first and last are enough.
+    """
+
+    task = models.OneToOneField(
+        Task, on_delete=models.CASCADE, primary_key=True, related_name="stats"
+    )
+    award_count = models.BigIntegerField(default=0)
+    points_total = models.FloatField(default=0)
+    first_award_at = models.DateTimeField()
+    last_award_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "task stats"
+
+    def __str__(self) -> str:
+        return f"{self.task_id}: {self.award_count} awards"
+
+
+class PlayerTaskStats(models.Model):
+    """Running totals of one player's awards on one task, kept in the award's transaction."""
+
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="task_stats")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="player_stats")
+    award_count = models.BigIntegerField(default=0)
+    points_total = models.FloatField(default=0)
+    first_award_at = models.DateTimeField()
+    last_award_at = models.DateTimeField()
+    previous_award_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "player task stats"
+        constraints = [
+            models.UniqueConstraint(fields=["player", "task"], name="player_task_stats_unique")
+        ]
+        indexes = [models.Index(fields=["task", "player"], name="player_stats_task_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.player_id} on {self.task_id}: {self.award_count} awards"

@@ -1,0 +1,102 @@
+"""Reads of the core domain. Every function takes the caller's realm and never looks past it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, QuerySet, Sum
+
+from gamification.errors import NotFoundError
+from gamification.models import Game, Player, PlayerTaskStats, Realm, Task, TaskStats
+
+
+def game_list(*, realm: Realm) -> QuerySet[Game]:
+    return Game.objects.filter(realm=realm).annotate(task_count=Count("tasks"))
+
+
+def game_get(*, realm: Realm, external_game_id: str) -> Game:
+    game = Game.objects.filter(realm=realm, external_game_id=external_game_id).first()
+    if game is None:
+        raise NotFoundError(f"No game {external_game_id!r}.", code="GAME_NOT_FOUND")
+    return game
+
+
+def task_list(*, game: Game) -> QuerySet[Task]:
+    return Task.objects.filter(game=game).select_related("game")
+
+
+def task_get(*, realm: Realm, external_game_id: str, external_task_id: str) -> Task:
+    """Return the task with its game in one query; a missing game or task is a 404."""
+    task = (
+        Task.objects.select_related("game")
+        .filter(
+            game__realm=realm,
+            game__external_game_id=external_game_id,
+            external_task_id=external_task_id,
+        )
+        .first()
+    )
+    if task is None:
+        game_get(realm=realm, external_game_id=external_game_id)
+        raise NotFoundError(f"No task {external_task_id!r} in this game.", code="TASK_NOT_FOUND")
+    return task
+
+
+def game_points_by_player(*, game: Game) -> QuerySet[PlayerTaskStats]:
+    """Return per-player totals of a game, highest first (from the stats rows, not the awards)."""
+    return (
+        PlayerTaskStats.objects.filter(task__game=game)
+        .values("player__external_user_id")
+        .annotate(points=Sum("points_total"), awards=Sum("award_count"))
+        .order_by("-points", "player__external_user_id")
+    )
+
+
+def task_points_by_player(*, task: Task) -> QuerySet[PlayerTaskStats]:
+    return (
+        PlayerTaskStats.objects.filter(task=task)
+        .values("player__external_user_id")
+        .annotate(points=Sum("points_total"), awards=Sum("award_count"))
+        .order_by("-points", "player__external_user_id")
+    )
+
+
+def task_points_summary(*, task: Task) -> dict[str, Any]:
+    stats = TaskStats.objects.filter(task=task).first()
+    return {
+        "points": stats.points_total if stats else 0,
+        "awards": stats.award_count if stats else 0,
+        "firstAwardAt": stats.first_award_at if stats else None,
+        "lastAwardAt": stats.last_award_at if stats else None,
+    }
+
+
+def player_get(*, realm: Realm, external_user_id: str) -> Player:
+    player = Player.objects.filter(realm=realm, external_user_id=external_user_id).first()
+    if player is None:
+        raise NotFoundError(f"No player {external_user_id!r}.", code="PLAYER_NOT_FOUND")
+    return player
+
+
+def player_points(*, player: Player, game: Game) -> dict[str, Any]:
+    """Return a player's total in a game and the breakdown by task."""
+    rows = list(
+        PlayerTaskStats.objects.filter(player=player, task__game=game)
+        .order_by("task__external_task_id")
+        .values("task__external_task_id", "points_total", "award_count", "last_award_at")
+    )
+    return {
+        "externalUserId": player.external_user_id,
+        "externalGameId": game.external_game_id,
+        "points": sum(row["points_total"] for row in rows),
+        "awards": sum(row["award_count"] for row in rows),
+        "tasks": [
+            {
+                "externalTaskId": row["task__external_task_id"],
+                "points": row["points_total"],
+                "awards": row["award_count"],
+                "lastAwardAt": row["last_award_at"],
+            }
+            for row in rows
+        ],
+    }

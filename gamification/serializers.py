@@ -1,0 +1,100 @@
+"""Request and response shapes of the games, tasks and points API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from gamification.models import Game, Task, TaskStatus
+
+_ID = {"max_length": 255, "allow_blank": False}
+
+
+class GameSerializer(serializers.ModelSerializer):
+    externalGameId = serializers.CharField(source="external_game_id", **_ID)
+    platform = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    strategyId = serializers.CharField(source="strategy_id", max_length=100, required=False)
+    params = serializers.JSONField(required=False)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+    class Meta:
+        model = Game
+        fields = ["externalGameId", "platform", "strategyId", "params", "createdAt", "updatedAt"]
+
+    def validate_params(self, value: object) -> object:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+class GameUpdateSerializer(GameSerializer):
+    class Meta(GameSerializer.Meta):
+        read_only_fields = ["externalGameId"]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    externalTaskId = serializers.CharField(source="external_task_id", **_ID)
+    externalGameId = serializers.CharField(source="game.external_game_id", read_only=True)
+    strategyId = serializers.CharField(
+        source="strategy_id", max_length=100, required=False, allow_null=True
+    )
+    inheritsStrategy = serializers.BooleanField(source="inherits_strategy", read_only=True)
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+    params = serializers.JSONField(required=False)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "externalTaskId",
+            "externalGameId",
+            "strategyId",
+            "inheritsStrategy",
+            "status",
+            "params",
+            "createdAt",
+            "updatedAt",
+        ]
+
+    def validate_params(self, value: object) -> object:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+class TaskUpdateSerializer(TaskSerializer):
+    class Meta(TaskSerializer.Meta):
+        read_only_fields = ["externalTaskId"]
+
+
+class TaskBulkSerializer(serializers.Serializer):
+    tasks = TaskSerializer(many=True, allow_empty=False, max_length=1000)
+
+
+class PlayerTotalSerializer(serializers.Serializer):
+    externalUserId = serializers.CharField(source="player__external_user_id")
+    points = serializers.FloatField()
+    awards = serializers.IntegerField()
+
+
+class TaskPointsSerializer(serializers.Serializer):
+    points = serializers.FloatField()
+    awards = serializers.IntegerField()
+    firstAwardAt = serializers.DateTimeField(allow_null=True)
+    lastAwardAt = serializers.DateTimeField(allow_null=True)
+
+
+class PlayerTaskPointsSerializer(serializers.Serializer):
+    externalTaskId = serializers.CharField()
+    points = serializers.FloatField()
+    awards = serializers.IntegerField()
+    lastAwardAt = serializers.DateTimeField()
+
+
+class PlayerPointsSerializer(serializers.Serializer):
+    externalUserId = serializers.CharField()
+    externalGameId = serializers.CharField()
+    points = serializers.FloatField()
+    awards = serializers.IntegerField()
+    tasks = PlayerTaskPointsSerializer(many=True)

@@ -1,0 +1,205 @@
+"""Writes of the core domain: realms, API keys, games and tasks."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gamification.auth import hash_secret
+from gamification.errors import ConflictError, DomainError
+from gamification.models import ApiKey, Game, Realm, Task
+
+STRATEGY_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*|custom:[0-9a-fA-F-]{36}")
+#: Path segment of the bulk endpoint, so it cannot be a task id.
+RESERVED_TASK_IDS = frozenset({"bulk"})
+
+
+class InvalidStrategyId(DomainError):
+    code = "STRATEGY_ID_INVALID"
+
+
+def strategy_id_check(strategy_id: str) -> str:
+    """Reject strategy ids that can never resolve (a built-in name or ``custom:<uuid>``)."""
+    if not STRATEGY_ID_PATTERN.fullmatch(strategy_id):
+        raise InvalidStrategyId(
+            f"{strategy_id!r} is neither a built-in strategy id nor custom:<uuid>.",
+            field="strategyId",
+        )
+    return strategy_id
+
+
+def realm_get_or_create(*, slug: str, name: str | None = None) -> tuple[Realm, bool]:
+    return Realm.objects.get_or_create(slug=slug, defaults={"name": name or slug})
+
+
+def api_key_create(*, realm: Realm, name: str) -> tuple[ApiKey, str]:
+    """Create a key and return it with its raw value, which is never stored or shown again."""
+    prefix = f"gk_{secrets.token_hex(6)}"
+    secret = secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        realm=realm, name=name, prefix=prefix, secret_hash=hash_secret(secret)
+    )
+    return api_key, f"{prefix}.{secret}"
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def game_create(
+    *,
+    realm: Realm,
+    api_key: ApiKey | None,
+    external_game_id: str,
+    platform: str = "",
+    strategy_id: str = "default",
+    params: Mapping[str, Any] | None = None,
+) -> Game:
+    strategy_id_check(strategy_id)
+    try:
+        with transaction.atomic():
+            return Game.objects.create(
+                realm=realm,
+                external_game_id=external_game_id,
+                platform=platform,
+                strategy_id=strategy_id,
+                params=dict(params or {}),
+                api_key_used=api_key,
+            )
+    except IntegrityError:
+        raise ConflictError(
+            f"A game with externalGameId {external_game_id!r} already exists.",
+            code="GAME_ALREADY_EXISTS",
+        ) from None
+
+
+@transaction.atomic
+def game_update(*, game: Game, changes: Mapping[str, Any]) -> Game:
+    """Apply ``changes``; tasks that follow the game's strategy follow a new one."""
+    if "strategy_id" in changes:
+        strategy_id_check(changes["strategy_id"])
+    for field, value in changes.items():
+        setattr(game, field, value)
+    game.save()
+    if "strategy_id" in changes:
+        game.tasks.filter(inherits_strategy=True).update(
+            strategy_id=game.strategy_id, updated_at=timezone.now()
+        )
+    return game
+
+
+def game_delete(*, game: Game) -> None:
+    game.delete()
+
+
+def _task_build(
+    *,
+    game: Game,
+    api_key: ApiKey | None,
+    external_task_id: str,
+    strategy_id: str | None,
+    status: str,
+    params: Mapping[str, Any] | None,
+) -> Task:
+    if external_task_id in RESERVED_TASK_IDS:
+        raise DomainError(
+            f"{external_task_id!r} is reserved and cannot be a task id.",
+            code="TASK_ID_RESERVED",
+            field="externalTaskId",
+        )
+    if strategy_id is not None:
+        strategy_id_check(strategy_id)
+    return Task(
+        game=game,
+        external_task_id=external_task_id,
+        strategy_id=strategy_id if strategy_id is not None else game.strategy_id,
+        inherits_strategy=strategy_id is None,
+        status=status,
+        params=dict(params or {}),
+        api_key_used=api_key,
+    )
+
+
+def task_create(
+    *,
+    game: Game,
+    api_key: ApiKey | None,
+    external_task_id: str,
+    strategy_id: str | None = None,
+    status: str = "open",
+    params: Mapping[str, Any] | None = None,
+) -> Task:
+    """Create a task; without ``strategy_id`` it inherits (and keeps following) the game's."""
+    task = _task_build(
+        game=game,
+        api_key=api_key,
+        external_task_id=external_task_id,
+        strategy_id=strategy_id,
+        status=status,
+        params=params,
+    )
+    try:
+        with transaction.atomic():
+            task.save(force_insert=True)
+    except IntegrityError:
+        raise ConflictError(
+            f"A task with externalTaskId {external_task_id!r} already exists in this game.",
+            code="TASK_ALREADY_EXISTS",
+        ) from None
+    return task
+
+
+def tasks_bulk_create(
+    *, game: Game, api_key: ApiKey | None, items: Iterable[Mapping[str, Any]]
+) -> list[Task]:
+    """Create many tasks at once: all of them, or none when one id is taken or repeated."""
+    tasks = [_task_build(game=game, api_key=api_key, **item) for item in items]
+    ids = [task.external_task_id for task in tasks]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    taken = sorted(
+        Task.objects.filter(game=game, external_task_id__in=ids).values_list(
+            "external_task_id", flat=True
+        )
+    )
+    if repeated or taken:
+        raise ConflictError(
+            "Some externalTaskIds already exist or are repeated in the request.",
+            code="TASK_ALREADY_EXISTS",
+            conflicts=sorted(set(repeated) | set(taken)),
+        )
+    try:
+        with transaction.atomic():
+            return Task.objects.bulk_create(tasks)
+    except IntegrityError:
+        raise ConflictError(
+            "Some externalTaskIds were created concurrently.", code="TASK_ALREADY_EXISTS"
+        ) from None
+
+
+def task_update(*, task: Task, changes: Mapping[str, Any]) -> Task:
+    """Apply ``changes``; ``strategy_id=None`` makes the task follow its game's strategy again."""
+    changes = dict(changes)
+    if "strategy_id" in changes:
+        strategy_id = changes.pop("strategy_id")
+        if strategy_id is None:
+            task.strategy_id = task.game.strategy_id
+            task.inherits_strategy = True
+        else:
+            task.strategy_id = strategy_id_check(strategy_id)
+            task.inherits_strategy = False
+    for field, value in changes.items():
+        setattr(task, field, value)
+    task.save()
+    return task
+
+
+def task_delete(*, task: Task) -> None:
+    task.delete()

@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from gamification import api as core_api
+from gamification.health import healthz, readyz
+from scoring import api as scoring_api
+
+G = "api/v1/games/<str:external_game_id>"
+T = f"{G}/tasks/<str:external_task_id>"
+
+api_v1 = [
+    path("api/v1/games", core_api.GameListCreateView.as_view(), name="game-list"),
+    path(G, core_api.GameDetailView.as_view(), name="game-detail"),
+    path(f"{G}/tasks", core_api.TaskListCreateView.as_view(), name="task-list"),
+    path(f"{G}/tasks/bulk", core_api.TaskBulkCreateView.as_view(), name="task-bulk"),
+    path(T, core_api.TaskDetailView.as_view(), name="task-detail"),
+    path(f"{T}/points", scoring_api.TaskPointsView.as_view(), name="task-points"),
+    path(f"{G}/points", core_api.GamePointsView.as_view(), name="game-points"),
+    path(
+        f"{G}/players/<str:external_user_id>/points",
+        core_api.PlayerPointsView.as_view(),
+        name="player-points",
+    ),
+    path("api/v1/strategies", scoring_api.BuiltinStrategyListView.as_view(), name="strategy-list"),
+]
+
+urlpatterns = [
+    *api_v1,
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "gamification.health.not_found"
+handler500 = "gamification.health.server_error"

@@ -1,0 +1,42 @@
+"""Shared fixtures; the suite runs against the PostgreSQL of DATABASE_URL (.ci/with-services)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+
+import pytest
+from rest_framework.test import APIClient
+
+from gamification.models import ApiKey, Realm
+from gamification.services import api_key_create
+from tests.factories import RealmFactory
+
+
+@pytest.fixture
+def realm(db) -> Realm:
+    return RealmFactory(slug="acme")
+
+
+@pytest.fixture
+def api_key_pair(realm: Realm) -> tuple[ApiKey, str]:
+    return api_key_create(realm=realm, name="game-server")
+
+
+@pytest.fixture
+def api(api_key_pair: tuple[ApiKey, str]) -> APIClient:
+    """An API client authenticated with a key of ``realm``."""
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key_pair[1])
+    return client
+
+
+@pytest.fixture
+def other_api(db) -> APIClient:
+    """An API client of a second realm, which must see nothing of the first."""
+    other = RealmFactory(slug="rival")
+    _, raw = api_key_create(realm=other, name="rival-server")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    return client
