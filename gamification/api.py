@@ -10,14 +10,14 @@ from rest_framework.response import Response
 from gamification import selectors, services
 from gamification.auth import request_api_key, request_realm
 from gamification.filters import GameFilter, TaskFilter
-from gamification.models import Game, Task
+from gamification.models import Game, PlayerTaskStats, Task
 from gamification.serializers import (
     GameSerializer,
     GameUpdateSerializer,
     PlayerPointsSerializer,
     PlayerTotalSerializer,
     TaskBulkSerializer,
-    TaskPointsSerializer,
+    TaskPointsSummarySerializer,
     TaskSerializer,
     TaskUpdateSerializer,
 )
@@ -26,6 +26,7 @@ from gamification.serializers import (
 class GameListCreateView(generics.ListCreateAPIView):
     serializer_class = GameSerializer
     filterset_class = GameFilter
+    queryset = Game.objects.none()  # for the schema; get_queryset scopes to the realm
 
     def get_queryset(self):
         return selectors.game_list(realm=request_realm(self.request)).order_by("external_game_id")
@@ -71,6 +72,7 @@ class _GameScopedMixin:
 class TaskListCreateView(_GameScopedMixin, generics.ListCreateAPIView):
     serializer_class = TaskSerializer
     filterset_class = TaskFilter
+    queryset = Task.objects.none()
 
     def get_queryset(self):
         return selectors.task_list(game=self.game()).order_by("external_task_id")
@@ -83,6 +85,7 @@ class TaskListCreateView(_GameScopedMixin, generics.ListCreateAPIView):
 
 class TaskBulkCreateView(_GameScopedMixin, generics.GenericAPIView):
     serializer_class = TaskBulkSerializer
+    queryset = Task.objects.none()
 
     @extend_schema(responses={201: TaskSerializer(many=True)})
     def post(self, request: Request, external_game_id: str) -> Response:
@@ -122,6 +125,7 @@ class GamePointsView(_GameScopedMixin, generics.ListAPIView):
     """Per-player totals of a game, highest first."""
 
     serializer_class = PlayerTotalSerializer
+    queryset = PlayerTaskStats.objects.none()
 
     def get_queryset(self):
         return selectors.game_points_by_player(game=self.game())
@@ -145,9 +149,9 @@ class TaskPointsReadMixin:
 
     @extend_schema(
         responses=inline_serializer(
-            "TaskPoints",
+            "TaskPointsPage",
             {
-                "summary": TaskPointsSerializer(),
+                "summary": TaskPointsSummarySerializer(),
                 "players": PlayerTotalSerializer(many=True),
             },
         )
@@ -162,7 +166,7 @@ class TaskPointsReadMixin:
         players = PlayerTotalSerializer(page, many=True).data
         response = self.get_paginated_response(players)
         response.data = {
-            "summary": TaskPointsSerializer(selectors.task_points_summary(task=task)).data,
+            "summary": TaskPointsSummarySerializer(selectors.task_points_summary(task=task)).data,
             **response.data,
         }
         return response

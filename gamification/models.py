@@ -34,7 +34,7 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["realm", "name"]
+        ordering = ["name"]
         verbose_name = "API key"
 
     def __str__(self) -> str:
@@ -58,7 +58,7 @@ class Game(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["realm", "external_game_id"]
+        ordering = ["external_game_id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["realm", "external_game_id"], name="game_external_id_unique_per_realm"
@@ -92,7 +92,7 @@ class Task(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["game", "external_task_id"]
+        ordering = ["external_task_id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["game", "external_task_id"], name="task_external_id_unique_per_game"
@@ -112,7 +112,7 @@ class Player(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["realm", "external_user_id"]
+        ordering = ["external_user_id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["realm", "external_user_id"], name="player_external_id_unique_per_realm"

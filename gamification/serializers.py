@@ -28,8 +28,7 @@ class GameSerializer(serializers.ModelSerializer):
 
 
 class GameUpdateSerializer(GameSerializer):
-    class Meta(GameSerializer.Meta):
-        read_only_fields = ["externalGameId"]
+    externalGameId = serializers.CharField(source="external_game_id", read_only=True)
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -64,8 +63,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class TaskUpdateSerializer(TaskSerializer):
-    class Meta(TaskSerializer.Meta):
-        read_only_fields = ["externalTaskId"]
+    externalTaskId = serializers.CharField(source="external_task_id", read_only=True)
 
 
 class TaskBulkSerializer(serializers.Serializer):
@@ -78,7 +76,7 @@ class PlayerTotalSerializer(serializers.Serializer):
     awards = serializers.IntegerField()
 
 
-class TaskPointsSerializer(serializers.Serializer):
+class TaskPointsSummarySerializer(serializers.Serializer):
     points = serializers.FloatField()
     awards = serializers.IntegerField()
     firstAwardAt = serializers.DateTimeField(allow_null=True)

@@ -105,9 +105,9 @@ def _task_build(
     game: Game,
     api_key: ApiKey | None,
     external_task_id: str,
-    strategy_id: str | None,
-    status: str,
-    params: Mapping[str, Any] | None,
+    strategy_id: str | None = None,
+    status: str = "open",
+    params: Mapping[str, Any] | None = None,
 ) -> Task:
     if external_task_id in RESERVED_TASK_IDS:
         raise DomainError(

@@ -51,34 +51,42 @@ def _award_replay(*, realm: Realm, idempotency_key: str, task: Task, external_us
     return AwardOutcome(body=body.encode(), created=False)
 
 
-def _stats_record(*, player_id: int, task_id: int, points: float, now: datetime) -> None:
+def award_stats_record(*, player_id: int, task_id: int, points: float, now: datetime) -> None:
     """Add one award to the running stats, in the caller's transaction.
 
-    An upsert is one statement on both backends and takes the row lock only for the rest of
+    An upsert is one statement on both backends and holds the row lock only for the rest of
     the transaction; the task-wide row is touched last because every player of the task
-    contends for it.
+    contends for it. Awards committed out of order keep first/last correct.
     """
+    greatest, least = ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
     at = connection.ops.adapt_datetimefield_value(now)
+    player_stats = "gamification_playertaskstats"
+    task_stats = "gamification_taskstats"
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO gamification_playertaskstats "
+            f"INSERT INTO {player_stats} "
             "(player_id, task_id, award_count, points_total, first_award_at, last_award_at, "
             "previous_award_at) VALUES (%s, %s, 1, %s, %s, %s, NULL) "
             "ON CONFLICT (player_id, task_id) DO UPDATE SET "
-            "award_count = gamification_playertaskstats.award_count + 1, "
-            "points_total = gamification_playertaskstats.points_total + excluded.points_total, "
-            "previous_award_at = gamification_playertaskstats.last_award_at, "
-            "last_award_at = excluded.last_award_at",
+            f"award_count = {player_stats}.award_count + 1, "
+            f"points_total = {player_stats}.points_total + excluded.points_total, "
+            f"first_award_at = {least}({player_stats}.first_award_at, excluded.first_award_at), "
+            f"previous_award_at = CASE WHEN excluded.last_award_at >= {player_stats}.last_award_at "
+            f"THEN {player_stats}.last_award_at ELSE "
+            f"{greatest}(COALESCE({player_stats}.previous_award_at, excluded.last_award_at), "
+            "excluded.last_award_at) END, "
+            f"last_award_at = {greatest}({player_stats}.last_award_at, excluded.last_award_at)",
             [player_id, task_id, points, at, at],
         )
         cursor.execute(
-            "INSERT INTO gamification_taskstats "
+            f"INSERT INTO {task_stats} "
             "(task_id, award_count, points_total, first_award_at, last_award_at) "
             "VALUES (%s, 1, %s, %s, %s) "
             "ON CONFLICT (task_id) DO UPDATE SET "
-            "award_count = gamification_taskstats.award_count + 1, "
-            "points_total = gamification_taskstats.points_total + excluded.points_total, "
-            "last_award_at = excluded.last_award_at",
+            f"award_count = {task_stats}.award_count + 1, "
+            f"points_total = {task_stats}.points_total + excluded.points_total, "
+            f"first_award_at = {least}({task_stats}.first_award_at, excluded.first_award_at), "
+            f"last_award_at = {greatest}({task_stats}.last_award_at, excluded.last_award_at)",
             [task_id, points, at, at],
         )
 
@@ -173,7 +181,7 @@ def award_points(
             if idempotency_key:
                 award.response_body = rendered.decode()
             award.save(force_insert=True)
-            _stats_record(player_id=player.pk, task_id=task.pk, points=result.points, now=now)
+            award_stats_record(player_id=player.pk, task_id=task.pk, points=result.points, now=now)
     except IntegrityError:
         if not idempotency_key:
             raise

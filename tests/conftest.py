@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
-
 import pytest
 from rest_framework.test import APIClient
 

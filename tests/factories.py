@@ -39,3 +39,21 @@ class PlayerFactory(factory.django.DjangoModelFactory):
 
     realm = factory.SubFactory(RealmFactory)
     external_user_id = factory.Sequence(lambda n: f"user-{n}")
+
+
+def award_history(*, task: Task, player: Player, timestamps, points: float = 1.0) -> None:
+    """Store awards of ``player`` on ``task`` at ``timestamps``, with their running stats."""
+    from gamification.models import Award
+    from scoring.services import award_stats_record
+
+    for moment in timestamps:
+        Award.objects.create(
+            realm=task.game.realm,
+            player=player,
+            task=task,
+            points=points,
+            strategy_id=task.strategy_id,
+            strategy_version="test",
+            created_at=moment,
+        )
+        award_stats_record(player_id=player.pk, task_id=task.pk, points=points, now=moment)
