@@ -56,10 +56,10 @@ test: venv
 	.ci/with-services $(PY) -m pytest $(PYTEST_ARGS)
 
 bench-award: venv
-	.ci/with-services $(PY) bench/award.py
+	SERVICES_DURABLE=1 .ci/with-services $(PY) bench/award.py $(BENCH_ARGS)
 
 bench-dsl: venv
-	$(PY) bench/dsl.py
+	$(PY) bench/dsl.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .demo-api-key staticfiles

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,12 +15,32 @@ from rest_framework.request import Request
 from gamification.models import ApiKey, Realm
 
 HEADER = "X-API-Key"
+#: How long a process trusts a key it has already checked. Revoking a key through
+#: ``api_key_revoke`` takes effect at once in that process and within this delay elsewhere.
+KEY_CACHE_SECONDS = 10.0
+_key_cache: dict[str, tuple[float, ApiKey]] = {}
 #: last_used_at is refreshed at most this often, so that authenticating is not a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _api_key_lookup(prefix: str) -> ApiKey | None:
+    """Return the key with this public prefix, from a short-lived per-process cache."""
+    cached = _key_cache.get(prefix)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    api_key = ApiKey.objects.select_related("realm").filter(prefix=prefix).first()
+    if api_key is not None:
+        _key_cache[prefix] = (now + KEY_CACHE_SECONDS, api_key)
+    return api_key
+
+
+def api_key_cache_forget(prefix: str) -> None:
+    _key_cache.pop(prefix, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +65,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, _, secret = raw.strip().partition(".")
         if not prefix or not secret:
             raise exceptions.AuthenticationFailed("Malformed API key.")
-        api_key = ApiKey.objects.select_related("realm").filter(prefix=prefix).first()
+        api_key = _api_key_lookup(prefix)
         if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret)):
             raise exceptions.AuthenticationFailed("Unknown API key.")
         if api_key.revoked_at is not None:

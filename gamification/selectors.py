@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 
 from gamification.errors import NotFoundError
@@ -40,6 +41,36 @@ def task_get(*, realm: Realm, external_game_id: str, external_task_id: str) -> T
         game_get(realm=realm, external_game_id=external_game_id)
         raise NotFoundError(f"No task {external_task_id!r} in this game.", code="TASK_NOT_FOUND")
     return task
+
+
+_TASK_FOR_AWARD_SQL = (
+    "SELECT t.id, t.strategy_id, t.status, g.id, g.external_game_id "
+    "FROM gamification_task t JOIN gamification_game g ON g.id = t.game_id "
+    "WHERE g.realm_id = %s AND g.external_game_id = %s AND t.external_task_id = %s"
+)
+
+
+def task_for_award(*, realm: Realm, external_game_id: str, external_task_id: str) -> Task:
+    """Return the task to score, with just the columns scoring reads.
+
+    This runs on every award; a fixed statement skips the ORM's per-call SQL compilation.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_TASK_FOR_AWARD_SQL, [realm.pk, external_game_id, external_task_id])
+        row = cursor.fetchone()
+    if row is None:
+        return task_get(
+            realm=realm, external_game_id=external_game_id, external_task_id=external_task_id
+        )
+    task_id, strategy_id, status, game_id, game_external_id = row
+    game = Game(id=game_id, realm=realm, external_game_id=game_external_id)
+    return Task(
+        id=task_id,
+        game=game,
+        external_task_id=external_task_id,
+        strategy_id=strategy_id,
+        status=status,
+    )
 
 
 def game_points_by_player(*, game: Game) -> QuerySet[PlayerTaskStats]:

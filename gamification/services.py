@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from gamification.auth import hash_secret
+from gamification.auth import api_key_cache_forget, hash_secret
 from gamification.errors import ConflictError, DomainError
 from gamification.models import ApiKey, Game, Realm, Task
 
@@ -51,6 +51,7 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    api_key_cache_forget(api_key.prefix)
     return api_key
 
 

@@ -47,7 +47,7 @@ class TaskPointsView(TaskPointsReadMixin, generics.GenericAPIView):
         if idempotency_key is not None and len(idempotency_key) > 255:
             raise serializers.ValidationError({IDEMPOTENCY_HEADER: ["At most 255 characters."]})
         realm = request_realm(request)
-        task = selectors.task_get(
+        task = selectors.task_for_award(
             realm=realm, external_game_id=external_game_id, external_task_id=external_task_id
         )
         outcome = award_points(

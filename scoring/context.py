@@ -4,19 +4,19 @@ Every value is scoped by realm and game (spec Q14): a task belongs to one game o
 so keying on the task does both. Counts, first/last timestamps and the previous timestamp come
 from the stats rows kept with every award, so the cost of an event does not grow with history;
 only recent-window counts touch the award table, through an index range bounded by the window.
+The same statement looks the player up, so scoring an event costs one read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, FilteredRelation, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.utils.dateparse import parse_datetime
 
-from gamification.models import Award, Task
 from scoring.builtins.base import RECENT_WINDOW_SECONDS, AnalyticsRequest
 
 _TASK_PATHS = frozenset({"task.measurements_count", "all.avg_time"})
@@ -29,6 +29,17 @@ _PLAYER_PATHS = frozenset(
     }
 )
 RECENT_PATH = "user.recent_measurements_count"
+
+#: Values of an empty history (spec 4.2).
+EMPTY_HISTORY: Mapping[str, Any] = {
+    "task.measurements_count": 0,
+    "user.measurements_count": 0,
+    RECENT_PATH: 0,
+    "user.avg_time": -1,
+    "all.avg_time": -1,
+    "user.last_window_diff": 0,
+    "user.new_last_window_diff": 0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +56,12 @@ class EventAnalytics:
         return self.recent_counts[seconds]
 
 
-def _mean_gap(count: int | None, first: datetime | None, last: datetime | None) -> float:
-    if not count or count < 2 or first is None or last is None:
-        return -1
-    return (last - first).total_seconds() / (count - 1)
+@dataclass(frozen=True, slots=True)
+class EventHistory:
+    """The player (None before their first award) and the analytics of one event."""
+
+    player_id: int | None
+    analytics: EventAnalytics
 
 
 def analytics_request_normalise(request: AnalyticsRequest) -> AnalyticsRequest:
@@ -61,73 +74,83 @@ def analytics_request_normalise(request: AnalyticsRequest) -> AnalyticsRequest:
     return request
 
 
-def analytics_load(
-    *, task_id: int, player_id: int | None, request: AnalyticsRequest, now: datetime
-) -> EventAnalytics:
-    """Return the requested analytics of an event on ``task_id`` by ``player_id`` at ``now``.
+def _moment(value: Any) -> datetime | None:
+    """Return an aware datetime from what the backend gives (SQLite answers raw text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
-    ``player_id`` is None for a player who has never scored: their history is empty.
-    """
+
+def _mean_gap(count: int, first: datetime | None, last: datetime | None) -> float:
+    if count < 2 or first is None or last is None:
+        return -1
+    return (last - first).total_seconds() / (count - 1)
+
+
+def event_history_load(
+    *,
+    task_id: int,
+    realm_id: int,
+    external_user_id: str,
+    request: AnalyticsRequest,
+    now: datetime,
+) -> EventHistory:
+    """Return the player and the requested analytics of an event on ``task_id`` at ``now``."""
     wanted = analytics_request_normalise(request)
-    needs_task = bool(wanted.paths & _TASK_PATHS)
-    needs_player = player_id is not None and bool(wanted.paths & _PLAYER_PATHS)
-    windows = sorted(wanted.recent_windows) if player_id is not None else []
+    windows = sorted(wanted.recent_windows)
+    adapt = connection.ops.adapt_datetimefield_value
+    recent_columns = "".join(
+        ", (SELECT COUNT(*) FROM gamification_award a WHERE a.player_id = p.id "
+        "AND a.task_id = %s AND a.created_at > %s)"
+        for _ in windows
+    )
+    params: list[Any] = []
+    for seconds in windows:
+        params += [task_id, adapt(now - timedelta(seconds=seconds))]
+    sql = (
+        "SELECT p.id, ts.award_count, ts.first_award_at, ts.last_award_at, "
+        "ps.award_count, ps.first_award_at, ps.last_award_at, ps.previous_award_at"
+        f"{recent_columns} "
+        "FROM (SELECT CAST(%s AS BIGINT) AS task_id, CAST(%s AS BIGINT) AS realm_id, "
+        "CAST(%s AS VARCHAR(255)) AS external_user_id) AS event "
+        "LEFT JOIN gamification_player p "
+        "ON p.realm_id = event.realm_id AND p.external_user_id = event.external_user_id "
+        "LEFT JOIN gamification_taskstats ts ON ts.task_id = event.task_id "
+        "LEFT JOIN gamification_playertaskstats ps "
+        "ON ps.task_id = event.task_id AND ps.player_id = p.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, task_id, realm_id, external_user_id])
+        row = cursor.fetchone()
 
-    row: dict[str, Any] = {}
-    if needs_task or needs_player or windows:
-        columns: list[str] = []
-        queryset = Task.objects.filter(pk=task_id)
-        if needs_task:
-            columns += ["stats__award_count", "stats__first_award_at", "stats__last_award_at"]
-        if needs_player:
-            queryset = queryset.annotate(
-                mine=FilteredRelation(
-                    "player_stats", condition=Q(player_stats__player_id=player_id)
-                )
-            )
-            columns += [
-                "mine__award_count",
-                "mine__first_award_at",
-                "mine__last_award_at",
-                "mine__previous_award_at",
-            ]
-        for seconds in windows:
-            recent = (
-                Award.objects.filter(
-                    task_id=OuterRef("pk"),
-                    player_id=player_id,
-                    created_at__gt=now - timedelta(seconds=seconds),
-                )
-                .order_by()
-                .values("task_id")
-                .annotate(total=Count("pk"))
-                .values("total")
-            )
-            name = f"recent_{seconds}"
-            queryset = queryset.annotate(
-                **{name: Coalesce(Subquery(recent, output_field=IntegerField()), Value(0))}
-            )
-            columns.append(name)
-        row = queryset.values(*columns).first() or {}
+    player_id = row[0]
+    task_count = row[1] or 0
+    task_first, task_last = _moment(row[2]), _moment(row[3])
+    count = row[4] or 0
+    first, last, previous = _moment(row[5]), _moment(row[6]), _moment(row[7])
+    recent_counts = {seconds: row[8 + i] or 0 for i, seconds in enumerate(windows)}
 
     values: dict[str, Any] = {}
     if wanted.paths & _TASK_PATHS:
-        task_count = row.get("stats__award_count") or 0
         values["task.measurements_count"] = task_count
-        values["all.avg_time"] = _mean_gap(
-            task_count, row.get("stats__first_award_at"), row.get("stats__last_award_at")
-        )
+        values["all.avg_time"] = _mean_gap(task_count, task_first, task_last)
     if wanted.paths & _PLAYER_PATHS:
-        count = row.get("mine__award_count") or 0
-        last = row.get("mine__last_award_at")
-        previous = row.get("mine__previous_award_at")
         values["user.measurements_count"] = count
-        values["user.avg_time"] = _mean_gap(count, row.get("mine__first_award_at"), last)
+        values["user.avg_time"] = _mean_gap(count, first, last)
         values["user.last_window_diff"] = (
             (last - previous).total_seconds() if count >= 2 and previous and last else 0
         )
         values["user.new_last_window_diff"] = (now - last).total_seconds() if last else 0
-    recent_counts = {seconds: row.get(f"recent_{seconds}", 0) for seconds in wanted.recent_windows}
     if RECENT_PATH in request.paths:
         values[RECENT_PATH] = recent_counts[RECENT_WINDOW_SECONDS]
-    return EventAnalytics(values=values, recent_counts=recent_counts)
+    return EventHistory(
+        player_id=player_id, analytics=EventAnalytics(values=values, recent_counts=recent_counts)
+    )
+
+
+def empty_history_analytics(request: AnalyticsRequest) -> EventAnalytics:
+    """Return the analytics of a player and task with no history (simulation without data)."""
+    wanted = analytics_request_normalise(request)
+    values = {path: EMPTY_HISTORY[path] for path in request.paths if path in EMPTY_HISTORY}
+    return EventAnalytics(values=values, recent_counts=dict.fromkeys(wanted.recent_windows, 0))

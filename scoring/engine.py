@@ -18,6 +18,10 @@ from scoring.builtins.base import (
     StrategyResult,
 )
 from scoring.builtins.registry import UnknownBuiltinStrategy, builtin_get
+from scoring.dsl.compile import CompiledProgram
+from scoring.dsl.errors import DslError
+from scoring.dsl.limits import DslLimits
+from scoring.dsl.run import run_program
 from scoring.errors import StrategyNotFound
 
 AnalyticsLoader = Callable[[AnalyticsRequest], Analytics]
@@ -39,7 +43,7 @@ class ResolvedStrategy:
     version: str
     kind: str
     builtin: BuiltinStrategy | None = None
-    program: Any = None
+    program: CompiledProgram | None = None
     definition_id: str | None = None
 
     @property
@@ -56,11 +60,14 @@ class StrategyRun:
     strategy: ResolvedStrategy
     status: str
     result: StrategyResult | None
-    error: Exception | None = None
+    error: DslError | None = None
     duration_ms: float = 0.0
     nodes_executed: int = 0
     trace: list[dict[str, Any]] | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    vetoed: bool = False
+    #: False when a DSL_FULL program matched no rule and had no default (0 points, no case).
+    matched: bool = True
 
     @property
     def ok(self) -> bool:
@@ -85,9 +92,7 @@ def strategy_resolve(*, realm: Realm, strategy_id: str) -> ResolvedStrategy:
     )
 
 
-def dsl_limits():
-    from scoring.dsl.limits import DslLimits
-
+def dsl_limits() -> DslLimits:
     return DslLimits(
         max_nodes=settings.DSL_MAX_NODES,
         max_depth=settings.DSL_MAX_DEPTH,
@@ -106,15 +111,30 @@ def strategy_execute(
     """Run ``strategy`` on ``event``; engine failures come back in the run, never raised."""
     if strategy.kind == StrategyKind.BUILT_IN:
         return _builtin_execute(strategy=strategy, event=event, analytics_loader=analytics_loader)
-    from scoring.dsl.run import run_program
-
-    return run_program(
-        strategy=strategy,
+    outcome = run_program(
+        strategy.program,
         event=event,
+        mode=strategy.kind,
         analytics_loader=analytics_loader,
-        limits=dsl_limits(),
-        trace=trace,
+        parent=strategy.builtin,
         mock_state=mock_state,
+        trace=trace,
+    )
+    return StrategyRun(
+        strategy=strategy,
+        status=outcome.status,
+        result=(
+            StrategyResult(outcome.points, outcome.case_name, outcome.callback_data)
+            if outcome.error is None
+            else None
+        ),
+        error=outcome.error,
+        duration_ms=outcome.duration_ms,
+        nodes_executed=outcome.nodes_executed,
+        trace=outcome.trace,
+        fields=outcome.fields,
+        vetoed=outcome.vetoed,
+        matched=outcome.matched,
     )
 
 
@@ -131,4 +151,5 @@ def _builtin_execute(
         status="ok",
         result=result,
         duration_ms=(time.perf_counter() - started) * 1000,
+        matched=True,
     )

@@ -1,0 +1,1 @@
+"""The scoring DSL: validate, compile once, run many (see docs/dsl.md)."""

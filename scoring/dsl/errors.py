@@ -89,6 +89,8 @@ FUNC_CALL_FAILED = "DSL_FUNC_CALL_FAILED"
 FIELD_NOT_PRECOMPUTED = "DSL_FIELD_NOT_PRECOMPUTED"
 UNKNOWN_STATEMENT = "DSL_UNKNOWN_STATEMENT"
 PARENT_REQUIRED = "DSL_PARENT_REQUIRED"
+UNKNOWN_MODE = "DSL_UNKNOWN_MODE"
+NO_ANALYTICS_LOADER = "DSL_NO_ANALYTICS_LOADER"
 PARENT_FAILED = "DSL_PARENT_FAILED"
 PARENT_POINTS_NOT_NUMBER = "DSL_PARENT_POINTS_NOT_NUMBER"
 PARENT_CASE_NAME_NOT_STRING = "DSL_PARENT_CASE_NAME_NOT_STRING"
@@ -98,7 +100,7 @@ TIMEOUT = "DSL_TIMEOUT"
 
 
 def reason_for_code(code: str) -> str:
-    """Return the corpus ``reason`` slug of a code: GAME codes lower-cased, others also unprefixed."""
+    """Return the corpus ``reason`` of a code: GAME codes lower-cased, others also unprefixed."""
     lowered = code.lower()
     return lowered if code in GAME_CODES else lowered.removeprefix("dsl_")
 

@@ -8,7 +8,7 @@ import pytest
 
 from scoring.builtins.base import AnalyticsRequest, ScoringEvent
 from scoring.builtins.registry import builtin_get
-from scoring.context import EventAnalytics, analytics_load
+from scoring.context import EventAnalytics, event_history_load
 from tests.factories import GameFactory, PlayerFactory, TaskFactory, award_history
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -76,6 +76,18 @@ def test_reference_id_is_an_alias_of_constant_effort():
     assert builtin_get("constantEffortStrategy") is builtin_get("constant_effort")
 
 
+def load(task, player, request):
+    history = event_history_load(
+        task_id=task.pk,
+        realm_id=task.game.realm_id,
+        external_user_id=player.external_user_id if player else "nobody",
+        request=request,
+        now=NOW,
+    )
+    assert history.player_id == (player.pk if player else None)
+    return history.analytics
+
+
 ALL_PATHS = AnalyticsRequest(
     paths=frozenset(BASE) | {"user.recent_measurements_count"}, recent_windows=frozenset({600})
 )
@@ -84,7 +96,7 @@ ALL_PATHS = AnalyticsRequest(
 @pytest.mark.django_db
 def test_analytics_of_an_empty_history_are_the_sentinels():
     task = TaskFactory()
-    analytics = analytics_load(task_id=task.pk, player_id=None, request=ALL_PATHS, now=NOW)
+    analytics = load(task, None, ALL_PATHS)
 
     assert analytics.values == {
         "task.measurements_count": 0,
@@ -107,7 +119,7 @@ def test_analytics_of_a_fixed_history(django_assert_num_queries):
     award_history(task=task, player=other, timestamps=[at(400)])
 
     with django_assert_num_queries(1):
-        analytics = analytics_load(task_id=task.pk, player_id=me.pk, request=ALL_PATHS, now=NOW)
+        analytics = load(task, me, ALL_PATHS)
 
     assert analytics.values == {
         "task.measurements_count": 4,
@@ -129,7 +141,7 @@ def test_analytics_are_scoped_to_the_game(realm):
     player = PlayerFactory(realm=realm)
     award_history(task=task_a, player=player, timestamps=[at(50), at(40)])
 
-    analytics = analytics_load(task_id=task_b.pk, player_id=player.pk, request=ALL_PATHS, now=NOW)
+    analytics = load(task_b, player, ALL_PATHS)
 
     assert analytics.get("task.measurements_count") == 0
     assert analytics.get("user.measurements_count") == 0
@@ -146,9 +158,7 @@ def test_default_strategy_on_a_stored_history_gives_a_performance_bonus(realm):
     strategy = builtin_get("default")
     variables = strategy.resolve_variables()
 
-    analytics = analytics_load(
-        task_id=task.pk, player_id=me.pk, request=strategy.analytics_needed(variables), now=NOW
-    )
+    analytics = load(task, me, strategy.analytics_needed(variables))
     result = strategy.score(event=EVENT, analytics=analytics, variables=variables)
 
     assert analytics.get("user.avg_time") == 50.0
@@ -164,9 +174,7 @@ def test_constant_effort_counts_only_the_recent_window(realm):
     strategy = builtin_get("constant_effort")
     variables = strategy.resolve_variables()
 
-    analytics = analytics_load(
-        task_id=task.pk, player_id=me.pk, request=strategy.analytics_needed(variables), now=NOW
-    )
+    analytics = load(task, me, strategy.analytics_needed(variables))
     result = strategy.score(event=EVENT, analytics=analytics, variables=variables)
 
     assert (result.points, result.case_name) == (4, "ConstantEffortReward")
