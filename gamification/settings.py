@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -75,10 +76,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -98,7 +99,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Served by WhiteNoise from STATIC_ROOT (collectstatic), compressed, without a CDN.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -142,7 +144,17 @@ CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT",
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 1.0, minimum=0),
     "socket_connect_timeout": env_float("CELERY_BROKER_CONNECT_TIMEOUT", 0.5, minimum=0),
-    "visibility_timeout": 3600,
+    # How long an unacknowledged (acks_late) message waits before redelivery.
+    "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    # A worker sweeps for such messages every interval x throttle seconds.
+    "unacked_restore_interval": env_int("CELERY_BROKER_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+    "unacked_restore_throttle": env_int("CELERY_BROKER_UNACKED_RESTORE_THROTTLE", 10, minimum=1),
+}
+CELERY_BEAT_SCHEDULE = {
+    "purge-execution-logs": {
+        "task": "observability.tasks.execution_logs_purge_task",
+        "schedule": 3600.0,
+    },
 }
 
 # The DSL engine (see docs/dsl.md).
@@ -158,6 +170,17 @@ DSL_EXECUTION_LOG_SAMPLE_RATE = env_float(
 DSL_EXECUTION_LOG_TRACE_LIMIT = env_int("DSL_EXECUTION_LOG_TRACE_LIMIT", 200, minimum=0)
 DSL_EXECUTION_LOG_QUEUE_MAXSIZE = env_int("DSL_EXECUTION_LOG_QUEUE_MAXSIZE", 1000, minimum=1)
 DSL_EXECUTION_LOG_RETENTION_DAYS = env_int("DSL_EXECUTION_LOG_RETENTION_DAYS", 30, minimum=1)
+DSL_EXECUTION_LOG_PURGE_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_PURGE_BATCH_SIZE", 10000, minimum=1)
+# Rows per task message, and how long the sink stops publishing after a broker failure.
+DSL_EXECUTION_LOG_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_BATCH_SIZE", 50, minimum=1)
+DSL_EXECUTION_LOG_CIRCUIT_SECONDS = env_float("DSL_EXECUTION_LOG_CIRCUIT_SECONDS", 10.0, minimum=0)
+# The worker retries a batch while the database is down: backoff 1, 2, 4... capped here.
+DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX = env_float(
+    "DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX", 60.0, minimum=0.1
+)
+DSL_EXECUTION_LOG_PERSIST_MAX_RETRIES = env_int(
+    "DSL_EXECUTION_LOG_PERSIST_MAX_RETRIES", 100, minimum=0
+)
 
 LOGGING = {
     "version": 1,

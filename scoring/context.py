@@ -75,11 +75,11 @@ def analytics_request_normalise(request: AnalyticsRequest) -> AnalyticsRequest:
 
 
 def _moment(value: Any) -> datetime | None:
-    """Return an aware datetime from what the backend gives (SQLite answers raw text)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = parse_datetime(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    """Return an aware datetime from what the backend gives (SQLite answers naive UTC)."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else parse_datetime(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _mean_gap(count: int, first: datetime | None, last: datetime | None) -> float:

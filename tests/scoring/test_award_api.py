@@ -181,6 +181,8 @@ def test_another_realm_cannot_award_or_read_points(api, other_api, task):
 def test_award_endpoint_query_count_is_bounded(api, task, django_assert_max_num_queries):
     """Key, task, replay check, player with analytics, and one statement writing the award
     with its stats (outside a test transaction, so no savepoints are counted)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement award write is PostgreSQL's")
     api.post(URL, {"externalUserId": "u1"}, format="json")
 
     with django_assert_max_num_queries(5):
