@@ -35,7 +35,8 @@ LUA = """
 local path = "%(path)s"
 local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
 request = function()
-  local body = '{"externalUserId":"player-' .. math.random(1, %(players)d) .. '","data":{"score":7}}'
+  local user = "player-" .. math.random(1, %(players)d)
+  local body = '{"externalUserId":"' .. user .. '","data":{"score":7}}'
   return wrk.format("POST", path, headers, body)
 end
 done = function(summary, latency, requests)
@@ -63,7 +64,7 @@ def prepare(history: int) -> tuple[str, str]:
     from django.core.management import call_command
     from django.db import connection
 
-    from gamification.models import Award, Game, Player, PlayerTaskStats, Realm, Task, TaskStats
+    from gamification.models import Award, Player, PlayerTaskStats, Realm, Task, TaskStats
     from gamification.services import api_key_create, game_create, task_create
 
     call_command("migrate", verbosity=0)
@@ -132,8 +133,18 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     multiproc = tempfile.mkdtemp(prefix="bench-prom-")
     env["PROMETHEUS_MULTIPROC_DIR"] = multiproc
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--access-logfile", "-",
-         "--access-logformat", "", "gamification.wsgi"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            "",
+            "gamification.wsgi",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -154,8 +165,15 @@ def run_wrk(port: int, path: str, key: str, concurrency: int, seconds: int) -> d
         script.write(LUA % {"path": path, "key": key, "players": PLAYERS})
     threads = min(concurrency, 2)
     completed = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", script.name,
-         f"http://127.0.0.1:{port}{path}"],
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "-s",
+            script.name,
+            f"http://127.0.0.1:{port}{path}",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -178,8 +196,10 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required as the load generator: apt-get install wrk")
 
-    print(f"award endpoint, gunicorn gthread {args.workers} workers x {args.threads} threads, "
-          f"{os.cpu_count()} CPUs, {args.seconds} s per run")
+    print(
+        f"award endpoint, gunicorn gthread {args.workers} workers x {args.threads} threads, "
+        f"{os.cpu_count()} CPUs, {args.seconds} s per run"
+    )
     rows = []
     for history in args.histories:
         path, key = prepare(history)

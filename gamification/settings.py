@@ -129,7 +129,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "gamification.models.TaskStatus",
+        "StrategyStatusEnum": "strategies.models.StrategyStatus",
+        "ExecutionStatusEnum": "observability.models.ExecutionStatus",
+    },
 }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")

@@ -27,6 +27,8 @@ api_v1 = [
 
 urlpatterns = [
     *api_v1,
+    path("", include("observability.urls")),
+    path("", include("strategies.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),

@@ -1,11 +1,239 @@
-"""Reads of custom strategies."""
+"""Reads of custom strategies, including the award path's resolution of ``custom:<uuid>``."""
 
 from __future__ import annotations
 
-from gamification.models import Realm
-from scoring.errors import StrategyNotFound
+import uuid
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.fields import CharField, IntegerField
+from django.db.models.functions import Cast, Coalesce, Concat
+
+from gamification.models import Game, Realm, Task
+from scoring.builtins.registry import builtin_get
+from scoring.dsl.compile import CompiledProgram, compile_program
+from scoring.dsl.errors import DslValidationError
+from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits
+from scoring.errors import StrategyFailed, StrategyNotFound, StrategyNotPublished
+from strategies.errors import StrategyDefinitionNotFound
+from strategies.models import BUNDLE_FORMAT, CUSTOM_PREFIX, StrategyDefinition, StrategyStatus
 
 
-def strategy_resolve_custom(*, realm: Realm, strategy_id: str):
-    """Return the PUBLISHED version of the custom strategy family bound as ``strategy_id``."""
-    raise StrategyNotFound(f"No strategy {strategy_id!r}.")
+def strategy_uuid(strategy_id: str) -> uuid.UUID | None:
+    """Return the UUID of ``custom:<uuid>`` (or of a bare UUID), None when it is not one."""
+    raw = strategy_id.removeprefix(CUSTOM_PREFIX)
+    try:
+        return uuid.UUID(raw)
+    except (ValueError, AttributeError):
+        return None
+
+
+# -- the award path ------------------------------------------------------------------------------
+#: Compiled programs by (definition id, updated_at): a publish, rollback or archive touches
+#: updated_at, so a stale entry can never be served. Bounded, oldest evicted first.
+_PROGRAMS: OrderedDict[tuple[uuid.UUID, datetime], CompiledProgram] = OrderedDict()
+_PROGRAMS_SIZE = 256
+
+
+def _program_load(row: StrategyDefinition, parent: Any) -> CompiledProgram:
+    key = (row.pk, row.updated_at)
+    program = _PROGRAMS.get(key)
+    if program is not None:
+        _PROGRAMS.move_to_end(key)
+        return program
+    # Re-validated on load (Q26): the compile cache is keyed by the AST's hash, so this costs
+    # one validation per distinct program and process, not one per award.
+    program = compile_program(row.ast_json, limits=dsl_limits(), parent=parent)
+    _PROGRAMS[key] = program
+    if len(_PROGRAMS) > _PROGRAMS_SIZE:
+        _PROGRAMS.popitem(last=False)
+    return program
+
+
+def strategy_resolve_custom(*, realm: Realm, strategy_id: str) -> ResolvedStrategy:
+    """Return the PUBLISHED version of the custom strategy family bound as ``strategy_id``.
+
+    Any version id of a family resolves to the family's published version. One query: the
+    bound row and its published sibling come back together (primary key or partial index).
+    """
+    pk = strategy_uuid(strategy_id)
+    if pk is None:
+        raise StrategyNotFound(f"No strategy {strategy_id!r}.")
+    family_name = StrategyDefinition.objects.filter(pk=pk, realm=realm).values("name")[:1]
+    rows = list(
+        StrategyDefinition.objects.filter(realm=realm)
+        .filter(Q(pk=pk) | Q(status=StrategyStatus.PUBLISHED, name=Subquery(family_name)))
+        .only("name", "type", "parent_strategy_id", "ast_json", "version", "status", "updated_at")
+    )
+    if not rows:
+        raise StrategyNotFound(f"No strategy {strategy_id!r}.")
+    live = next((row for row in rows if row.status == StrategyStatus.PUBLISHED), None)
+    if live is None:
+        raise StrategyNotPublished(
+            f"Strategy {strategy_id!r} has no published version; drafts and archived "
+            "versions only run in simulation."
+        )
+    parent = builtin_get(live.parent_strategy_id) if live.parent_strategy_id else None
+    try:
+        program = _program_load(live, parent)
+    except DslValidationError as error:
+        raise StrategyFailed(error) from None
+    return ResolvedStrategy(
+        strategy_id=strategy_id,
+        version=str(live.version),
+        kind=StrategyKind.DSL_EXTEND if parent is not None else StrategyKind.DSL_FULL,
+        builtin=parent,
+        program=program,
+        definition_id=str(live.pk),
+    )
+
+
+# -- authoring reads -----------------------------------------------------------------------------
+def _bound_id_expression():
+    return Concat(Value(CUSTOM_PREFIX), Cast("pk", output_field=CharField()))
+
+
+def strategy_list(*, realm: Realm) -> QuerySet[StrategyDefinition]:
+    return (
+        StrategyDefinition.objects.filter(realm=realm)
+        .select_related("created_by", "api_key_used")
+        .order_by("name", "-version")
+    )
+
+
+def strategy_get(*, realm: Realm, strategy_id: str) -> StrategyDefinition:
+    """Return one version by its UUID or ``custom:<uuid>``; other realms' rows are a 404."""
+    pk = strategy_uuid(strategy_id)
+    row = (
+        StrategyDefinition.objects.select_related("created_by", "api_key_used")
+        .filter(pk=pk, realm=realm)
+        .first()
+        if pk is not None
+        else None
+    )
+    if row is None:
+        raise StrategyDefinitionNotFound(f"No custom strategy {strategy_id!r}.")
+    return row
+
+
+def strategy_versions(*, strategy: StrategyDefinition) -> QuerySet[StrategyDefinition]:
+    """Return every version of ``strategy``'s family, newest first."""
+    return (
+        StrategyDefinition.objects.filter(realm_id=strategy.realm_id, name=strategy.name)
+        .select_related("created_by", "api_key_used")
+        .order_by("-version")
+    )
+
+
+def strategy_family_live(*, strategy: StrategyDefinition) -> StrategyDefinition | None:
+    return (
+        StrategyDefinition.objects.filter(
+            realm_id=strategy.realm_id, name=strategy.name, status=StrategyStatus.PUBLISHED
+        )
+        .order_by()
+        .first()
+    )
+
+
+def _family_ids(strategy: StrategyDefinition) -> list[str]:
+    pks = StrategyDefinition.objects.filter(
+        realm_id=strategy.realm_id, name=strategy.name
+    ).values_list("pk", flat=True)
+    return [f"{CUSTOM_PREFIX}{pk}" for pk in pks]
+
+
+def strategy_usage(*, strategy: StrategyDefinition) -> dict[str, Any]:
+    """Return the games and tasks bound to any version of ``strategy``'s family."""
+    ids = _family_ids(strategy)
+    games = list(
+        Game.objects.filter(realm_id=strategy.realm_id, strategy_id__in=ids)
+        .order_by("external_game_id")
+        .values("external_game_id", "strategy_id")
+    )
+    tasks = list(
+        Task.objects.filter(game__realm_id=strategy.realm_id, strategy_id__in=ids)
+        .order_by("game__external_game_id", "external_task_id")
+        .values("game__external_game_id", "external_task_id", "strategy_id", "inherits_strategy")
+    )
+    return {
+        "strategyId": strategy.strategy_id,
+        "name": strategy.name,
+        "gameCount": len(games),
+        "taskCount": len(tasks),
+        "games": [
+            {"externalGameId": g["external_game_id"], "strategyId": g["strategy_id"]} for g in games
+        ],
+        "tasks": [
+            {
+                "externalGameId": t["game__external_game_id"],
+                "externalTaskId": t["external_task_id"],
+                "strategyId": t["strategy_id"],
+                "inheritsStrategy": t["inherits_strategy"],
+            }
+            for t in tasks
+        ],
+    }
+
+
+def strategy_usage_counts(*, strategy: StrategyDefinition) -> tuple[int, int]:
+    """Return how many games and tasks a switch of ``strategy``'s family would move."""
+    ids = _family_ids(strategy)
+    games = Game.objects.filter(realm_id=strategy.realm_id, strategy_id__in=ids).count()
+    tasks = Task.objects.filter(game__realm_id=strategy.realm_id, strategy_id__in=ids).count()
+    return games, tasks
+
+
+def strategy_list_with_usage(
+    queryset: QuerySet[StrategyDefinition],
+) -> QuerySet[StrategyDefinition]:
+    """Annotate each version with the games and tasks bound to its family.
+
+    Bindings follow the published version, so counting by family shows who a publish moves.
+    """
+    family_ids = StrategyDefinition.objects.filter(
+        realm_id=OuterRef(OuterRef("realm_id")), name=OuterRef(OuterRef("name"))
+    ).annotate(bound=_bound_id_expression())
+    game_count = (
+        Game.objects.filter(
+            realm_id=OuterRef("realm_id"),
+            strategy_id__in=family_ids.values("bound"),
+        )
+        .order_by()
+        .values("realm_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    task_count = (
+        Task.objects.filter(
+            game__realm_id=OuterRef("realm_id"),
+            strategy_id__in=family_ids.values("bound"),
+        )
+        .order_by()
+        .values("game__realm_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return queryset.annotate(
+        game_count=Coalesce(Subquery(game_count, output_field=IntegerField()), Value(0)),
+        task_count=Coalesce(Subquery(task_count, output_field=IntegerField()), Value(0)),
+        family_name=F("name"),
+    )
+
+
+def strategy_export(*, strategy: StrategyDefinition) -> dict[str, Any]:
+    """Return the portable JSON bundle of one version (import creates a DRAFT from it)."""
+    return {
+        "format": BUNDLE_FORMAT,
+        "name": strategy.name,
+        "description": strategy.description,
+        "type": strategy.type,
+        "parentStrategyId": strategy.parent_strategy_id,
+        "astJson": strategy.ast_json,
+        "blocklyXml": strategy.blockly_xml,
+        "experimentTag": strategy.experiment_tag,
+        "version": strategy.version,
+        "status": strategy.status,
+        "sourceId": str(strategy.pk),
+    }

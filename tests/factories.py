@@ -57,3 +57,48 @@ def award_history(*, task: Task, player: Player, timestamps, points: float = 1.0
             created_at=moment,
         )
         award_stats_record(player_id=player.pk, task_id=task.pk, points=points, now=moment)
+
+
+def strategy_program_full(points: int = 10, threshold: int = 30) -> dict:
+    """A DSL_FULL program: ``points`` when data.minutes >= ``threshold``, else 1."""
+    return {
+        "type": "program",
+        "rules": [
+            {
+                "type": "rule",
+                "when": {
+                    "type": "compare",
+                    "op": ">=",
+                    "left": {"type": "field", "path": "data.minutes"},
+                    "right": {"type": "literal", "value": threshold},
+                },
+                "then": [
+                    {
+                        "type": "assign_points",
+                        "value": {"type": "literal", "value": points},
+                        "case_name": "LongSession",
+                    }
+                ],
+            }
+        ],
+        "default": {
+            "type": "assign_points",
+            "value": {"type": "literal", "value": 1},
+            "case_name": "ShortSession",
+        },
+    }
+
+
+class StrategyDefinitionFactory(factory.django.DjangoModelFactory):
+    """A DRAFT DSL_FULL version (built directly: use strategies.services to change it)."""
+
+    class Meta:
+        model = "strategies.StrategyDefinition"
+
+    realm = factory.SubFactory(RealmFactory)
+    name = factory.Sequence(lambda n: f"strategy-{n}")
+    type = "DSL_FULL"
+    parent_strategy_id = None
+    ast_json = factory.LazyFunction(strategy_program_full)
+    version = 1
+    status = "DRAFT"

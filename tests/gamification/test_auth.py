@@ -28,7 +28,7 @@ def test_unknown_or_malformed_key_is_a_401(realm, key):
 
 
 def test_wrong_secret_for_a_known_prefix_is_a_401(api_key_pair):
-    api_key, raw = api_key_pair
+    api_key, _raw = api_key_pair
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=f"{api_key.prefix}.wrong-secret")
 

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from gamification.models import ApiKey, Game, Task
 from gamification.services import api_key_create, game_create, realm_get_or_create, task_create
+from strategies.demo import demo_strategies_ensure
 
 DEMO_REALM = "demo"
 DEMO_GAME = "demo-game"
@@ -51,9 +52,12 @@ class Command(BaseCommand):
             game = game_create(
                 realm=realm, api_key=None, external_game_id=DEMO_GAME, platform="web"
             )
+        speed, weekend = demo_strategies_ensure(realm=realm)
         for external_task_id, strategy_id in (
             ("daily-run", None),
             ("streak", "constant_effort"),
+            ("sprint", speed.strategy_id),
+            ("weekend-run", weekend.strategy_id),
         ):
             if not Task.objects.filter(game=game, external_task_id=external_task_id).exists():
                 task_create(
@@ -68,6 +72,10 @@ class Command(BaseCommand):
         self.stdout.write(f"  Realm       : {realm.slug}")
         self.stdout.write(
             f"  Game        : {DEMO_GAME} (tasks daily-run: default, streak: constant_effort)"
+        )
+        self.stdout.write(
+            f"  Custom      : sprint: {speed.name} (DSL_FULL), "
+            f"weekend-run: {weekend.name} (DSL_EXTEND of default)"
         )
         self.stdout.write(f"  API key     : {raw_key}")
 

@@ -1,0 +1,245 @@
+"""The custom-strategy API: authoring, lifecycle and simulation, scoped to the key's realm."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gamification.auth import request_api_key, request_realm
+from strategies import selectors, services
+from strategies.models import StrategyDefinition, StrategyStatus, StrategyType
+from strategies.serializers import (
+    BundleSerializer,
+    DuplicateSerializer,
+    ImportSerializer,
+    RollbackSerializer,
+    SimulateSerializer,
+    SimulateUnsavedSerializer,
+    SimulationResultSerializer,
+    StrategyDefinitionSerializer,
+    StrategyUpdateSerializer,
+    SwitchSerializer,
+    UsageSerializer,
+)
+from strategies.services import Switch
+from strategies.simulation import strategy_simulate
+
+TAG = ["custom strategies"]
+
+
+class StrategyFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=StrategyStatus.choices)
+    type = django_filters.ChoiceFilter(choices=StrategyType.choices)
+    name = django_filters.CharFilter()
+    nameContains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    experimentTag = django_filters.CharFilter(field_name="experiment_tag")
+
+    class Meta:
+        model = StrategyDefinition
+        fields = ["status", "type", "name", "nameContains", "experimentTag"]
+
+
+def _switch_body(switch: Switch) -> dict:
+    row = switch.strategy
+    row.switchedGames = switch.games
+    row.switchedTasks = switch.tasks
+    return SwitchSerializer(row).data
+
+
+class _StrategyMixin:
+    def strategy(self) -> StrategyDefinition:
+        return selectors.strategy_get(
+            realm=request_realm(self.request), strategy_id=self.kwargs["strategy_id"]
+        )
+
+
+@extend_schema(tags=TAG)
+class StrategyListCreateView(generics.ListCreateAPIView):
+    """List every version of the realm's custom strategies, or create a new one (v1 DRAFT)."""
+
+    serializer_class = StrategyDefinitionSerializer
+    filterset_class = StrategyFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no realm
+            return StrategyDefinition.objects.none()
+        return selectors.strategy_list(realm=request_realm(self.request))
+
+    def perform_create(self, serializer: StrategyDefinitionSerializer) -> None:
+        data = serializer.validated_data
+        serializer.instance = services.strategy_create(
+            realm=request_realm(self.request),
+            api_key=request_api_key(self.request),
+            name=data["name"],
+            type=data["type"],
+            description=data.get("description", ""),
+            parent_strategy_id=data.get("parent_strategy_id") or None,
+            ast_json=data.get("ast_json"),
+            blockly_xml=data.get("blockly_xml", ""),
+            experiment_tag=data.get("experiment_tag"),
+        )
+
+
+@extend_schema(tags=TAG)
+class StrategyDetailView(_StrategyMixin, generics.GenericAPIView):
+    serializer_class = StrategyDefinitionSerializer
+
+    def get(self, request: Request, strategy_id: str) -> Response:
+        return Response(StrategyDefinitionSerializer(self.strategy()).data)
+
+    @extend_schema(
+        request=StrategyUpdateSerializer,
+        responses={200: StrategyDefinitionSerializer, 201: StrategyDefinitionSerializer},
+        description="Edit a DRAFT in place (200). Editing the PUBLISHED version leaves it "
+        "untouched and answers 201 with the new version+1 DRAFT. ARCHIVED versions are "
+        "read-only (409).",
+    )
+    def patch(self, request: Request, strategy_id: str) -> Response:
+        payload = StrategyUpdateSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        changes = dict(payload.validated_data)
+        if "parent_strategy_id" in changes:
+            changes["parent_strategy_id"] = changes["parent_strategy_id"] or None
+        outcome = services.strategy_edit(
+            strategy=self.strategy(), changes=changes, api_key=request_api_key(request)
+        )
+        return Response(
+            StrategyDefinitionSerializer(outcome.strategy).data,
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema(tags=TAG)
+class StrategyPublishView(_StrategyMixin, APIView):
+    @extend_schema(request=None, responses=SwitchSerializer)
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Publish a DRAFT: the published sibling is archived and its consumers follow."""
+        return Response(_switch_body(services.strategy_publish(strategy=self.strategy())))
+
+
+@extend_schema(tags=TAG)
+class StrategyArchiveView(_StrategyMixin, APIView):
+    @extend_schema(request=None, responses=StrategyDefinitionSerializer)
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Archive a version; archiving the published one stops the family from scoring."""
+        row = services.strategy_archive(strategy=self.strategy())
+        return Response(StrategyDefinitionSerializer(row).data)
+
+
+@extend_schema(tags=TAG)
+class StrategyRollbackView(_StrategyMixin, APIView):
+    @extend_schema(request=RollbackSerializer, responses=SwitchSerializer)
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Make an earlier version of the family live again; its consumers follow."""
+        payload = RollbackSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        switch = services.strategy_rollback(
+            strategy=self.strategy(), version=payload.validated_data["version"]
+        )
+        return Response(_switch_body(switch))
+
+
+@extend_schema(tags=TAG)
+class StrategyVersionsView(_StrategyMixin, APIView):
+    @extend_schema(responses=StrategyDefinitionSerializer(many=True))
+    def get(self, request: Request, strategy_id: str) -> Response:
+        """Every version of the strategy's family, newest first."""
+        rows = selectors.strategy_versions(strategy=self.strategy())
+        return Response(StrategyDefinitionSerializer(rows, many=True).data)
+
+
+@extend_schema(tags=TAG)
+class StrategyUsageView(_StrategyMixin, APIView):
+    @extend_schema(responses=UsageSerializer)
+    def get(self, request: Request, strategy_id: str) -> Response:
+        """The games and tasks bound to any version of the strategy's family."""
+        return Response(selectors.strategy_usage(strategy=self.strategy()))
+
+
+@extend_schema(tags=TAG)
+class StrategyDuplicateView(_StrategyMixin, APIView):
+    @extend_schema(request=DuplicateSerializer, responses={201: StrategyDefinitionSerializer})
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Copy this version into a new family (v1 DRAFT)."""
+        payload = DuplicateSerializer(data=request.data or {})
+        payload.is_valid(raise_exception=True)
+        row = services.strategy_duplicate(
+            strategy=self.strategy(),
+            name=payload.validated_data.get("name"),
+            api_key=request_api_key(request),
+        )
+        return Response(StrategyDefinitionSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAG)
+class StrategyExportView(_StrategyMixin, APIView):
+    @extend_schema(responses=BundleSerializer)
+    def get(self, request: Request, strategy_id: str) -> Response:
+        """This version as a portable JSON bundle."""
+        return Response(selectors.strategy_export(strategy=self.strategy()))
+
+
+@extend_schema(tags=TAG)
+class StrategyImportView(APIView):
+    @extend_schema(request=ImportSerializer, responses={201: StrategyDefinitionSerializer})
+    def post(self, request: Request) -> Response:
+        """Create a DRAFT from a bundle: a new family, or the next version of an existing one."""
+        payload = ImportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = services.strategy_import(
+            realm=request_realm(request),
+            bundle=payload.validated_data,
+            api_key=request_api_key(request),
+        )
+        return Response(StrategyDefinitionSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+def _simulation_inputs(data: dict) -> dict:
+    return {
+        "external_user_id": data["externalUserId"],
+        "data": data["data"],
+        "mock_state": data["mockState"],
+        "external_game_id": data.get("externalGameId"),
+        "external_task_id": data.get("externalTaskId"),
+    }
+
+
+@extend_schema(tags=TAG)
+class StrategySimulateView(_StrategyMixin, APIView):
+    @extend_schema(request=SimulateSerializer, responses=SimulationResultSerializer)
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Dry-run this version (any status) with its real type; nothing is stored."""
+        payload = SimulateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = self.strategy()
+        result = strategy_simulate(
+            realm=request_realm(request),
+            type=row.type,
+            parent_strategy_id=row.parent_strategy_id,
+            ast_json=row.ast_json,
+            definition=row,
+            **_simulation_inputs(payload.validated_data),
+        )
+        return Response(result)
+
+
+@extend_schema(tags=TAG)
+class StrategySimulateUnsavedView(APIView):
+    @extend_schema(request=SimulateUnsavedSerializer, responses=SimulationResultSerializer)
+    def post(self, request: Request) -> Response:
+        """Dry-run an unsaved program with its real type (DSL_EXTEND runs its parent too)."""
+        payload = SimulateUnsavedSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        result = strategy_simulate(
+            realm=request_realm(request),
+            type=data["type"],
+            parent_strategy_id=data.get("parentStrategyId") or None,
+            ast_json=data["astJson"],
+            **_simulation_inputs(data),
+        )
+        return Response(result)

@@ -1,0 +1,111 @@
+"""Strategies authored by game designers: versioned DSL programs addressed as ``custom:<uuid>``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from gamification.ids import uuid7
+from gamification.models import ApiKey, Realm
+
+CUSTOM_PREFIX = "custom:"
+#: Format tag of exported strategy bundles.
+BUNDLE_FORMAT = "gamification.strategy/v1"
+
+
+class StrategyType(models.TextChoices):
+    #: Placeholder for promoting a registry class into the database; not authorable yet.
+    BUILT_IN = "BUILT_IN", "Built-in"
+    DSL_EXTEND = "DSL_EXTEND", "Extends a built-in"
+    DSL_FULL = "DSL_FULL", "Full program"
+
+
+class StrategyStatus(models.TextChoices):
+    DRAFT = "DRAFT", "Draft"
+    PUBLISHED = "PUBLISHED", "Published"
+    ARCHIVED = "ARCHIVED", "Archived"
+
+
+class StrategyDefinition(models.Model):
+    """One version of a realm's custom strategy; the versions sharing a name form its family.
+
+    Only the PUBLISHED version of a family scores in production; every version id of the
+    family resolves to it. Rows change only through ``strategies.services``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="strategies")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    type = models.CharField(max_length=20, choices=StrategyType, default=StrategyType.DSL_FULL)
+    parent_strategy_id = models.CharField(
+        max_length=100,
+        null=True,
+        blank=True,
+        help_text="The built-in a DSL_EXTEND program wraps.",
+    )
+    ast_json = models.JSONField(null=True, blank=True, verbose_name="AST (JSON)")
+    blockly_xml = models.TextField(blank=True, default="", verbose_name="Blockly XML")
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=20, choices=StrategyStatus, default=StrategyStatus.DRAFT)
+    validation_errors = models.JSONField(
+        default=list, blank=True, help_text="Issues found when the program was last saved."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    experiment_tag = models.CharField(max_length=100, null=True, blank=True)
+    api_key_used = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["realm", "name", "-version"]
+        verbose_name = "strategy definition"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["realm", "name", "version"], name="strategy_version_unique_per_family"
+            ),
+            # The award path resolves a family to this row through the same (partial) index.
+            models.UniqueConstraint(
+                fields=["realm", "name"],
+                condition=Q(status="PUBLISHED"),
+                name="strategy_one_published_per_family",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type="DSL_EXTEND") | Q(parent_strategy_id__isnull=False),
+                name="strategy_extend_has_parent",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type="DSL_FULL") | Q(parent_strategy_id__isnull=True),
+                name="strategy_full_has_no_parent",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="strategy_version_positive"),
+        ]
+        permissions = [
+            ("publish_strategydefinition", "Can publish a strategy definition"),
+            ("archive_strategydefinition", "Can archive a strategy definition"),
+            ("rollback_strategydefinition", "Can roll back a strategy definition"),
+            ("simulate_strategydefinition", "Can simulate a strategy definition"),
+            ("view_dashboard", "Can view strategy dashboards"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.status})"
+
+    @property
+    def strategy_id(self) -> str:
+        """The id games and tasks bind to."""
+        return f"{CUSTOM_PREFIX}{self.pk}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == StrategyStatus.PUBLISHED

@@ -1,0 +1,54 @@
+"""The authoring roles, as Django groups: who may design, publish and observe strategies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as global_apps
+
+DESIGNERS = "designers"
+PUBLISHERS = "publishers"
+OPERATORS = "operators"
+
+_DESIGN = [
+    "strategies.view_strategydefinition",
+    "strategies.add_strategydefinition",
+    "strategies.change_strategydefinition",
+    "strategies.simulate_strategydefinition",
+]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    DESIGNERS: _DESIGN,
+    PUBLISHERS: [
+        *_DESIGN,
+        "strategies.publish_strategydefinition",
+        "strategies.archive_strategydefinition",
+        "strategies.rollback_strategydefinition",
+    ],
+    OPERATORS: [
+        "strategies.view_strategydefinition",
+        "strategies.view_dashboard",
+        # Defined by the observability app; granted once that model exists.
+        "observability.view_strategyexecutionlog",
+    ],
+}
+
+
+def roles_sync(*, apps: Any = global_apps) -> None:
+    """Create the groups and grant them every listed permission that exists (idempotent)."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, wanted in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for dotted in wanted:
+            app_label, codename = dotted.split(".", 1)
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:
+                group.permissions.add(permission)
+
+
+def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """post_migrate hook: permissions of later apps (observability) reach their groups."""
+    if sender.label in ("strategies", "observability"):
+        roles_sync(apps=kwargs.get("apps") or global_apps)

@@ -1,0 +1,351 @@
+"""Writes of custom strategies: the only code that creates or changes StrategyDefinition rows.
+
+Every transition of a family (the versions sharing a realm and a name) first locks all of the
+family's rows, so concurrent publishes, edits and rollbacks of one family run one after the
+other and the database's partial unique index never sees two PUBLISHED rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gamification.models import ApiKey, Game, Realm, Task
+from strategies.errors import (
+    StrategyArchived,
+    StrategyError,
+    StrategyInvalid,
+    StrategyNameTaken,
+    StrategyStateConflict,
+    StrategyVersionNotFound,
+)
+from strategies.models import BUNDLE_FORMAT, CUSTOM_PREFIX, StrategyDefinition, StrategyStatus
+from strategies.programs import program_check, strategy_shape_check
+
+#: Fields an edit may change; the name is the family's identity and never changes.
+EDITABLE_FIELDS = frozenset(
+    {"description", "type", "parent_strategy_id", "ast_json", "blockly_xml", "experiment_tag"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EditOutcome:
+    """The row an edit wrote and whether it is a new version (the edited one was published)."""
+
+    strategy: StrategyDefinition
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """What a publish or rollback did: the version now live and the consumers that follow."""
+
+    strategy: StrategyDefinition
+    previous: StrategyDefinition | None
+    games: int
+    tasks: int
+
+
+def _program_store(row: StrategyDefinition, *, allow_invalid: bool) -> None:
+    """Validate the row's program; store the id-filled AST, or refuse it unless allowed.
+
+    A draft may have no program yet; it cannot be published until it has a valid one.
+    """
+    check = program_check(
+        type=row.type, parent_strategy_id=row.parent_strategy_id, ast_json=row.ast_json
+    )
+    if not check.ok and not allow_invalid and row.ast_json is not None:
+        raise StrategyInvalid(check.issues)
+    if check.ast is not None:
+        row.ast_json = check.ast
+    row.validation_errors = check.errors
+
+
+def _family_lock(*, realm_id: int, name: str) -> list[StrategyDefinition]:
+    """Lock and return every version of a family, oldest first."""
+    family = (
+        StrategyDefinition.objects.select_for_update()
+        .filter(realm_id=realm_id, name=name)
+        .order_by("version")
+    )
+    # The first read waits for a concurrent transition of the family; its snapshot predates
+    # that transition's commit, so read again to see (and lock) the versions it inserted.
+    list(family)
+    return list(family.all())
+
+
+def _bound_ids(family: list[StrategyDefinition]) -> list[str]:
+    return [f"{CUSTOM_PREFIX}{row.pk}" for row in family]
+
+
+def _consumers_switch(
+    *, realm_id: int, family: list[StrategyDefinition], target: StrategyDefinition
+) -> tuple[int, int]:
+    """Point every game and task bound to a version of the family at ``target``."""
+    old_ids = [i for i in _bound_ids(family) if i != target.strategy_id]
+    if not old_ids:
+        return 0, 0
+    now = timezone.now()
+    games = Game.objects.filter(realm_id=realm_id, strategy_id__in=old_ids).update(
+        strategy_id=target.strategy_id, updated_at=now
+    )
+    tasks = Task.objects.filter(game__realm_id=realm_id, strategy_id__in=old_ids).update(
+        strategy_id=target.strategy_id, updated_at=now
+    )
+    return games, tasks
+
+
+def strategy_create(
+    *,
+    realm: Realm,
+    name: str,
+    type: str,
+    ast_json: Any = None,
+    parent_strategy_id: str | None = None,
+    description: str = "",
+    blockly_xml: str = "",
+    experiment_tag: str | None = None,
+    actor: AbstractBaseUser | None = None,
+    api_key: ApiKey | None = None,
+    allow_invalid: bool = False,
+) -> StrategyDefinition:
+    """Create version 1 of a new family as a DRAFT.
+
+    ``allow_invalid`` (the designer's editor) keeps a program that does not validate, with its
+    issues; such a draft cannot be published.
+    """
+    row = StrategyDefinition(
+        realm=realm,
+        name=name,
+        description=description or "",
+        type=type,
+        parent_strategy_id=strategy_shape_check(type=type, parent_strategy_id=parent_strategy_id),
+        ast_json=ast_json,
+        blockly_xml=blockly_xml or "",
+        experiment_tag=experiment_tag or None,
+        version=1,
+        status=StrategyStatus.DRAFT,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+        api_key_used=api_key,
+    )
+    if StrategyDefinition.objects.filter(realm=realm, name=name).exists():
+        raise StrategyNameTaken(f"A strategy named {name!r} already exists.")
+    _program_store(row, allow_invalid=allow_invalid)
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        raise StrategyNameTaken(f"A strategy named {name!r} already exists.") from None
+    return row
+
+
+@transaction.atomic
+def strategy_edit(
+    *,
+    strategy: StrategyDefinition,
+    changes: Mapping[str, Any],
+    actor: AbstractBaseUser | None = None,
+    api_key: ApiKey | None = None,
+    allow_invalid: bool = False,
+) -> EditOutcome:
+    """Edit a DRAFT in place; editing a PUBLISHED version writes version+1 as a DRAFT instead.
+
+    ARCHIVED versions are read-only.
+    """
+    changes = dict(changes)
+    if "name" in changes and changes.pop("name") != strategy.name:
+        raise StrategyError(
+            "The name identifies the strategy's family and cannot change; duplicate it instead.",
+            code="STRATEGY_NAME_IMMUTABLE",
+            field="name",
+        )
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise StrategyError(f"Cannot edit {', '.join(sorted(unknown))}.", code="FIELD_READ_ONLY")
+    family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
+    current = next(row for row in family if row.pk == strategy.pk)
+    if current.status == StrategyStatus.ARCHIVED:
+        raise StrategyArchived(
+            f"Version {current.version} of {current.name!r} is archived and read-only; "
+            "roll back to it or edit the current version."
+        )
+    created = current.status == StrategyStatus.PUBLISHED
+    if created:
+        row = StrategyDefinition(
+            realm_id=current.realm_id,
+            name=current.name,
+            description=current.description,
+            type=current.type,
+            parent_strategy_id=current.parent_strategy_id,
+            ast_json=current.ast_json,
+            blockly_xml=current.blockly_xml,
+            experiment_tag=current.experiment_tag,
+            version=max(r.version for r in family) + 1,
+            status=StrategyStatus.DRAFT,
+            created_by=actor if actor is not None and actor.is_authenticated else None,
+            api_key_used=api_key,
+        )
+    else:
+        row = current
+        if api_key is not None:
+            row.api_key_used = api_key
+    for field_name, value in changes.items():
+        setattr(row, field_name, value)
+    row.description = row.description or ""
+    row.blockly_xml = row.blockly_xml or ""
+    row.experiment_tag = row.experiment_tag or None
+    row.parent_strategy_id = strategy_shape_check(
+        type=row.type, parent_strategy_id=row.parent_strategy_id
+    )
+    _program_store(row, allow_invalid=allow_invalid)
+    row.save(force_insert=created)
+    return EditOutcome(strategy=row, created=created)
+
+
+@transaction.atomic
+def strategy_publish(
+    *, strategy: StrategyDefinition, actor: AbstractBaseUser | None = None
+) -> Switch:
+    """Publish a version: validate it again, archive the published sibling, move consumers over."""
+    family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
+    target = next(row for row in family if row.pk == strategy.pk)
+    if target.status == StrategyStatus.PUBLISHED:
+        return Switch(strategy=target, previous=None, games=0, tasks=0)
+    # Publishing an ARCHIVED version is the same as rolling back to it.
+    return _make_live(family=family, target=target)
+
+
+def _make_live(*, family: list[StrategyDefinition], target: StrategyDefinition) -> Switch:
+    """Validate ``target`` and make it the family's PUBLISHED version (family rows are locked)."""
+    _program_store(target, allow_invalid=False)
+    if target.ast_json is None:
+        raise StrategyInvalid(target.validation_errors)
+    previous = next((row for row in family if row.status == StrategyStatus.PUBLISHED), None)
+    now = timezone.now()
+    if previous is not None:
+        previous.status = StrategyStatus.ARCHIVED
+        previous.save(update_fields=["status", "updated_at"])
+    target.status = StrategyStatus.PUBLISHED
+    target.published_at = now
+    target.save(
+        update_fields=["status", "published_at", "ast_json", "validation_errors", "updated_at"]
+    )
+    games, tasks = _consumers_switch(realm_id=target.realm_id, family=family, target=target)
+    return Switch(strategy=target, previous=previous, games=games, tasks=tasks)
+
+
+@transaction.atomic
+def strategy_archive(
+    *, strategy: StrategyDefinition, actor: AbstractBaseUser | None = None
+) -> StrategyDefinition:
+    """Archive a version; archiving the PUBLISHED one is the kill switch (no more scoring)."""
+    family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
+    target = next(row for row in family if row.pk == strategy.pk)
+    if target.status != StrategyStatus.ARCHIVED:
+        target.status = StrategyStatus.ARCHIVED
+        target.save(update_fields=["status", "updated_at"])
+    return target
+
+
+@transaction.atomic
+def strategy_rollback(
+    *, strategy: StrategyDefinition, version: int, actor: AbstractBaseUser | None = None
+) -> Switch:
+    """Make an earlier version of ``strategy``'s family live again; consumers follow."""
+    family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
+    target = next((row for row in family if row.version == version), None)
+    if target is None:
+        raise StrategyVersionNotFound(f"{strategy.name!r} has no version {version}.")
+    if target.status == StrategyStatus.PUBLISHED:
+        return Switch(strategy=target, previous=None, games=0, tasks=0)
+    if target.status == StrategyStatus.DRAFT:
+        raise StrategyStateConflict(
+            f"Version {version} is a draft that was never published; publish it instead."
+        )
+    return _make_live(family=family, target=target)
+
+
+def _name_free(*, realm: Realm, name: str) -> str:
+    taken = set(
+        StrategyDefinition.objects.filter(realm=realm, name__startswith=name).values_list(
+            "name", flat=True
+        )
+    )
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name} ({n})"
+    return candidate
+
+
+def strategy_duplicate(
+    *,
+    strategy: StrategyDefinition,
+    name: str | None = None,
+    actor: AbstractBaseUser | None = None,
+    api_key: ApiKey | None = None,
+) -> StrategyDefinition:
+    """Copy a version into a new family (version 1, DRAFT)."""
+    return strategy_create(
+        realm=strategy.realm,
+        name=name or _name_free(realm=strategy.realm, name=f"{strategy.name} copy"),
+        type=strategy.type,
+        parent_strategy_id=strategy.parent_strategy_id,
+        ast_json=strategy.ast_json,
+        description=strategy.description,
+        blockly_xml=strategy.blockly_xml,
+        experiment_tag=strategy.experiment_tag,
+        actor=actor,
+        api_key=api_key,
+        allow_invalid=True,
+    )
+
+
+def strategy_import(
+    *,
+    realm: Realm,
+    bundle: Mapping[str, Any],
+    name: str | None = None,
+    actor: AbstractBaseUser | None = None,
+    api_key: ApiKey | None = None,
+) -> StrategyDefinition:
+    """Create a DRAFT from an exported bundle: a new family, or the next version of one."""
+    if bundle.get("format", BUNDLE_FORMAT) != BUNDLE_FORMAT:
+        raise StrategyError(
+            f"Unknown bundle format {bundle.get('format')!r}.", code="BUNDLE_FORMAT_UNKNOWN"
+        )
+    name = name or bundle.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise StrategyError("The bundle has no name.", code="BUNDLE_INVALID", field="name")
+    fields = {
+        "type": bundle.get("type"),
+        "parent_strategy_id": bundle.get("parentStrategyId"),
+        "ast_json": bundle.get("astJson"),
+        "description": bundle.get("description") or "",
+        "blockly_xml": bundle.get("blocklyXml") or "",
+        "experiment_tag": bundle.get("experimentTag"),
+    }
+    with transaction.atomic():
+        family = _family_lock(realm_id=realm.pk, name=name)
+        if not family:
+            return strategy_create(realm=realm, name=name, actor=actor, api_key=api_key, **fields)
+        row = StrategyDefinition(
+            realm=realm,
+            name=name,
+            version=max(r.version for r in family) + 1,
+            status=StrategyStatus.DRAFT,
+            created_by=actor if actor is not None and actor.is_authenticated else None,
+            api_key_used=api_key,
+            **fields,
+        )
+        row.parent_strategy_id = strategy_shape_check(
+            type=row.type, parent_strategy_id=row.parent_strategy_id
+        )
+        _program_store(row, allow_invalid=False)
+        row.save(force_insert=True)
+        return row

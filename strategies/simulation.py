@@ -1,0 +1,200 @@
+"""Dry runs of a strategy (stored or unsaved) with its real type: nothing is written (Q17)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from django.utils import timezone
+
+from gamification import selectors as core_selectors
+from gamification.errors import DomainError
+from gamification.models import Realm
+from scoring.builtins.base import Analytics, AnalyticsRequest, ScoringEvent
+from scoring.context import EMPTY_HISTORY, empty_history_analytics, event_history_load
+from scoring.dsl.compile import compile_program
+from scoring.dsl.errors import DslValidationError, Issue
+from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits, strategy_execute
+from strategies.errors import StrategyInvalid
+from strategies.models import StrategyDefinition, StrategyType
+from strategies.programs import parent_get, strategy_shape_check
+
+NO_AST = "DSL_NO_AST_TO_SIMULATE"
+DEFAULT_USER = "simulated-user"
+
+
+def _loader(
+    *,
+    realm: Realm,
+    external_user_id: str,
+    external_game_id: str | None,
+    external_task_id: str | None,
+):
+    """Return an analytics loader: the real task's history when one is named, else empty."""
+    if not external_task_id:
+        return empty_history_analytics
+    if not external_game_id:
+        raise DomainError(
+            "externalTaskId needs its externalGameId.",
+            code="VALIDATION_ERROR",
+            field="externalGameId",
+        )
+    task = core_selectors.task_get(
+        realm=realm, external_game_id=external_game_id, external_task_id=external_task_id
+    )
+    now = timezone.now()
+
+    def load(request: AnalyticsRequest) -> Analytics:
+        return event_history_load(
+            task_id=task.pk,
+            realm_id=realm.pk,
+            external_user_id=external_user_id,
+            request=request,
+            now=now,
+        ).analytics
+
+    return load
+
+
+def _program_resolve(
+    *,
+    type: str,
+    parent_strategy_id: str | None,
+    ast_json: Any,
+    definition: StrategyDefinition | None,
+) -> ResolvedStrategy:
+    parent_id = strategy_shape_check(type=type, parent_strategy_id=parent_strategy_id)
+    if ast_json is None:
+        raise StrategyInvalid([Issue(NO_AST, "There is no program to simulate.", "", None)])
+    parent = parent_get(parent_id) if parent_id else None
+    try:
+        program = compile_program(ast_json, limits=dsl_limits(), parent=parent)
+    except DslValidationError as error:
+        raise StrategyInvalid(error.issues) from None
+    return ResolvedStrategy(
+        strategy_id=definition.strategy_id if definition else "custom:simulation",
+        version=str(definition.version) if definition else "unsaved",
+        kind=StrategyKind.DSL_EXTEND if parent is not None else StrategyKind.DSL_FULL,
+        builtin=parent,
+        program=program,
+        definition_id=str(definition.pk) if definition else None,
+    )
+
+
+def strategy_simulate(
+    *,
+    realm: Realm,
+    type: str,
+    parent_strategy_id: str | None,
+    ast_json: Any,
+    external_user_id: str = DEFAULT_USER,
+    data: Mapping[str, Any] | None = None,
+    mock_state: Mapping[str, Any] | None = None,
+    external_game_id: str | None = None,
+    external_task_id: str | None = None,
+    definition: StrategyDefinition | None = None,
+) -> dict[str, Any]:
+    """Run a program on one made-up event and return the result with its trace.
+
+    Analytics come from the named task's real history, or from an empty history; ``mock_state``
+    overrides any field path. Engine failures are part of the answer, not raised.
+    """
+    strategy = _program_resolve(
+        type=type, parent_strategy_id=parent_strategy_id, ast_json=ast_json, definition=definition
+    )
+    event = ScoringEvent(
+        external_game_id=external_game_id or "simulation",
+        external_task_id=external_task_id or "simulation",
+        external_user_id=external_user_id or DEFAULT_USER,
+        data=dict(data or {}),
+    )
+    run = strategy_execute(
+        strategy=strategy,
+        event=event,
+        analytics_loader=_loader(
+            realm=realm,
+            external_user_id=event.external_user_id,
+            external_game_id=external_game_id,
+            external_task_id=external_task_id,
+        ),
+        trace=True,
+        mock_state=dict(mock_state or {}),
+    )
+    result = run.result
+    error = run.error
+    return {
+        "type": strategy.kind,
+        "parentStrategyId": strategy.parent_strategy_id,
+        "points": result.points if result is not None and error is None else None,
+        "caseName": result.case_name if result is not None and error is None else None,
+        "callbackData": dict(result.callback_data) if result is not None and error is None else {},
+        "trace": list(run.trace or []),
+        "status": run.status,
+        "errorCode": getattr(error, "code", None) if error is not None else None,
+        "message": getattr(error, "message", str(error)) if error is not None else None,
+        "nodeId": getattr(error, "node_id", None),
+        "pointer": getattr(error, "pointer", None),
+        "durationMs": round(run.duration_ms, 3),
+        "nodesExecuted": run.nodes_executed,
+        "fields": _jsonable(dict(run.fields or {})),
+    }
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in values.items()
+        if isinstance(v, (str, int, float, bool, type(None), list, dict))
+    }
+
+
+def _nodes(node: Any) -> Iterator[dict]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item)
+
+
+def simulation_defaults(
+    *, type: str, parent_strategy_id: str | None, ast_json: Any
+) -> dict[str, Any]:
+    """Return event data and mockState prefilled for every field the program (and parent) reads.
+
+    A ``data.*`` key compared with a literal starts at that literal, so the designer sees the
+    threshold; a bare condition starts true. Analytics start at their empty-history values.
+    """
+    data: dict[str, Any] = {}
+    paths: set[str] = set()
+    for node in _nodes(ast_json):
+        if node.get("type") == "field" and isinstance(node.get("path"), str):
+            paths.add(node["path"])
+        if node.get("type") == "compare":
+            sides = (node.get("left"), node.get("right"))
+            for side, other in (sides, sides[::-1]):
+                if (
+                    isinstance(side, dict)
+                    and side.get("type") == "field"
+                    and isinstance(side.get("path"), str)
+                    and side["path"].startswith("data.")
+                    and isinstance(other, dict)
+                    and other.get("type") == "literal"
+                ):
+                    data.setdefault(side["path"][5:], other.get("value"))
+    for path in sorted(paths):
+        if path.startswith("data."):
+            data.setdefault(path[5:], True)
+    analytics = {p for p in paths if p in EMPTY_HISTORY}
+    if type == StrategyType.DSL_EXTEND and parent_strategy_id:
+        try:
+            parent = parent_get(parent_strategy_id)
+            needed = parent.analytics_needed(parent.resolve_variables())
+            analytics |= set(needed.paths) & set(EMPTY_HISTORY)
+            if needed.recent_windows:
+                analytics.add("user.recent_measurements_count")
+        except DomainError:
+            pass
+    mock = {path: EMPTY_HISTORY[path] for path in sorted(analytics)}
+    return {"data": data, "mockState": mock}

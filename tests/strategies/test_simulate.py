@@ -1,0 +1,156 @@
+"""Simulation: the stored or unsaved program runs with its real type and nothing is written."""
+
+from __future__ import annotations
+
+from gamification.models import Award, Player
+from strategies.models import StrategyDefinition
+from tests.factories import GameFactory, TaskFactory, strategy_program_full
+
+BASE = "/api/v1/strategies/custom"
+WEEKEND = {
+    "type": "program",
+    "rules": [],
+    "post_rules": [
+        {
+            "type": "rule",
+            "when": {
+                "type": "compare",
+                "op": "==",
+                "left": {"type": "field", "path": "data.is_weekend"},
+                "right": {"type": "literal", "value": True},
+            },
+            "then": [
+                {
+                    "type": "set_points",
+                    "value": {
+                        "type": "arith",
+                        "op": "*",
+                        "left": {"type": "field", "path": "parent.points"},
+                        "right": {"type": "literal", "value": 2},
+                    },
+                },
+                {"type": "set_case_name", "value": {"type": "literal", "value": "WeekendBonus"}},
+            ],
+        }
+    ],
+}
+
+
+def _draft(api, **body):
+    body = {"name": "speed", "type": "DSL_FULL", "astJson": strategy_program_full(), **body}
+    return api.post(BASE, body, format="json").json()
+
+
+def test_simulating_a_stored_draft_returns_points_case_and_trace(api):
+    draft = _draft(api)
+    response = api.post(f"{BASE}/{draft['id']}/simulate", {"data": {"minutes": 45}}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["points"], body["caseName"], body["status"]) == (10, "LongSession", "ok")
+    assert body["errorCode"] is None
+    rule = next(e for e in body["trace"] if e["type"] == "rule")
+    assert (rule["nodeId"], rule["branch"]) == ("p.program.0.rule.0", "match")
+    assert body["nodesExecuted"] > 0 and body["durationMs"] >= 0
+    assert not Award.objects.exists() and not Player.objects.exists()
+
+
+def test_simulating_an_extension_runs_its_parent_too(api):
+    draft = _draft(
+        api, name="weekend", type="DSL_EXTEND", parentStrategyId="default", astJson=WEEKEND
+    )
+    body = api.post(
+        f"{BASE}/{draft['id']}/simulate", {"data": {"is_weekend": True}}, format="json"
+    ).json()
+    # Empty history: the default built-in answers (1, BasicEngagement), doubled by the post rule.
+    assert (body["points"], body["caseName"]) == (2, "WeekendBonus")
+    body = api.post(
+        f"{BASE}/{draft['id']}/simulate",
+        {
+            "data": {"is_weekend": True},
+            "mockState": {"task.measurements_count": 5, "user.measurements_count": 1},
+        },
+        format="json",
+    ).json()
+    assert (body["points"], body["caseName"]) == (2, "WeekendBonus")
+
+
+def test_mock_state_overrides_analytics(api):
+    program = strategy_program_full()
+    program["rules"][0]["when"]["left"] = {"type": "field", "path": "user.measurements_count"}
+    draft = _draft(api, astJson=program)
+    body = api.post(
+        f"{BASE}/{draft['id']}/simulate",
+        {"mockState": {"user.measurements_count": 31}},
+        format="json",
+    ).json()
+    assert body["caseName"] == "LongSession"
+    assert api.post(f"{BASE}/{draft['id']}/simulate", {}, format="json").json()["caseName"] == (
+        "ShortSession"
+    )
+
+
+def test_simulating_with_a_real_task_reads_its_history(api, realm):
+    program = strategy_program_full()
+    program["rules"][0]["when"]["left"] = {"type": "field", "path": "user.measurements_count"}
+    program["rules"][0]["when"]["right"] = {"type": "literal", "value": 1}
+    draft = _draft(api, astJson=program)
+    task = TaskFactory(game=GameFactory(realm=realm, external_game_id="g"), external_task_id="t")
+    api.post("/api/v1/games/g/tasks/t/points", {"externalUserId": "u"}, format="json")
+    body = {"externalUserId": "u", "externalGameId": "g", "externalTaskId": "t"}
+    result = api.post(f"{BASE}/{draft['id']}/simulate", body, format="json").json()
+    assert result["caseName"] == "LongSession"
+    assert Award.objects.filter(task=task).count() == 1
+    missing = api.post(
+        f"{BASE}/{draft['id']}/simulate", {**body, "externalTaskId": "nope"}, format="json"
+    )
+    assert missing.status_code == 404
+
+
+def test_an_execution_error_comes_back_in_the_simulation_result(api):
+    program = strategy_program_full()
+    program["default"]["value"] = {"type": "field", "path": "data.label"}
+    draft = _draft(api, astJson=program)
+    body = api.post(
+        f"{BASE}/{draft['id']}/simulate", {"data": {"minutes": 1, "label": "x"}}, format="json"
+    ).json()
+    assert body["status"] == "error"
+    assert body["errorCode"] == "DSL_ASSIGN_POINTS_NOT_NUMBER"
+    assert body["nodeId"] and body["pointer"] == "/default"
+    assert body["points"] is None
+
+
+def test_simulating_an_unsaved_program_stores_nothing(api):
+    response = api.post(
+        "/api/v1/strategies/simulate",
+        {"type": "DSL_FULL", "astJson": strategy_program_full(points=7), "data": {"minutes": 30}},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert (response.json()["points"], response.json()["caseName"]) == (7, "LongSession")
+    assert not StrategyDefinition.objects.exists()
+
+
+def test_simulating_an_unsaved_extension_needs_its_parent(api):
+    body = {"type": "DSL_EXTEND", "astJson": WEEKEND, "data": {"is_weekend": True}}
+    assert api.post("/api/v1/strategies/simulate", body, format="json").status_code == 400
+    body["parentStrategyId"] = "default"
+    assert api.post("/api/v1/strategies/simulate", body, format="json").json()["points"] == 2
+
+
+def test_simulating_an_invalid_program_answers_400_with_pointers(api):
+    response = api.post(
+        "/api/v1/strategies/simulate",
+        {"type": "DSL_FULL", "astJson": {"type": "program", "rules": [{"type": "rule"}]}},
+        format="json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "DSL_VALIDATION_ERROR"
+    assert body["errors"][0]["pointer"].startswith("/rules/0")
+
+
+def test_simulating_without_a_program_answers_400(api):
+    draft = _draft(api, astJson=None)
+    response = api.post(f"{BASE}/{draft['id']}/simulate", {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "DSL_NO_AST_TO_SIMULATE"
