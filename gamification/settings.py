@@ -149,7 +149,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 1.0, minimum=0),
     "socket_connect_timeout": env_float("CELERY_BROKER_CONNECT_TIMEOUT", 0.5, minimum=0),
     # How long an unacknowledged (acks_late) message waits before redelivery.
-    "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 300, minimum=1),
     # A worker sweeps for such messages every interval x throttle seconds.
     "unacked_restore_interval": env_int("CELERY_BROKER_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
     "unacked_restore_throttle": env_int("CELERY_BROKER_UNACKED_RESTORE_THROTTLE", 10, minimum=1),
@@ -174,6 +174,9 @@ DSL_EXECUTION_LOG_SAMPLE_RATE = env_float(
 DSL_EXECUTION_LOG_TRACE_LIMIT = env_int("DSL_EXECUTION_LOG_TRACE_LIMIT", 200, minimum=0)
 DSL_EXECUTION_LOG_QUEUE_MAXSIZE = env_int("DSL_EXECUTION_LOG_QUEUE_MAXSIZE", 1000, minimum=1)
 DSL_EXECUTION_LOG_RETENTION_DAYS = env_int("DSL_EXECUTION_LOG_RETENTION_DAYS", 30, minimum=1)
+# The execution log's covering indexes (INCLUDE columns) are PostgreSQL-only; SQLite, the
+# demo's database, builds them without the extra columns.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 DSL_EXECUTION_LOG_PURGE_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_PURGE_BATCH_SIZE", 10000, minimum=1)
 # Rows per task message, and how long the sink stops publishing after a broker failure.
 DSL_EXECUTION_LOG_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_BATCH_SIZE", 50, minimum=1)

@@ -65,22 +65,31 @@ def _login(browser, live_server, username: str):
 
 def _edit_number_field(page, case_name: str, new_value: str) -> None:
     """Click the points of the block awarding ``case_name`` and type a new value, like a user."""
+    find_number = """(caseName) => window.dslEditor.workspace.getAllBlocks(false).find(
+            b => b.type === 'dsl_assign_points' && b.getFieldValue('CASE') === caseName
+        ).getInputTargetBlock('VALUE')"""
+    page.evaluate(
+        f"(caseName) => window.dslEditor.workspace.centerOnBlock(({find_number})(caseName).id)",
+        case_name,
+    )
+    # Centering scrolls the workspace; measure the field only once it has settled.
+    page.wait_for_timeout(300)
     box = page.evaluate(
-        """(caseName) => {
-            const ws = window.dslEditor.workspace;
-            const award = ws.getAllBlocks(false).find(
-                b => b.type === 'dsl_assign_points' && b.getFieldValue('CASE') === caseName);
-            const number = award.getInputTargetBlock('VALUE');
-            ws.centerOnBlock(number.id);
-            const r = number.getField('VALUE').getSvgRoot().getBoundingClientRect();
-            return {x: r.x + r.width / 2, y: r.y + r.height / 2};
-        }""",
+        f"""(caseName) => {{
+            const r = ({find_number})(caseName).getField('VALUE').getSvgRoot()
+                .getBoundingClientRect();
+            return {{x: r.x + r.width / 2, y: r.y + r.height / 2}};
+        }}""",
         case_name,
     )
     page.mouse.click(box["x"], box["y"])
     page.wait_for_selector(".blocklyHtmlInput")
     page.fill(".blocklyHtmlInput", new_value)
     page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"(caseName) => String(({find_number})(caseName).getFieldValue('VALUE')) === '{new_value}'",
+        arg=case_name,
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,132 @@
+"""Execution logs and dashboard metrics of custom strategies, scoped to the key's realm."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gamification.auth import request_realm
+from gamification.errors import NotFoundError
+from gamification.models import Realm
+from observability import selectors
+from observability.serializers import (
+    ExecutionListQuerySerializer,
+    ExecutionLogDetailSerializer,
+    ExecutionLogSerializer,
+    stats_render,
+    window_parse,
+)
+
+WINDOW_PARAMETERS = [
+    OpenApiParameter("since", str, description="ISO 8601 start (inclusive)."),
+    OpenApiParameter("until", str, description="ISO 8601 end (exclusive); default now."),
+    OpenApiParameter("window", str, enum=["24h", "7d", "30d"], description="Instead of since."),
+]
+
+
+def strategy_require(*, realm: Realm, strategy_uuid: uuid.UUID) -> str:
+    """Return ``custom:<uuid>`` when the realm has that strategy version or logs of it."""
+    from strategies.models import StrategyDefinition
+
+    strategy_id = f"{selectors.CUSTOM_PREFIX}{strategy_uuid}"
+    if StrategyDefinition.objects.filter(pk=strategy_uuid, realm=realm).exists():
+        return strategy_id
+    if selectors.execution_log_exists(strategy_id=strategy_id, realm=realm):
+        return strategy_id
+    raise NotFoundError(f"No custom strategy {strategy_id!r}.", code="STRATEGY_NOT_FOUND")
+
+
+class ExecutionListView(APIView):
+    """The runbook: most recent runs of a strategy first, optionally of one status."""
+
+    @extend_schema(
+        parameters=[ExecutionListQuerySerializer], responses=ExecutionLogSerializer(many=True)
+    )
+    def get(self, request: Request, strategy_uuid: uuid.UUID) -> Response:
+        realm = request_realm(request)
+        strategy_id = strategy_require(realm=realm, strategy_uuid=strategy_uuid)
+        query = ExecutionListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        logs = selectors.list_for_strategy(
+            strategy_id=strategy_id,
+            realm=realm,
+            status=params.get("status"),
+            limit=params["limit"],
+            before=params.get("before"),
+        )
+        body: dict[str, Any] = {"results": ExecutionLogSerializer(logs, many=True).data}
+        body["next"] = (
+            logs[-1].created_at.isoformat().replace("+00:00", "Z")
+            if len(logs) == params["limit"]
+            else None
+        )
+        return Response(body)
+
+
+class ExecutionDetailView(APIView):
+    """One run with its input, precomputed values and trace."""
+
+    @extend_schema(responses=ExecutionLogDetailSerializer)
+    def get(self, request: Request, strategy_uuid: uuid.UUID, log_id: uuid.UUID) -> Response:
+        realm = request_realm(request)
+        log = selectors.execution_log_get(
+            strategy_id=f"{selectors.CUSTOM_PREFIX}{strategy_uuid}", realm=realm, log_id=log_id
+        )
+        if log is None:
+            raise NotFoundError(f"No execution {log_id}.", code="EXECUTION_NOT_FOUND")
+        return Response(ExecutionLogDetailSerializer(log).data)
+
+
+def _stats(request: Request, strategy_uuid: uuid.UUID) -> dict[str, Any]:
+    realm = request_realm(request)
+    strategy_id = strategy_require(realm=realm, strategy_uuid=strategy_uuid)
+    since, until, window = window_parse(request.query_params)
+    stats = selectors.execution_log_stats(
+        strategy_id=strategy_id, realm=realm, since=since, until=until
+    )
+    stats["window"] = window
+    return stats
+
+
+class StrategyMetricsView(APIView):
+    """Status mix, rates, percentiles, histograms, top errors and cases, time series."""
+
+    @extend_schema(parameters=WINDOW_PARAMETERS, responses=dict)
+    def get(self, request: Request, strategy_uuid: uuid.UUID) -> Response:
+        return Response(stats_render(_stats(request, strategy_uuid)))
+
+
+class StrategyCompareView(APIView):
+    """Two strategies side by side over the same window, with B - A deltas."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", str, required=True, description="Strategy UUID A."),
+            OpenApiParameter("b", str, required=True, description="Strategy UUID B."),
+            *WINDOW_PARAMETERS,
+        ],
+        responses=dict,
+    )
+    def get(self, request: Request) -> Response:
+        ids = {}
+        errors = {}
+        for side in ("a", "b"):
+            raw = request.query_params.get(side, "")
+            parsed = selectors.strategy_uuid(raw) if raw else None
+            if parsed is None:
+                errors[side] = ["A custom strategy UUID is required."]
+            ids[side] = parsed
+        if errors:
+            raise serializers.ValidationError(errors)
+        a = _stats(request, ids["a"])
+        b = _stats(request, ids["b"])
+        return Response(
+            stats_render({"a": a, "b": b, "delta": selectors.execution_log_compare(a=a, b=b)})
+        )

@@ -1,0 +1,47 @@
+"""Execution-log endpoints; included before the strategies app so that ``compare`` is not
+taken for a strategy id."""
+
+import uuid
+
+from django.urls import path, register_converter
+
+from observability import api
+
+
+class StrategyUuidConverter:
+    """A strategy version id, bare or as ``custom:<uuid>``."""
+
+    regex = (
+        r"(?:custom:)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+        r"[0-9a-fA-F]{12}"
+    )
+
+    def to_python(self, value: str) -> uuid.UUID:
+        return uuid.UUID(value.removeprefix("custom:"))
+
+    def to_url(self, value: uuid.UUID | str) -> str:
+        return str(value)
+
+
+register_converter(StrategyUuidConverter, "strategy")
+
+S = "api/v1/strategies/custom"
+
+urlpatterns = [
+    path(f"{S}/compare", api.StrategyCompareView.as_view(), name="strategy-compare"),
+    path(
+        f"{S}/<strategy:strategy_uuid>/executions",
+        api.ExecutionListView.as_view(),
+        name="strategy-executions",
+    ),
+    path(
+        f"{S}/<strategy:strategy_uuid>/executions/<uuid:log_id>",
+        api.ExecutionDetailView.as_view(),
+        name="strategy-execution-detail",
+    ),
+    path(
+        f"{S}/<strategy:strategy_uuid>/metrics",
+        api.StrategyMetricsView.as_view(),
+        name="strategy-metrics",
+    ),
+]
