@@ -39,8 +39,8 @@ from django.db.models.functions import Trunc
 from gamification.models import Realm
 from observability.metrics import DURATION_BUCKETS
 from observability.models import ExecutionStatus, StrategyExecutionLog
+from strategies.selectors import strategy_uuid
 
-CUSTOM_PREFIX = "custom:"
 LIST_CAP = 200
 SAMPLE_CAP = 1000
 PERCENTILES = (0.5, 0.95, 0.99)
@@ -52,14 +52,6 @@ _EPSILON = 1e-9
 
 
 # -- scoping --------------------------------------------------------------------------------
-
-
-def strategy_uuid(strategy_id: str) -> uuid.UUID | None:
-    """Return the UUID of ``custom:<uuid>`` or ``<uuid>``; None for a built-in id."""
-    try:
-        return uuid.UUID(str(strategy_id).removeprefix(CUSTOM_PREFIX))
-    except ValueError:
-        return None
 
 
 def strategy_q(strategy_id: str) -> Q:

@@ -8,8 +8,8 @@ from django.db.models import Q
 
 from gamification.ids import uuid7
 from gamification.models import ApiKey, Realm
+from scoring.engine import CUSTOM_PREFIX
 
-CUSTOM_PREFIX = "custom:"
 #: Format tag of exported strategy bundles.
 BUNDLE_FORMAT = "gamification.strategy/v1"
 

@@ -36,3 +36,13 @@ def other_api(db) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=raw)
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def execution_log_sink_stopped(django_db_setup):
+    """Stop the execution-log publisher before the test database is dropped: its thread holds
+    a database session of its own while it persists rows in-process."""
+    yield
+    from observability.sink import sink_shutdown
+
+    sink_shutdown()
