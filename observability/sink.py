@@ -168,16 +168,15 @@ class ExecutionLogSink:
         if self._persist is not None:
             self._persist(rows)
             return
-        from django.db import connection
+        from django.db import close_old_connections
 
         from observability.services import execution_logs_persist
 
+        close_old_connections()
         try:
             execution_logs_persist(rows=rows)
         finally:
-            # This thread's connection is its own: holding it between batches of the
-            # embedded setup would only keep an idle session open.
-            connection.close()
+            close_old_connections()
 
     def _send(self, rows: list[Row]) -> None:
         from kombu.exceptions import EncodeError
