@@ -34,11 +34,13 @@ class Command(BaseCommand):
     def handle(self, *args, admin_username, admin_password, key_file, **options):
         realm, _ = realm_get_or_create(slug=DEMO_REALM, name="Demo realm")
         User = get_user_model()
-        if not User.objects.filter(username=admin_username).exists():
-            User.objects.create_superuser(admin_username, "", admin_password)
+        admin = User.objects.filter(username=admin_username).first()
+        if admin is None:
+            admin = User.objects.create_superuser(admin_username, "", admin_password)
+        if admin.check_password(admin_password):
             admin_note = f"{admin_username} / {admin_password}"
         else:
-            admin_note = f"{admin_username} (existing user, password unchanged)"
+            admin_note = f"{admin_username} (its password was changed since the first run)"
 
         raw_key = _read_key(key_file)
         if raw_key is None or not _key_is_live(raw_key):
