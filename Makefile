@@ -21,7 +21,7 @@ fi; \
 exit 1
 endef
 
-.PHONY: help venv run test lint format migrations-check bench-award bench-dsl clean
+.PHONY: help venv run test lint format bench-award bench-dsl bench-sink clean
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite, tasks in-process)"
@@ -45,6 +45,7 @@ run: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=true DATABASE_URL= $(PY) manage.py makemigrations --check --dry-run
 
 format: venv
 	$(VENV)/bin/ruff format .
@@ -66,3 +67,6 @@ bench-dsl: venv
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .demo-api-key staticfiles
+
+bench-sink: venv
+	.ci/with-services $(PY) bench/sink.py $(BENCH_ARGS)

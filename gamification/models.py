@@ -128,8 +128,12 @@ class Award(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="awards")
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="awards")
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="awards")
+    # The composite indexes below lead with these columns; single-column indexes would only
+    # add a B-tree insert to every award.
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="awards", db_index=False
+    )
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="awards", db_index=False)
     points = models.FloatField()
     case_name = models.CharField(max_length=200, null=True, blank=True)
     callback_data = models.JSONField(default=dict, blank=True)
