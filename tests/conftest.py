@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from gamification.models import ApiKey, Realm
@@ -46,3 +49,36 @@ def execution_log_sink_stopped(django_db_setup):
     from observability.sink import sink_shutdown
 
     sink_shutdown()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+browser_required = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM}"
+)
+
+
+@pytest.fixture
+def chromium():
+    """Debian's headless Chromium, driven by Playwright's sync API.
+
+    Playwright runs an event loop in the test's thread, so the ORM calls a browser test makes
+    run in another async context and Django opens a connection for it; closing it at the end
+    keeps the test database droppable.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            connections.close_all()

@@ -13,21 +13,13 @@ from django.utils import timezone
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 from observability.models import StrategyExecutionLog
+from tests.conftest import browser_required
 from tests.factories import RealmFactory
 from tests.observability.conftest import DEFINITION_ID
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, browser_required]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OTHER_ID = "0190a5b0-0000-7000-8000-000000000002"
 
 
@@ -69,14 +61,8 @@ def seed(definition_id: str, *, days: int, slow: float, error_share: float) -> N
 
 
 @pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        yield page
-        browser.close()
+def browser_page(chromium):
+    return chromium.new_page(viewport={"width": 1280, "height": 1400})
 
 
 def login(page, live_server, admin_user) -> None:

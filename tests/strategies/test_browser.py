@@ -16,34 +16,13 @@ from django.contrib.auth.models import Group, User
 from gamification.services import api_key_create
 from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.roles import DESIGNERS, PUBLISHERS
+from tests.conftest import browser_required
 from tests.factories import GameFactory, RealmFactory, TaskFactory
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
 PASSWORD = "S3cret-pass!"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),
-]
-
-
-@pytest.fixture
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
+pytestmark = [pytest.mark.browser, browser_required]
 
 
 def _user(name: str, group: str) -> User:
@@ -111,6 +90,11 @@ def test_a_designer_builds_simulates_and_a_publisher_ships_a_strategy(live_serve
 
     # ... edits a rule: the "VeryFast" branch now awards 15 instead of 10 ...
     _edit_number_field(page, "VeryFast", "15")
+    # The editor writes the program into the form when Blockly reports the change.
+    page.wait_for_function(
+        "JSON.parse(document.querySelector('textarea[name=ast_json]').value)"
+        ".rules[0].then[1].value.value === 15"
+    )
     program = json.loads(page.input_value("textarea[name=ast_json]"))
     assert program["rules"][0]["then"][1]["value"]["value"] == 15
     page.locator("#dsl-editor").screenshot(path=str(SCREENSHOTS / "strategy-editor.png"))
