@@ -128,6 +128,11 @@ class ExecutionLogSink:
             if self._queue.empty():
                 self._idle.set()
         self._close_connection()
+        # The in-process path (no broker) gave this thread a database connection of its own;
+        # only this thread can close it.
+        from django.db import connections
+
+        connections.close_all()
 
     def _publish(self, batch: list[Item]) -> None:
         now = time.monotonic()
