@@ -26,14 +26,9 @@ def _fmt(value: float) -> str:
     return f"{value:.2g}" if value < 1 else f"{value:.1f}"
 
 
-def bar_chart(
-    bars: Sequence[tuple[str, float]], *, title: str, color: str = "#417690"
-) -> SafeString:
-    """Return an SVG bar chart of ``(label, value)`` pairs."""
-    plot_w = WIDTH - PAD_LEFT - 8
-    plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
-    peak = max((value for _, value in bars), default=0) or 1
-    parts = [
+def _frame(*, title: str, plot_h: float, peak: float) -> list[SafeString]:
+    """Return the opening of a chart: the svg element, its title, the x axis and the peak."""
+    return [
         format_html(
             '<svg class="chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
             'width="{}" height="{}" xmlns="http://www.w3.org/2000/svg">',
@@ -58,6 +53,16 @@ def bar_chart(
             _fmt(peak),
         ),
     ]
+
+
+def bar_chart(
+    bars: Sequence[tuple[str, float]], *, title: str, color: str = "#417690"
+) -> SafeString:
+    """Return an SVG bar chart of ``(label, value)`` pairs."""
+    plot_w = WIDTH - PAD_LEFT - 8
+    plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
+    peak = max((value for _, value in bars), default=0) or 1
+    parts = _frame(title=title, plot_h=plot_h, peak=peak)
     if bars:
         slot = plot_w / len(bars)
         for index, (label, value) in enumerate(bars):
@@ -98,31 +103,7 @@ def line_chart(
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
     values = [value for _, value in points if value is not None]
     peak = max(values, default=0) or 1
-    parts = [
-        format_html(
-            '<svg class="chart" role="img" aria-label="{}" viewBox="0 0 {} {}" '
-            'width="{}" height="{}" xmlns="http://www.w3.org/2000/svg">',
-            title,
-            WIDTH,
-            HEIGHT,
-            WIDTH,
-            HEIGHT,
-        ),
-        format_html("<title>{}</title>", title),
-        format_html(
-            '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>',
-            PAD_LEFT,
-            PAD_TOP + plot_h,
-            WIDTH - 8,
-            PAD_TOP + plot_h,
-        ),
-        format_html(
-            '<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text>',
-            PAD_LEFT - 4,
-            PAD_TOP + 8,
-            _fmt(peak),
-        ),
-    ]
+    parts = _frame(title=title, plot_h=plot_h, peak=peak)
     if values:
         step = plot_w / max(len(points) - 1, 1)
         coords = []
