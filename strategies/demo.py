@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gamification.models import Realm
 from strategies import services
+from strategies.errors import StrategyInvalid
 from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.starters import starter_get
 
@@ -15,26 +16,33 @@ DEMO_STRATEGIES = (
 
 
 def demo_strategy_ensure(*, realm: Realm, name: str, starter_key: str) -> StrategyDefinition:
-    """Return the published version of a demo family, creating and publishing it once."""
+    """Return the published version of a demo family, (re)publishing it when none is live.
+
+    The demo realm is a playground: when its newest draft cannot be published (someone saved
+    an unfinished program), the starter's program is put back into that draft.
+    """
     live = StrategyDefinition.objects.filter(
         realm=realm, name=name, status=StrategyStatus.PUBLISHED
     ).first()
     if live is not None:
         return live
+    starter = starter_get(starter_key)
+    program = {
+        "type": starter.type,
+        "parent_strategy_id": starter.parent_strategy_id,
+        "ast_json": starter.ast_json,
+        "description": starter.description,
+    }
     latest = StrategyDefinition.objects.filter(realm=realm, name=name).order_by("-version").first()
     if latest is None:
-        starter = starter_get(starter_key)
-        latest = services.strategy_create(
-            realm=realm,
-            name=name,
-            type=starter.type,
-            parent_strategy_id=starter.parent_strategy_id,
-            ast_json=starter.ast_json,
-            description=starter.description,
-        )
-    if latest.status == StrategyStatus.ARCHIVED:
+        latest = services.strategy_create(realm=realm, name=name, **program)
+    elif latest.status == StrategyStatus.ARCHIVED:
         return services.strategy_rollback(strategy=latest, version=latest.version).strategy
-    return services.strategy_publish(strategy=latest).strategy
+    try:
+        return services.strategy_publish(strategy=latest).strategy
+    except StrategyInvalid:
+        latest = services.strategy_edit(strategy=latest, changes=program).strategy
+        return services.strategy_publish(strategy=latest).strategy
 
 
 def demo_strategies_ensure(*, realm: Realm) -> list[StrategyDefinition]:

@@ -19,3 +19,22 @@ def test_seed_demo_publishes_one_custom_strategy_of_each_type_once(db, tmp_path)
     bound = dict(Task.objects.values_list("external_task_id", "strategy_id"))
     assert bound["sprint"] == rows.get(type="DSL_FULL").strategy_id
     assert bound["weekend-run"] == rows.get(type="DSL_EXTEND").strategy_id
+
+
+def test_seed_demo_restores_a_demo_strategy_left_archived_with_an_unfinished_draft(db, tmp_path):
+    from strategies import services
+
+    call_command("seed_demo", key_file=str(tmp_path / "key"), stdout=io.StringIO())
+    live = StrategyDefinition.objects.get(realm__slug="demo", type="DSL_FULL")
+    draft = services.strategy_edit(
+        strategy=live, changes={"ast_json": None}, allow_invalid=True
+    ).strategy
+    services.strategy_archive(strategy=live)
+
+    call_command("seed_demo", key_file=str(tmp_path / "key"), stdout=io.StringIO())
+
+    draft.refresh_from_db()
+    assert draft.status == StrategyStatus.PUBLISHED
+    assert draft.ast_json["type"] == "program"
+    bound = dict(Task.objects.values_list("external_task_id", "strategy_id"))
+    assert bound["sprint"] == draft.strategy_id
