@@ -44,6 +44,20 @@ def test_malformed_json_is_a_400_not_a_500(api):
     assert response.json()["code"] == "PARSE_ERROR"
 
 
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity"])
+def test_numbers_json_cannot_carry_are_a_400(api, number):
+    response = api.generic(
+        "POST",
+        "/api/v1/games",
+        f'{{"externalGameId": "g1", "params": {{"x": {number}}}}}',
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "PARSE_ERROR"
+    assert not Game.objects.exists()
+
+
 def test_malformed_strategy_id_is_rejected(api):
     response = api.post(
         "/api/v1/games", {"externalGameId": "g1", "strategyId": "drop table;"}, format="json"
