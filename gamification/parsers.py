@@ -37,3 +37,5 @@ class FiniteJSONParser(JSONParser):
             )
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError:
+            raise ParseError("JSON parse error - the document is nested too deeply") from None

@@ -58,6 +58,15 @@ def test_numbers_json_cannot_carry_are_a_400(api, number):
     assert not Game.objects.exists()
 
 
+def test_a_pathologically_nested_document_is_a_400(api):
+    body = '{"externalGameId": "g1", "params": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+
+    response = api.generic("POST", "/api/v1/games", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "PARSE_ERROR"
+
+
 def test_malformed_strategy_id_is_rejected(api):
     response = api.post(
         "/api/v1/games", {"externalGameId": "g1", "strategyId": "drop table;"}, format="json"
