@@ -22,7 +22,7 @@ from observability.serializers import (
     stats_render,
     window_parse,
 )
-from scoring.engine import CUSTOM_PREFIX
+from scoring.engine import CUSTOM_PREFIX, strategy_uuid
 
 WINDOW_PARAMETERS = [
     OpenApiParameter("since", str, description="ISO 8601 start (inclusive)."),
@@ -120,7 +120,7 @@ class StrategyCompareView(APIView):
         errors = {}
         for side in ("a", "b"):
             raw = request.query_params.get(side, "")
-            parsed = selectors.strategy_uuid(raw) if raw else None
+            parsed = strategy_uuid(raw) if raw else None
             if parsed is None:
                 errors[side] = ["A custom strategy UUID is required."]
             ids[side] = parsed

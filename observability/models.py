@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db import models
 
 from gamification.ids import uuid7
+from scoring.engine import StrategyKind, strategy_uuid
 
 #: Columns the dashboard aggregates read (covering indexes).
 AGGREGATED = [
@@ -23,27 +23,11 @@ AGGREGATED = [
 ]
 
 
-def definition_of(strategy_id: str | None) -> uuid.UUID | None:
-    """Return the UUID of ``custom:<uuid>``, None for a built-in id."""
-    if not strategy_id or not strategy_id.startswith("custom:"):
-        return None
-    try:
-        return uuid.UUID(strategy_id.removeprefix("custom:"))
-    except ValueError:
-        return None
-
-
 class ExecutionStatus(models.TextChoices):
     OK = "ok", "ok"
     ERROR = "error", "error"
     TIMEOUT = "timeout", "timeout"
     LIMIT = "limit", "limit"
-
-
-class StrategyType(models.TextChoices):
-    BUILT_IN = "BUILT_IN", "built-in"
-    DSL_FULL = "DSL_FULL", "DSL full"
-    DSL_EXTEND = "DSL_EXTEND", "DSL extend"
 
 
 class StrategyExecutionLog(models.Model):
@@ -81,7 +65,7 @@ class StrategyExecutionLog(models.Model):
     )
     strategy_id = models.CharField(max_length=100)
     strategy_version = models.CharField(max_length=64)
-    strategy_type = models.CharField(max_length=16, choices=StrategyType)
+    strategy_type = models.CharField(max_length=16, choices=StrategyKind)
     definition_id = models.UUIDField(null=True, blank=True)
     parent_strategy_id = models.CharField(max_length=100, null=True, blank=True)
     external_game_id = models.CharField(max_length=255, blank=True, default="")
@@ -138,7 +122,7 @@ class StrategyExecutionLog(models.Model):
         return f"{self.strategy_id} v{self.strategy_version} {self.status} at {self.created_at}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.definition_id = self.definition_id or definition_of(self.strategy_id)
+        self.definition_id = self.definition_id or strategy_uuid(self.strategy_id)
         super().save(*args, **kwargs)
 
     @property

@@ -39,7 +39,7 @@ from django.db.models.functions import Trunc
 from gamification.models import Realm
 from observability.metrics import DURATION_BUCKETS
 from observability.models import ExecutionStatus, StrategyExecutionLog
-from strategies.selectors import strategy_uuid
+from scoring.engine import strategy_uuid
 
 LIST_CAP = 200
 SAMPLE_CAP = 1000

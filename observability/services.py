@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from gamification.errors import DomainError
-from observability.models import StrategyExecutionLog, definition_of
+from observability.models import StrategyExecutionLog
+from scoring.engine import strategy_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def execution_logs_persist(*, rows: Iterable[Mapping[str, Any]]) -> int:
     if not objects:
         return 0
     for obj in objects:
-        obj.definition_id = obj.definition_id or definition_of(obj.strategy_id)
+        obj.definition_id = obj.definition_id or strategy_uuid(obj.strategy_id)
     ids = [obj.pk if isinstance(obj.pk, uuid.UUID) else uuid.UUID(str(obj.pk)) for obj in objects]
     existing = set(StrategyExecutionLog.objects.filter(pk__in=ids).values_list("pk", flat=True))
     StrategyExecutionLog.objects.bulk_create(objects, ignore_conflicts=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 
 from gamification.models import Realm
 from scoring.builtins.base import (
@@ -29,10 +31,20 @@ AnalyticsLoader = Callable[[AnalyticsRequest], Analytics]
 CUSTOM_PREFIX = "custom:"
 
 
-class StrategyKind:
-    BUILT_IN = "BUILT_IN"
-    DSL_FULL = "DSL_FULL"
-    DSL_EXTEND = "DSL_EXTEND"
+def strategy_uuid(strategy_id: str) -> uuid.UUID | None:
+    """Return the UUID of ``custom:<uuid>`` (or of a bare UUID); None for a built-in id."""
+    try:
+        return uuid.UUID(str(strategy_id).removeprefix(CUSTOM_PREFIX))
+    except ValueError:
+        return None
+
+
+class StrategyKind(models.TextChoices):
+    """How a strategy runs: the one list of strategy types (definitions, logs, metrics)."""
+
+    BUILT_IN = "BUILT_IN", "Built-in"
+    DSL_EXTEND = "DSL_EXTEND", "Extends a built-in"
+    DSL_FULL = "DSL_FULL", "Full program"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,11 @@ from django.utils.html import format_html
 
 from gamification.errors import DomainError
 from scoring.builtins.registry import builtin_list
+from scoring.engine import StrategyKind
 from strategies import selectors, services
 from strategies.diff import strategy_diff
 from strategies.errors import StrategyError, StrategyInvalid
-from strategies.models import StrategyDefinition, StrategyStatus, StrategyType
+from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.programs import AUTHORABLE_TYPES, program_check, strategy_shape_check
 from strategies.simulation import simulation_defaults, strategy_simulate
 from strategies.starters import starter_get, starter_list
@@ -475,7 +476,7 @@ class StrategyDefinitionAdmin(admin.ModelAdmin):
             realm = self._realm(body)
             result = strategy_simulate(
                 realm=realm,
-                type=body.get("type") or StrategyType.DSL_FULL,
+                type=body.get("type") or StrategyKind.DSL_FULL,
                 parent_strategy_id=body.get("parentStrategyId") or None,
                 ast_json=body["astJson"],
                 external_user_id=body.get("externalUserId") or "simulated-user",
@@ -487,7 +488,7 @@ class StrategyDefinitionAdmin(admin.ModelAdmin):
         except DomainError as error:
             return JsonResponse(error.as_body(), status=error.http_status)
         check = program_check(
-            type=body.get("type") or StrategyType.DSL_FULL,
+            type=body.get("type") or StrategyKind.DSL_FULL,
             parent_strategy_id=body.get("parentStrategyId") or None,
             ast_json=body["astJson"],
         )
@@ -505,7 +506,7 @@ class StrategyDefinitionAdmin(admin.ModelAdmin):
             return JsonResponse(error.as_body(), status=error.http_status)
         return JsonResponse(
             simulation_defaults(
-                type=body.get("type") or StrategyType.DSL_FULL,
+                type=body.get("type") or StrategyKind.DSL_FULL,
                 parent_strategy_id=body.get("parentStrategyId") or None,
                 ast_json=body["astJson"],
             )
@@ -517,7 +518,7 @@ class StrategyDefinitionAdmin(admin.ModelAdmin):
         try:
             body = self._json_body(request)
             check = program_check(
-                type=body.get("type") or StrategyType.DSL_FULL,
+                type=body.get("type") or StrategyKind.DSL_FULL,
                 parent_strategy_id=body.get("parentStrategyId") or None,
                 ast_json=body["astJson"],
             )

@@ -10,8 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gamification.auth import request_api_key, request_realm
+from scoring.engine import StrategyKind
 from strategies import selectors, services
-from strategies.models import StrategyDefinition, StrategyStatus, StrategyType
+from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.serializers import (
     BundleSerializer,
     DuplicateSerializer,
@@ -33,7 +34,7 @@ TAG = ["custom strategies"]
 
 class StrategyFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=StrategyStatus.choices)
-    type = django_filters.ChoiceFilter(choices=StrategyType.choices)
+    type = django_filters.ChoiceFilter(choices=StrategyKind.choices)
     name = django_filters.CharFilter()
     nameContains = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
     experimentTag = django_filters.CharFilter(field_name="experiment_tag")

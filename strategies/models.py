@@ -8,17 +8,10 @@ from django.db.models import Q
 
 from gamification.ids import uuid7
 from gamification.models import ApiKey, Realm
-from scoring.engine import CUSTOM_PREFIX
+from scoring.engine import CUSTOM_PREFIX, StrategyKind
 
 #: Format tag of exported strategy bundles.
 BUNDLE_FORMAT = "gamification.strategy/v1"
-
-
-class StrategyType(models.TextChoices):
-    #: Placeholder for promoting a registry class into the database; not authorable yet.
-    BUILT_IN = "BUILT_IN", "Built-in"
-    DSL_EXTEND = "DSL_EXTEND", "Extends a built-in"
-    DSL_FULL = "DSL_FULL", "Full program"
 
 
 class StrategyStatus(models.TextChoices):
@@ -38,7 +31,7 @@ class StrategyDefinition(models.Model):
     realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="strategies")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    type = models.CharField(max_length=20, choices=StrategyType, default=StrategyType.DSL_FULL)
+    type = models.CharField(max_length=20, choices=StrategyKind, default=StrategyKind.DSL_FULL)
     parent_strategy_id = models.CharField(
         max_length=100,
         null=True,

@@ -9,12 +9,11 @@ from scoring.builtins.base import BuiltinStrategy
 from scoring.builtins.registry import UnknownBuiltinStrategy, builtin_get
 from scoring.dsl.errors import Issue
 from scoring.dsl.validate import validate_ast
-from scoring.engine import dsl_limits
+from scoring.engine import StrategyKind, dsl_limits
 from strategies.errors import StrategyError
-from strategies.models import StrategyType
 
 AST_MISSING = "DSL_AST_MISSING"
-AUTHORABLE_TYPES = (StrategyType.DSL_FULL, StrategyType.DSL_EXTEND)
+AUTHORABLE_TYPES = (StrategyKind.DSL_FULL, StrategyKind.DSL_EXTEND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ def strategy_shape_check(*, type: str, parent_strategy_id: str | None) -> str | 
             code="STRATEGY_TYPE_INVALID",
             field="type",
         )
-    if type == StrategyType.DSL_FULL:
+    if type == StrategyKind.DSL_FULL:
         if parent_strategy_id:
             raise StrategyError(
                 "A DSL_FULL strategy replaces the built-ins and takes no parentStrategyId.",

@@ -15,20 +15,10 @@ from gamification.models import Game, Realm, Task
 from scoring.builtins.registry import builtin_get
 from scoring.dsl.compile import CompiledProgram, compile_program
 from scoring.dsl.errors import DslValidationError
-from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits
+from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits, strategy_uuid
 from scoring.errors import StrategyFailed, StrategyNotFound, StrategyNotPublished
 from strategies.errors import StrategyDefinitionNotFound
 from strategies.models import BUNDLE_FORMAT, CUSTOM_PREFIX, StrategyDefinition, StrategyStatus
-
-
-def strategy_uuid(strategy_id: str) -> uuid.UUID | None:
-    """Return the UUID of ``custom:<uuid>`` (or of a bare UUID), None when it is not one."""
-    raw = strategy_id.removeprefix(CUSTOM_PREFIX)
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, AttributeError):
-        return None
-
 
 # -- the award path ------------------------------------------------------------------------------
 #: Compiled programs by (definition id, updated_at): a publish, rollback or archive touches

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from strategies.models import StrategyDefinition, StrategyStatus, StrategyType
+from scoring.engine import StrategyKind
+from strategies.models import StrategyDefinition, StrategyStatus
 
 
 class StrategyDefinitionSerializer(serializers.ModelSerializer):
@@ -14,7 +15,7 @@ class StrategyDefinitionSerializer(serializers.ModelSerializer):
     )
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    type = serializers.ChoiceField(choices=StrategyType.choices)
+    type = serializers.ChoiceField(choices=StrategyKind.choices)
     parentStrategyId = serializers.CharField(
         source="parent_strategy_id",
         max_length=100,
@@ -74,7 +75,7 @@ class StrategyUpdateSerializer(StrategyDefinitionSerializer):
 
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
-    type = serializers.ChoiceField(choices=StrategyType.choices, required=False)
+    type = serializers.ChoiceField(choices=StrategyKind.choices, required=False)
     parentStrategyId = serializers.CharField(
         source="parent_strategy_id",
         max_length=100,
@@ -103,7 +104,7 @@ class ImportSerializer(serializers.Serializer):
     format = serializers.CharField(required=False)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    type = serializers.ChoiceField(choices=StrategyType.choices)
+    type = serializers.ChoiceField(choices=StrategyKind.choices)
     parentStrategyId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     astJson = serializers.JSONField(required=False, allow_null=True)
     blocklyXml = serializers.CharField(required=False, allow_blank=True, allow_null=True)
@@ -133,7 +134,7 @@ class SimulateSerializer(serializers.Serializer):
 
 
 class SimulateUnsavedSerializer(SimulateSerializer):
-    type = serializers.ChoiceField(choices=StrategyType.choices)
+    type = serializers.ChoiceField(choices=StrategyKind.choices)
     parentStrategyId = serializers.CharField(
         max_length=100, required=False, allow_null=True, allow_blank=True, default=None
     )

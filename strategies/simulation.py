@@ -16,7 +16,7 @@ from scoring.dsl.compile import compile_program
 from scoring.dsl.errors import DslValidationError, Issue
 from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits, strategy_execute
 from strategies.errors import StrategyInvalid
-from strategies.models import StrategyDefinition, StrategyType
+from strategies.models import StrategyDefinition
 from strategies.programs import parent_get, strategy_shape_check
 
 NO_AST = "DSL_NO_AST_TO_SIMULATE"
@@ -187,7 +187,7 @@ def simulation_defaults(
         if path.startswith("data."):
             data.setdefault(path[5:], True)
     analytics = {p for p in paths if p in EMPTY_HISTORY}
-    if type == StrategyType.DSL_EXTEND and parent_strategy_id:
+    if type == StrategyKind.DSL_EXTEND and parent_strategy_id:
         try:
             parent = parent_get(parent_strategy_id)
             needed = parent.analytics_needed(parent.resolve_variables())

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scoring.builtins.registry import builtin_list
-from strategies.models import StrategyType
+from scoring.engine import StrategyKind
 
 TWINS_DIR = Path(__file__).resolve().parent.parent / "scoring" / "builtins" / "twins"
 STARTERS_DIR = Path(__file__).resolve().parent / "starters"
@@ -45,7 +45,7 @@ def starter_list() -> tuple[Starter, ...]:
             "empty-full",
             "Empty program",
             "Write every rule yourself (DSL_FULL).",
-            StrategyType.DSL_FULL,
+            StrategyKind.DSL_FULL,
             None,
             {"type": "program", "rules": []},
         )
@@ -56,7 +56,7 @@ def starter_list() -> tuple[Starter, ...]:
                 f"extend-{builtin.id}",
                 f"Extend {builtin.id}",
                 f"Run the built-in {builtin.id!r}, with pre and post rules around it.",
-                StrategyType.DSL_EXTEND,
+                StrategyKind.DSL_EXTEND,
                 builtin.id,
                 {"type": "program", "rules": [], "pre_rules": [], "post_rules": []},
             )
@@ -67,7 +67,7 @@ def starter_list() -> tuple[Starter, ...]:
                 f"twin-{path.stem}",
                 f"Copy of {path.stem} (template)",
                 f"The built-in {path.stem!r} written as rules, ready to change.",
-                StrategyType.DSL_FULL,
+                StrategyKind.DSL_FULL,
                 None,
                 json.loads(path.read_text()),
             )
