@@ -137,6 +137,13 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with acknowledgements that cannot wedge the consumer.
+    CELERY_BROKER_TRANSPORT = "observability.broker:Transport"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task running when the broker connection drops cannot be acknowledged any more; it is
+# delivered again, so the copy still running is stopped rather than duplicated.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -153,7 +160,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A worker sweeps for such messages every interval x throttle seconds.
     "unacked_restore_interval": env_int("CELERY_BROKER_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
     "unacked_restore_throttle": env_int("CELERY_BROKER_UNACKED_RESTORE_THROTTLE", 10, minimum=1),
+    # Redis has no AMQP heartbeats: this interval bounds how long a consumer waits on a
+    # connection that silently died (a frozen or failed-over Redis) before reconnecting,
+    # about 1 + 2 x interval seconds.
+    "health_check_interval": env_int("CELERY_BROKER_HEALTH_CHECK_INTERVAL", 10, minimum=1),
 }
+# The worker's watchdog (observability/watchdog.py).
+WORKER_WATCHDOG_SECONDS = env_float("WORKER_WATCHDOG_SECONDS", 5.0, minimum=0.1)
+WORKER_STALL_SECONDS = env_float("WORKER_STALL_SECONDS", 30.0, minimum=1)
+WORKER_STALL_EXIT_SECONDS = env_float("WORKER_STALL_EXIT_SECONDS", 0.0, minimum=0)
+WORKER_HEARTBEAT_FILE = env_str("WORKER_HEARTBEAT_FILE", "/tmp/celery-worker-heartbeat.json")
 CELERY_BEAT_SCHEDULE = {
     "purge-execution-logs": {
         "task": "observability.tasks.execution_logs_purge_task",
@@ -181,12 +197,32 @@ DSL_EXECUTION_LOG_PURGE_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_PURGE_BATCH_SIZE
 # Rows per task message, and how long the sink stops publishing after a broker failure.
 DSL_EXECUTION_LOG_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_BATCH_SIZE", 50, minimum=1)
 DSL_EXECUTION_LOG_CIRCUIT_SECONDS = env_float("DSL_EXECUTION_LOG_CIRCUIT_SECONDS", 10.0, minimum=0)
-# The worker retries a batch while the database is down: backoff 1, 2, 4... capped here.
+# The worker defers a batch while the database is down: backoff 2, 4, 8... capped here.
 DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX = env_float(
     "DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX", 60.0, minimum=0.1
 )
-DSL_EXECUTION_LOG_PERSIST_MAX_RETRIES = env_int(
-    "DSL_EXECUTION_LOG_PERSIST_MAX_RETRIES", 100, minimum=0
+# What leaves the web process: each of a row's data, fields and callback data is cut past
+# these bytes and this depth (the trace past DSL_EXECUTION_LOG_TRACE_BYTES); a message
+# carries at most DSL_EXECUTION_LOG_BATCH_MAX_BYTES of rows.
+DSL_EXECUTION_LOG_VALUE_BYTES = env_int("DSL_EXECUTION_LOG_VALUE_BYTES", 65536, minimum=256)
+DSL_EXECUTION_LOG_VALUE_MAX_DEPTH = env_int("DSL_EXECUTION_LOG_VALUE_MAX_DEPTH", 32, minimum=1)
+DSL_EXECUTION_LOG_TRACE_BYTES = env_int("DSL_EXECUTION_LOG_TRACE_BYTES", 65536, minimum=256)
+DSL_EXECUTION_LOG_BATCH_MAX_BYTES = env_int(
+    "DSL_EXECUTION_LOG_BATCH_MAX_BYTES", 1_048_576, minimum=4096
+)
+# A batch whose store timed out is stored again this many times before it is counted as
+# publish_unknown.
+DSL_EXECUTION_LOG_UNCONFIRMED_RETRIES = env_int(
+    "DSL_EXECUTION_LOG_UNCONFIRMED_RETRIES", 30, minimum=0
+)
+# A stored batch not persisted this long after it was announced is announced again.
+DSL_EXECUTION_LOG_REDELIVER_SECONDS = env_float(
+    "DSL_EXECUTION_LOG_REDELIVER_SECONDS", 60.0, minimum=0.5
+)
+# A batch whose worker died this many times while on it is dead-lettered.
+DSL_EXECUTION_LOG_MAX_ATTEMPTS = env_int("DSL_EXECUTION_LOG_MAX_ATTEMPTS", 5, minimum=1)
+DSL_EXECUTION_LOG_DEAD_LETTER_BYTES = env_int(
+    "DSL_EXECUTION_LOG_DEAD_LETTER_BYTES", 1_048_576, minimum=1024
 )
 
 LOGGING = {

@@ -19,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 
 from gamification.models import Realm
 from observability import charts, selectors
-from observability.models import StrategyExecutionLog
+from observability.models import ExecutionLogDeadLetter, StrategyExecutionLog
 from observability.serializers import WINDOWS, window_parse
 from observability.services import execution_log_replay
 
@@ -499,3 +499,43 @@ def dashboard_panel(stats: dict[str, Any], *, strategy_id: str, label: str = "")
             color="#c62828",
         ),
     }
+
+
+@admin.register(ExecutionLogDeadLetter)
+class ExecutionLogDeadLetterAdmin(admin.ModelAdmin):
+    """What the worker could not persist: read-only, for the operator's post-mortem."""
+
+    list_display = ["created_at", "reason", "row_count", "payload_bytes", "realm", "short_detail"]
+    list_filter = ["reason", RealmFilter]
+    list_select_related = ["realm"]
+    search_fields = ["=batch_id", "=row_id"]
+    ordering = ["-created_at"]
+    show_full_result_count = False
+    paginator = BoundedCountPaginator
+    fields = [
+        "id",
+        "created_at",
+        "reason",
+        "detail",
+        "batch_id",
+        "row_id",
+        "row_count",
+        "realm",
+        "payload_bytes",
+        "payload_pretty",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="detail")
+    def short_detail(self, obj: ExecutionLogDeadLetter) -> str:
+        return obj.detail[:120]
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj: ExecutionLogDeadLetter) -> str:
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>", obj.payload)

@@ -53,6 +53,16 @@ log_batches_failed = Counter(
     "Execution-log batches whose insert failed (each retry counts once).",
     ("reason",),
 )
+log_rows_dead_lettered = Counter(
+    "execution_log_rows_dead_lettered",
+    "Execution-log rows the worker could not persist and moved to the dead-letter table.",
+    ("reason",),
+)
+log_batches_redelivered = Counter(
+    "execution_log_batches_redelivered",
+    "Outbox batches announced again by the worker's watchdog (lost message, dead worker, "
+    "database down).",
+)
 log_rows_purged = Counter(
     "dsl_execution_log_rows_purged",
     "Execution-log rows deleted by the retention purge.",

@@ -131,3 +131,47 @@ class StrategyExecutionLog(models.Model):
         if self.sampled and self.sample_rate > 0:
             return 1.0 / self.sample_rate
         return 1.0
+
+
+class DeadLetterReason(models.TextChoices):
+    UNDECODABLE = "undecodable", "payload is not JSON"
+    INVALID_ROW = "invalid_row", "row does not match the log's fields"
+    REFUSED_BY_DATABASE = "refused_by_database", "refused by the database"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted", "the worker died on it repeatedly"
+    UNEXPECTED_ERROR = "unexpected_error", "unexpected error"
+
+
+class ExecutionLogDeadLetter(models.Model):
+    """Execution-log rows (or a whole batch) that the worker could not persist.
+
+    Kept so that nothing the web side produced disappears unseen: the worker moves what it
+    cannot process here with the reason, counts it in
+    ``execution_log_rows_dead_lettered_total{reason}`` and goes on with the next batch.
+    ``payload`` is the JSON text as received (cut past ``DSL_EXECUTION_LOG_DEAD_LETTER_BYTES``),
+    a text column because it may not even be JSON.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reason = models.CharField(max_length=32, choices=DeadLetterReason)
+    detail = models.TextField(blank=True, default="")
+    batch_id = models.CharField(max_length=64, blank=True, default="")
+    #: The row's id when a single row was refused; null for a whole batch.
+    row_id = models.UUIDField(null=True, blank=True)
+    row_count = models.IntegerField(default=1)
+    realm = models.ForeignKey(
+        "gamification.Realm",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    payload = models.TextField()
+    payload_bytes = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} at {self.created_at} ({self.row_count} rows)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
@@ -9,11 +10,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from gamification.errors import DomainError
-from observability.models import StrategyExecutionLog
+from observability import metrics
+from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
 from scoring.engine import strategy_uuid
 
 logger = logging.getLogger(__name__)
@@ -27,17 +32,188 @@ def execution_logs_persist(*, rows: Iterable[Mapping[str, Any]]) -> int:
     Primary keys come from the observer, so a redelivered batch conflicts and inserts
     nothing twice. Unknown keys (a newer web process) are ignored.
     """
-    objects = [
-        StrategyExecutionLog(**{k: v for k, v in row.items() if k in _FIELDS}) for row in rows
-    ]
+    objects = [_log_object(row) for row in rows]
     if not objects:
         return 0
-    for obj in objects:
-        obj.definition_id = obj.definition_id or strategy_uuid(obj.strategy_id)
-    ids = [obj.pk if isinstance(obj.pk, uuid.UUID) else uuid.UUID(str(obj.pk)) for obj in objects]
+    ids = [obj.pk for obj in objects]
     existing = set(StrategyExecutionLog.objects.filter(pk__in=ids).values_list("pk", flat=True))
     StrategyExecutionLog.objects.bulk_create(objects, ignore_conflicts=True)
     return len(set(ids) - existing)
+
+
+def _log_object(row: Mapping[str, Any]) -> StrategyExecutionLog:
+    if not isinstance(row, Mapping):
+        raise TypeError(f"a row is a JSON object, not {type(row).__name__}")
+    obj = StrategyExecutionLog(**{k: v for k, v in row.items() if k in _FIELDS})
+    obj.pk = obj.pk if isinstance(obj.pk, uuid.UUID) else uuid.UUID(str(row["id"]))
+    obj.definition_id = obj.definition_id or strategy_uuid(obj.strategy_id)
+    # Every conversion the INSERT would make, so a malformed row fails here, alone.
+    for field in StrategyExecutionLog._meta.concrete_fields:
+        field.get_db_prep_save(getattr(obj, field.attname), connection=db_connection)
+    return obj
+
+
+#: What a malformed row raises while it is turned into a model instance.
+_ROW_ERRORS = (TypeError, ValueError, KeyError, AttributeError, ValidationError)
+
+
+def execution_log_batch_persist(*, payload: bytes | str, batch_id: str = "") -> int:
+    """Persist a batch as the sink encoded it; dead-letter what cannot be; return new rows.
+
+    A payload that is not a JSON list is dead-lettered whole; a row that is malformed or
+    that the database refuses is dead-lettered alone and the others are inserted. Raises
+    ``OperationalError``/``InterfaceError`` when the database is unavailable, so that the
+    caller keeps the batch for later.
+    """
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    try:
+        rows = json.loads(text)
+        if not isinstance(rows, list):
+            raise ValueError(f"a batch is a JSON list, not {type(rows).__name__}")
+    except (ValueError, RecursionError) as error:
+        execution_log_dead_letter_create(
+            reason=DeadLetterReason.UNDECODABLE,
+            detail=_error_text(error),
+            payload=text,
+            batch_id=batch_id,
+            row_count=1,
+        )
+        return 0
+    return execution_log_rows_persist(rows=rows, batch_id=batch_id)
+
+
+def execution_log_outbox_batch_persist(*, batch_id: str) -> int:
+    """Persist the outbox batch ``batch_id`` and remove it; return how many rows were new.
+
+    A batch already persisted (a duplicate announcement) is a no-op. When the database is
+    down the batch stays in the outbox, due again after a backoff; when Redis fails midway
+    it stays too, and the watchdog announces it again. A batch taken up more than
+    ``DSL_EXECUTION_LOG_MAX_ATTEMPTS`` times without finishing killed its worker each time:
+    it is dead-lettered instead of being tried forever.
+    """
+    from redis.exceptions import RedisError
+
+    from observability.outbox import outbox_for_process
+
+    outbox = outbox_for_process(settings.CELERY_BROKER_URL)
+    try:
+        claimed = outbox.claim(batch_id=batch_id)
+        if claimed is None:
+            return 0
+        if claimed.attempts > settings.DSL_EXECUTION_LOG_MAX_ATTEMPTS:
+            execution_log_dead_letter_create(
+                reason=DeadLetterReason.ATTEMPTS_EXHAUSTED,
+                detail=f"taken up {claimed.attempts - 1} times without finishing",
+                payload=claimed.payload.decode("utf-8", "replace"),
+                batch_id=batch_id,
+                row_count=_row_count(claimed.payload),
+            )
+            outbox.done(batch_id=batch_id)
+            return 0
+        try:
+            inserted = execution_log_batch_persist(payload=claimed.payload, batch_id=batch_id)
+        except (OperationalError, InterfaceError) as error:
+            db_connection.close()
+            metrics.log_batches_failed.labels("database_unavailable").inc()
+            backoff = outbox.defer(
+                batch_id=batch_id, backoff_max=settings.DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX
+            )
+            logger.warning(
+                "Database unavailable; batch %s due again in %.0f s: %r", batch_id, backoff, error
+            )
+            return 0
+        metrics.log_rows_persisted.inc(inserted)
+        outbox.done(batch_id=batch_id)
+        return inserted
+    except RedisError as error:
+        logger.warning("Outbox unavailable for batch %s; it stays due: %r", batch_id, error)
+        return 0
+
+
+def _row_count(payload: bytes) -> int:
+    """Count the rows of a payload without trusting it (each row is one ``{"id":``)."""
+    return max(1, payload.count(b'{"id":'))
+
+
+def execution_log_rows_persist(*, rows: list[Any], batch_id: str = "") -> int:
+    """Insert decoded rows; dead-letter each row that is malformed or refused."""
+    objects: list[tuple[Any, StrategyExecutionLog]] = []
+    for row in rows:
+        try:
+            objects.append((row, _log_object(row)))
+        except _ROW_ERRORS as error:
+            _row_dead_letter(row, DeadLetterReason.INVALID_ROW, error, batch_id)
+    if not objects:
+        return 0
+    try:
+        with transaction.atomic():
+            return execution_logs_persist(rows=[row for row, _ in objects])
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError:
+        logger.warning("Execution-log batch %s refused; inserting its rows one by one", batch_id)
+    inserted = 0
+    for row, _ in objects:
+        try:
+            with transaction.atomic():
+                inserted += execution_logs_persist(rows=[row])
+        except (OperationalError, InterfaceError):
+            raise
+        except DatabaseError as error:
+            _row_dead_letter(row, DeadLetterReason.REFUSED_BY_DATABASE, error, batch_id)
+    return inserted
+
+
+def _row_dead_letter(row: Any, reason: str, error: BaseException, batch_id: str) -> None:
+    mapping = row if isinstance(row, Mapping) else {}
+    row_id = mapping.get("id")
+    realm_id = mapping.get("realm_id")
+    try:
+        parsed_id = uuid.UUID(str(row_id)) if row_id is not None else None
+    except ValueError:
+        parsed_id = None
+    execution_log_dead_letter_create(
+        reason=reason,
+        detail=_error_text(error),
+        payload=json.dumps(row, default=str),
+        batch_id=batch_id,
+        row_id=parsed_id,
+        realm_id=realm_id if isinstance(realm_id, int) and not isinstance(realm_id, bool) else None,
+    )
+
+
+def execution_log_dead_letter_create(
+    *,
+    reason: str,
+    detail: str,
+    payload: str,
+    batch_id: str = "",
+    row_id: uuid.UUID | None = None,
+    row_count: int = 1,
+    realm_id: int | None = None,
+) -> ExecutionLogDeadLetter:
+    """Keep what the worker could not persist, with the reason; count it."""
+    limit = settings.DSL_EXECUTION_LOG_DEAD_LETTER_BYTES
+    size = len(payload.encode("utf-8", "replace"))
+    # PostgreSQL text cannot hold NUL; a payload as received may.
+    kept = payload[:limit].replace("\x00", "\\u0000")
+    letter = ExecutionLogDeadLetter.objects.create(
+        reason=reason,
+        detail=detail[:2000],
+        payload=kept.encode("utf-8", "replace").decode("utf-8"),
+        payload_bytes=size,
+        batch_id=batch_id,
+        row_id=row_id,
+        row_count=row_count,
+        realm_id=realm_id,
+    )
+    metrics.log_rows_dead_lettered.labels(reason).inc(row_count)
+    logger.error("Execution-log rows dead-lettered (%s): %s", reason, detail[:200])
+    return letter
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
 
 
 def execution_logs_purge(*, older_than_days: int, batch_size: int = 10_000) -> int:

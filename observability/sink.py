@@ -3,26 +3,42 @@
 Measured: with Celery's defaults a publish to a Redis that accepts connections but never
 answers blocks for minutes, and a refused connection costs about 0.6 s. So the request thread
 only appends to a bounded in-memory buffer (``put_nowait``: microseconds, drops when full);
-a daemon publisher thread drains it in batches, one task message per batch, over its own
-broker connection whose every operation is bounded (socket and connect timeouts, no publish
-retry, no reconnect loop). After a failed publish a circuit breaker drops batches for a while
-instead of paying the timeout again. Every lost row is counted with its reason in
-``dsl_execution_log_dropped_total``. Without a broker (``CELERY_BROKER_URL`` unset, the demo)
-the publisher thread persists the batch in-process, still off the request thread.
+a daemon publisher thread drains it in batches over its own broker connections, whose every
+operation is bounded (socket and connect timeouts, no retry, no reconnect loop). After a
+failed publish a circuit breaker drops batches for a while instead of paying the timeout
+again. Every lost row is counted with its reason in ``dsl_execution_log_dropped_total``.
+Without a broker (``CELERY_BROKER_URL`` unset, the demo) the publisher thread persists the
+batch in-process, still off the request thread.
+
+What leaves the process is bounded: each row's ``data``, ``fields``, ``callback_data`` and
+``trace`` are cut to a byte and depth budget (:func:`row_bounded`, the row's ``notes`` say
+so), rows are encoded to JSON here, and a batch is split so that no message exceeds
+``DSL_EXECUTION_LOG_BATCH_MAX_BYTES``. A batch is first stored in the outbox
+(:mod:`observability.outbox`) and then announced by a task message carrying its id only.
+
+A store that times out may still have reached Redis (the bytes left, the answer did not
+come back). Such a batch is kept and stored again under the same id once the breaker
+closes; storing is idempotent, so it lands once whatever happened the first time. Only a
+batch still unconfirmed when its retries run out or the process stops is counted, under its
+own reason ``publish_unknown``: it may or may not have been persisted.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import redis
 from django.conf import settings
 
+from gamification.ids import uuid7
 from observability import metrics
 
 logger = logging.getLogger(__name__)
@@ -32,6 +48,55 @@ Row = dict[str, Any]
 Item = tuple[Row, str, str]
 
 TASK_NAME = "observability.tasks.execution_logs_persist_task"
+
+#: The row's values that come from outside (the event) or grow with it (the trace).
+BOUNDED_VALUES = ("data", "fields", "callback_data", "trace")
+
+
+def row_bounded(row: Row) -> Row:
+    """Return ``row`` with its outside values cut to the byte and depth budget, noted."""
+    from scoring.dsl.bounded import json_bounded
+
+    max_depth = settings.DSL_EXECUTION_LOG_VALUE_MAX_DEPTH
+    budgets = {
+        "data": settings.DSL_EXECUTION_LOG_VALUE_BYTES,
+        "fields": settings.DSL_EXECUTION_LOG_VALUE_BYTES,
+        "callback_data": settings.DSL_EXECUTION_LOG_VALUE_BYTES,
+        "trace": settings.DSL_EXECUTION_LOG_TRACE_BYTES,
+    }
+    cut: list[str] = []
+    bounded = dict(row)
+    for name in BOUNDED_VALUES:
+        value = row.get(name)
+        if value is None:
+            continue
+        result = json_bounded(value, max_bytes=budgets[name], max_depth=max_depth)
+        bounded[name] = result.value
+        if result.truncated:
+            cut.append(name)
+    if cut:
+        note = (
+            f"{', '.join(cut)} truncated to the log's budget ({budgets['data']} bytes, "
+            f"depth {max_depth}; trace {budgets['trace']} bytes); cut parts are marked "
+            '"$truncated"'
+        )
+        bounded["notes"] = "; ".join(filter(None, [row.get("notes"), note]))
+    return bounded
+
+
+def row_encoded(row: Row) -> str:
+    """Encode a bounded row as ASCII JSON (escapes survive any transport byte for byte)."""
+    return json.dumps(row, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class _Unconfirmed:
+    """A stored batch whose store timed out: it may be in Redis or not."""
+
+    batch_id: str
+    payload: str
+    items: list[Item]
+    tries: int
 
 
 class ExecutionLogSink:
@@ -49,6 +114,7 @@ class ExecutionLogSink:
     ) -> None:
         self.maxsize = maxsize or settings.DSL_EXECUTION_LOG_QUEUE_MAXSIZE
         self.batch_size = batch_size or settings.DSL_EXECUTION_LOG_BATCH_SIZE
+        self.batch_max_bytes = settings.DSL_EXECUTION_LOG_BATCH_MAX_BYTES
         self.circuit_seconds = (
             circuit_seconds
             if circuit_seconds is not None
@@ -67,6 +133,8 @@ class ExecutionLogSink:
         self._idle.set()
         self._open_until = 0.0
         self._connection: Any = None
+        self._redis: redis.Redis | None = None
+        self._unconfirmed: _Unconfirmed | None = None
 
     # Request thread ------------------------------------------------------------------------
 
@@ -94,6 +162,8 @@ class ExecutionLogSink:
                 # usable connection.
                 self._pid = os.getpid()
                 self._connection = None
+                self._redis = None
+                self._unconfirmed = None
                 self._queue = queue.Queue(maxsize=self.maxsize)
             if self._thread is None or not self._thread.is_alive():
                 self._stop.clear()
@@ -106,10 +176,13 @@ class ExecutionLogSink:
 
     def _run(self) -> None:
         while True:
+            if self._unconfirmed is not None and time.monotonic() >= self._open_until:
+                self._confirm()
             try:
                 first = self._queue.get(timeout=0.2)
             except queue.Empty:
-                self._idle.set()
+                if self._unconfirmed is None:
+                    self._idle.set()
                 if self._stop.is_set():
                     break
                 continue
@@ -125,8 +198,9 @@ class ExecutionLogSink:
             except Exception:  # pragma: no cover - the loop must survive anything
                 logger.exception("Execution-log publisher failed")
                 self._drop(batch, "publish_error")
-            if self._queue.empty():
+            if self._queue.empty() and self._unconfirmed is None:
                 self._idle.set()
+        self._give_up_unconfirmed()
         self._close_connection()
         # The in-process path (no broker) gave this thread a database connection of its own;
         # only this thread can close it.
@@ -135,30 +209,106 @@ class ExecutionLogSink:
         connections.close_all()
 
     def _publish(self, batch: list[Item]) -> None:
-        now = time.monotonic()
-        if now < self._open_until:
+        if self._is_inline():
+            self._publish_inline(batch)
+            return
+        for items, payload in self._chunks(batch):
+            if self._unconfirmed is not None and time.monotonic() >= self._open_until:
+                self._confirm()
+            # While a batch is unconfirmed the breaker is open: one held batch at most.
+            if time.monotonic() < self._open_until or self._unconfirmed is not None:
+                self._drop(items, "circuit_open")
+                continue
+            self._deliver(items, payload)
+
+    def _publish_inline(self, batch: list[Item]) -> None:
+        if time.monotonic() < self._open_until:
             self._drop(batch, "circuit_open")
             return
-        rows = [item[0] for item in batch]
+        rows = [row_bounded(item[0]) for item in batch]
         try:
-            if self._is_inline():
-                self._persist_inline(rows)
-            else:
-                self._send(rows)
+            self._persist_inline(rows)
         except Exception as error:  # noqa: BLE001 - any failure drops the batch, counted
-            reason = "persist_failed" if self._is_inline() else "broker_unavailable"
-            logger.warning(
-                "Execution-log batch of %d rows dropped (%s): %r; pausing %.0f s",
-                len(rows),
-                reason,
-                error,
-                self.circuit_seconds,
-            )
-            self._open_until = time.monotonic() + self.circuit_seconds
-            self._close_connection()
-            self._drop(batch, reason)
+            self._trip(error, len(rows), "persist_failed")
+            self._drop(batch, "persist_failed")
             return
         metrics.log_published.inc(len(rows))
+
+    def _chunks(self, batch: list[Item]) -> Iterator[tuple[list[Item], str]]:
+        """Encode the rows and group them into payloads of at most ``batch_max_bytes``."""
+        items: list[Item] = []
+        encoded: list[str] = []
+        size = 2
+        for item in batch:
+            text = row_encoded(row_bounded(item[0]))
+            if encoded and size + len(text) + 1 > self.batch_max_bytes:
+                yield items, "[" + ",".join(encoded) + "]"
+                items, encoded, size = [], [], 2
+            items.append(item)
+            encoded.append(text)
+            size += len(text) + 1
+        if encoded:
+            yield items, "[" + ",".join(encoded) + "]"
+
+    def _deliver(self, items: list[Item], payload: str) -> None:
+        batch_id = str(uuid7())
+        try:
+            self._store(batch_id, payload)
+        except redis.TimeoutError as error:
+            self._unconfirmed = _Unconfirmed(batch_id, payload, items, tries=1)
+            self._trip(error, len(items), "unconfirmed, will store it again")
+            return
+        except Exception as error:  # noqa: BLE001 - refused, reset, DNS: nothing was stored
+            self._trip(error, len(items), "broker_unavailable")
+            self._drop(items, "broker_unavailable")
+            return
+        metrics.log_published.inc(len(items))
+        self._announce(batch_id, len(items))
+
+    def _confirm(self) -> None:
+        """Store the unconfirmed batch again under its id; count it once retries run out."""
+        pending = self._unconfirmed
+        assert pending is not None
+        try:
+            self._store(pending.batch_id, pending.payload)
+        except Exception as error:  # noqa: BLE001 - still no answer
+            pending.tries += 1
+            if pending.tries > settings.DSL_EXECUTION_LOG_UNCONFIRMED_RETRIES:
+                self._give_up_unconfirmed()
+            self._trip(error, len(pending.items), "still unconfirmed")
+            return
+        self._unconfirmed = None
+        metrics.log_published.inc(len(pending.items))
+        self._announce(pending.batch_id, len(pending.items))
+
+    def _give_up_unconfirmed(self) -> None:
+        pending, self._unconfirmed = self._unconfirmed, None
+        if pending is not None:
+            logger.warning(
+                "Execution-log batch %s of %d rows: outcome unknown after %d tries",
+                pending.batch_id,
+                len(pending.items),
+                pending.tries,
+            )
+            self._drop(pending.items, "publish_unknown")
+
+    def _announce(self, batch_id: str, size: int) -> None:
+        """Send the task message; a batch stored but not announced is delivered when due."""
+        try:
+            self._send_task(batch_id)
+        except Exception as error:  # noqa: BLE001 - the outbox keeps the batch
+            self._trip(error, size, "stored; the worker delivers it when due")
+
+    def _trip(self, error: BaseException, size: int, outcome: str) -> None:
+        logger.warning(
+            "Execution-log batch of %d rows: %s (%r); pausing %.0f s",
+            size,
+            outcome,
+            error,
+            self.circuit_seconds,
+        )
+        self._open_until = time.monotonic() + self.circuit_seconds
+        self._close_connection()
 
     def _is_inline(self) -> bool:
         if self._inline is not None:
@@ -183,9 +333,23 @@ class ExecutionLogSink:
         finally:
             close_old_connections()
 
-    def _send(self, rows: list[Row]) -> None:
-        from kombu.exceptions import EncodeError
+    def _broker_url(self) -> str:
+        from gamification.celery import app
 
+        return self.broker_url or app.conf.broker_url
+
+    def _store(self, batch_id: str, payload: str) -> None:
+        from observability.outbox import Outbox, redis_client
+
+        if self._redis is None:
+            self._redis = redis_client(self._broker_url())
+        Outbox(self._redis).store(
+            batch_id=batch_id,
+            payload=payload,
+            redeliver_after=settings.DSL_EXECUTION_LOG_REDELIVER_SECONDS,
+        )
+
+    def _send_task(self, batch_id: str) -> None:
         from gamification.celery import app
 
         if self._connection is None:
@@ -196,21 +360,21 @@ class ExecutionLogSink:
                 "max_retries": 0,
             }
             self._connection = app.connection_for_write(
-                url=self.broker_url, transport_options=transport_options
+                url=self._broker_url(), transport_options=transport_options
             )
-        try:
-            self._send_once(app, rows)
-        except EncodeError:
-            self._send_once(app, _json_safe(rows))
-
-    def _send_once(self, app: Any, rows: list[Row]) -> None:
         app.send_task(
             TASK_NAME,
-            args=[rows],
+            args=[batch_id],
             connection=self._connection,
             retry=False,
             ignore_result=True,
         )
+
+    def _send(self, rows: list[Row]) -> None:
+        """Store and announce ``rows`` as one batch now; raise on any failure."""
+        batch_id = str(uuid7())
+        self._store(batch_id, "[" + ",".join(row_encoded(row_bounded(r)) for r in rows) + "]")
+        self._send_task(batch_id)
 
     def _close_connection(self) -> None:
         connection, self._connection = self._connection, None
@@ -219,6 +383,12 @@ class ExecutionLogSink:
                 connection.close()
             except Exception:
                 logger.debug("Closing the broker connection failed", exc_info=True)
+        client, self._redis = self._redis, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:
+                logger.debug("Closing the outbox connection failed", exc_info=True)
 
     def _drop(self, batch: list[Item], reason: str) -> None:
         counts: dict[tuple[str, str], int] = {}
@@ -258,16 +428,12 @@ class ExecutionLogSink:
         if leftover:
             metrics.log_queue_size.dec(len(leftover))
             self._drop(leftover, "shutdown")
+        if thread is None or not thread.is_alive():
+            self._give_up_unconfirmed()
 
     @property
     def pending(self) -> int:
         return self._queue.qsize()
-
-
-def _json_safe(value: Any) -> Any:
-    import json
-
-    return json.loads(json.dumps(value, default=str))
 
 
 _sink: ExecutionLogSink | None = None

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_ready
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 
 from observability import metrics
-from observability.services import execution_logs_persist, execution_logs_purge
+from observability.services import (
+    execution_log_outbox_batch_persist,
+    execution_log_rows_persist,
+    execution_logs_purge,
+)
 from observability.sink import TASK_NAME
+from observability.watchdog import watchdog_start, watchdog_stop
 
 logger = logging.getLogger(__name__)
 
@@ -27,35 +31,20 @@ logger = logging.getLogger(__name__)
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
-    max_retries=None,
 )
-def execution_logs_persist_task(self: Any, rows: list[dict[str, Any]]) -> int:
-    """Insert one batch of execution-log rows; retry with backoff while the database is down."""
-    try:
-        inserted = execution_logs_persist(rows=rows)
-    except (OperationalError, InterfaceError) as error:
-        metrics.log_batches_failed.labels("database_unavailable").inc()
-        connection.close()
-        retries = self.request.retries
-        if retries >= settings.DSL_EXECUTION_LOG_PERSIST_MAX_RETRIES:
-            logger.error("Giving up on an execution-log batch of %d rows: %r", len(rows), error)
-            raise
-        ceiling = min(settings.DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX, 2**retries)
-        raise self.retry(exc=error, countdown=random.uniform(ceiling / 2, ceiling)) from None
-    except DatabaseError:
-        # A row the database refuses (bad data) must not sink its whole batch forever.
-        metrics.log_batches_failed.labels("invalid_rows").inc()
-        logger.exception("Execution-log batch refused; inserting its rows one by one")
-        inserted = 0
-        for row in rows:
-            try:
-                inserted += execution_logs_persist(rows=[row])
-            except (OperationalError, InterfaceError):
-                raise
-            except DatabaseError:
-                logger.exception("Execution-log row %s refused", row.get("id"))
-    metrics.log_rows_persisted.inc(inserted)
-    return inserted
+def execution_logs_persist_task(self: Any, batch: str | list[Any]) -> int:
+    """Persist one outbox batch (by id); a list is the rows themselves (older web processes)."""
+    if isinstance(batch, list):
+        try:
+            inserted = execution_log_rows_persist(rows=batch)
+        except (OperationalError, InterfaceError) as error:
+            connection.close()
+            metrics.log_batches_failed.labels("database_unavailable").inc()
+            ceiling = min(settings.DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX, 2**self.request.retries)
+            raise self.retry(exc=error, countdown=ceiling, max_retries=None) from None
+        metrics.log_rows_persisted.inc(inserted)
+        return inserted
+    return execution_log_outbox_batch_persist(batch_id=str(batch))
 
 
 @shared_task(name="observability.tasks.execution_logs_purge_task", ignore_result=True)
@@ -67,6 +56,16 @@ def execution_logs_purge_task() -> int:
     )
     metrics.log_rows_purged.inc(deleted)
     return deleted
+
+
+@worker_ready.connect
+def _worker_watchdog_start(sender: Any = None, **_: Any) -> None:
+    watchdog_start(consumer=sender)
+
+
+@worker_shutdown.connect
+def _worker_watchdog_stop(**_: Any) -> None:
+    watchdog_stop()
 
 
 @worker_ready.connect

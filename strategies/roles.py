@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "strategies.view_dashboard",
         # Defined by the observability app; granted once that model exists.
         "observability.view_strategyexecutionlog",
+        "observability.view_executionlogdeadletter",
     ],
 }
 

@@ -176,6 +176,9 @@ class Worker:
             "CELERY_BROKER_UNACKED_RESTORE_INTERVAL": "1",
             "CELERY_BROKER_UNACKED_RESTORE_THROTTLE": "1",
             "DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX": "1",
+            "DSL_EXECUTION_LOG_REDELIVER_SECONDS": "3",
+            "WORKER_WATCHDOG_SECONDS": "0.5",
+            "WORKER_HEARTBEAT_FILE": str(self.heartbeat_file),
             "LOG_LEVEL": "INFO",
             **env,
         }
@@ -211,6 +214,10 @@ class Worker:
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready:\n{self.log.read_text()}")
 
+    @property
+    def heartbeat_file(self) -> Path:
+        return self.log.with_suffix(".heartbeat.json")
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes at once."""
         if self.process.poll() is None:
@@ -231,9 +238,11 @@ def start_worker(transactional_db, fresh_redis: str, tmp_path: Path):
     """Start real Celery workers on the test Redis and the test database; stop them after."""
     workers: list[Worker] = []
 
-    def start(*, database_url: str | None = None, **env: str) -> Worker:
+    def start(
+        *, database_url: str | None = None, broker_url: str | None = None, **env: str
+    ) -> Worker:
         worker = Worker(
-            broker_url=fresh_redis,
+            broker_url=broker_url or fresh_redis,
             database_url=database_url or test_database_url(),
             log=tmp_path / f"worker-{len(workers)}.log",
             **env,
@@ -259,6 +268,64 @@ def broker_sink(fresh_redis: str) -> Iterator[ExecutionLogSink]:
     sink.shutdown(5)
     observer_set(previous_observer)
     sink_set(previous)
+
+
+class RedisServer:
+    """A private redis-server process, for tests that freeze or stop it."""
+
+    def __init__(self, workdir: Path) -> None:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        assert wait_for(lambda: _pings(client), timeout=10), "redis-server did not start"
+        client.close()
+
+    def freeze(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.thaw()
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _pings(client: Any) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.1) -> bool:
