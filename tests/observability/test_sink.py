@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 
@@ -130,3 +131,44 @@ def test_shutdown_flushes_the_buffer(fresh_redis, settings):
     client = redis.Redis.from_url(fresh_redis)
     assert wait_for(lambda: client.llen("celery") == 10, timeout=5)
     assert dropped("shutdown", "flushed") == 0
+
+
+def test_rows_leave_the_process_cut_to_the_byte_and_depth_budget(settings):
+    from observability.sink import row_bounded
+
+    settings.DSL_EXECUTION_LOG_VALUE_BYTES = 4096
+    settings.DSL_EXECUTION_LOG_VALUE_MAX_DEPTH = 8
+    settings.DSL_EXECUTION_LOG_TRACE_BYTES = 2048
+    deep: list = []
+    for _ in range(989):
+        deep = [deep]
+    row = {
+        "id": "r",
+        "data": {"deep": deep, "wide": list(range(100_000))},
+        "fields": {"ok": 1},
+        "trace": [{"nodeId": f"n{i}", "value": "x" * 100} for i in range(1000)],
+        "notes": "earlier note",
+    }
+    bounded = row_bounded(row)
+
+    def size(value) -> int:  # as the sink encodes it
+        return len(json.dumps(value, separators=(",", ":")))
+
+    assert size(bounded["data"]) < 4096 + 512
+    assert json.dumps(bounded["data"]).count("[") < 20
+    assert size(bounded["trace"]) < 2048 + 512
+    assert bounded["fields"] == {"ok": 1}
+    assert bounded["notes"].startswith("earlier note; data, trace truncated")
+    assert row["data"]["wide"][-1] == 99_999  # the original is left alone
+
+
+def test_a_batch_is_split_into_messages_under_the_byte_cap(settings):
+    settings.DSL_EXECUTION_LOG_BATCH_MAX_BYTES = 8192
+    sink = ExecutionLogSink(broker_url="redis://127.0.0.1:1/0")
+    items = [({"id": str(i), "data": {"blob": "y" * 1000}}, "r", "DSL_FULL") for i in range(40)]
+    chunks = list(sink._chunks(items))
+    assert len(chunks) > 4
+    assert sum(len(part) for part, _ in chunks) == 40
+    for part, payload in chunks:
+        assert len(payload) <= 8192
+        assert [row["id"] for row in json.loads(payload)] == [row["id"] for row, _, _ in part]
