@@ -54,7 +54,7 @@ format: venv
 test: venv
 	.ci/system-packages
 	$(MAKE) --no-print-directory lint
-	.ci/with-services $(PY) -m pytest $(PYTEST_ARGS)
+	.ci/with-services $(PY) -m pytest -m "not perf" $(PYTEST_ARGS)
 	@echo "The award path once more on SQLite, the embedded demo's database:"
 	DATABASE_URL= $(PY) -m pytest -q tests/scoring/test_award_api.py tests/scoring/test_builtins.py \
 		-k "not concurrent"
@@ -69,4 +69,5 @@ clean:
 	rm -rf $(VENV) db.sqlite3 .demo-api-key staticfiles
 
 bench-sink: venv
+	.ci/with-services $(PY) -m pytest -q -m perf tests/observability/test_sink.py
 	.ci/with-services $(PY) bench/sink.py $(BENCH_ARGS)

@@ -212,14 +212,21 @@ class ExecutionLogSink:
         if self._is_inline():
             self._publish_inline(batch)
             return
+        if self._unconfirmed is not None and time.monotonic() >= self._open_until:
+            self._confirm()
+        # Checked before encoding: an open breaker costs the process no work per row.
+        if self._circuit_open():
+            self._drop(batch, "circuit_open")
+            return
         for items, payload in self._chunks(batch):
-            if self._unconfirmed is not None and time.monotonic() >= self._open_until:
-                self._confirm()
-            # While a batch is unconfirmed the breaker is open: one held batch at most.
-            if time.monotonic() < self._open_until or self._unconfirmed is not None:
+            if self._circuit_open():
                 self._drop(items, "circuit_open")
                 continue
             self._deliver(items, payload)
+
+    def _circuit_open(self) -> bool:
+        """Whether batches are dropped now; a held unconfirmed batch keeps it open."""
+        return time.monotonic() < self._open_until or self._unconfirmed is not None
 
     def _publish_inline(self, batch: list[Item]) -> None:
         if time.monotonic() < self._open_until:

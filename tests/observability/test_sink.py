@@ -68,7 +68,7 @@ def test_healthy_redis_receives_every_row_in_batches(fresh_redis, settings):
     assert messages >= CALLS // 50
     assert dropped("queue_full", "healthy") == 0
     assert dropped("broker_unavailable", "healthy") == 0
-    assert p99(latencies) < P99_BUDGET_MS, f"p99 {p99(latencies):.3f} ms"
+    assert len(latencies) == CALLS
 
 
 @pytest.mark.parametrize("broker", ["refused_url", "hung_url"])
@@ -100,6 +100,20 @@ def test_unreachable_redis_leaves_scoring_unaffected_and_counts_drops(broker, re
     assert lost[first_failure] >= 1
     # Nothing reached a broker, and every row is accounted for by a reason.
     assert sum(lost.values()) == CALLS, lost
+
+
+@pytest.mark.perf
+@pytest.mark.parametrize("broker", ["fresh_redis", "refused_url", "hung_url"])
+def test_the_sink_costs_a_scoring_call_under_its_budget_whatever_the_broker(
+    broker, request, settings
+):
+    """Timing, so ``make bench-sink`` runs it rather than ``make test`` on a shared machine."""
+    url = request.getfixturevalue(broker)
+    settings.DSL_EXECUTION_LOG_SAMPLE_RATE = 1.0
+    realm = RealmFactory(slug=f"latency-{broker}")
+    sink = ExecutionLogSink(broker_url=url, batch_size=50, maxsize=10_000, circuit_seconds=1)
+    latencies = observe_many(ExecutionObserver(sink=sink), realm)
+    sink.shutdown(2)
     assert p99(latencies) < P99_BUDGET_MS, f"p99 {p99(latencies):.3f} ms"
     assert max(latencies) < 50, f"max {max(latencies):.1f} ms"
 
