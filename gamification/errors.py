@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -44,6 +44,32 @@ class ConflictError(DomainError):
 class UnprocessableError(DomainError):
     code = "UNPROCESSABLE"
     http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class JsonInvalid(DomainError):
+    """The body is not a JSON document the API accepts (syntax, numbers, nesting)."""
+
+    code = "PARSE_ERROR"
+
+
+class InvalidString(DomainError):
+    """A string holds a character no column can store: NUL or an unpaired UTF-16 surrogate.
+
+    JSON bodies say where with ``pointer`` (RFC 6901); URLs and headers with ``location``
+    and ``parameter``.
+    """
+
+    code = "INVALID_STRING"
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+def error_response(error: DomainError) -> JsonResponse:
+    """A domain error as answered by a view outside DRF (middleware, admin JSON endpoints)."""
+    return JsonResponse(error.as_body(), status=error.http_status)
 
 
 _DRF_CODES: dict[type[exceptions.APIException], str] = {

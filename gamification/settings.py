@@ -109,7 +109,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBU
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["gamification.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["gamification.auth.HasRealm"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["gamification.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gamification.parsers.FiniteJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "gamification.pagination.Pagination",
@@ -165,6 +165,8 @@ CELERY_BEAT_SCHEDULE = {
 DSL_MAX_NODES = env_int("DSL_MAX_NODES", 1000, minimum=1)
 DSL_MAX_DEPTH = env_int("DSL_MAX_DEPTH", 32, minimum=1)
 DSL_EXECUTION_TIMEOUT_MS = env_int("DSL_EXECUTION_TIMEOUT_MS", 500, minimum=0)
+# The largest event ``data`` accepted, as compact JSON in UTF-8 (413 beyond it, before any run).
+DSL_EVENT_DATA_MAX_BYTES = env_int("DSL_EVENT_DATA_MAX_BYTES", 64 * 1024, minimum=2)
 
 # Execution logs of strategy runs.
 DSL_EXECUTION_LOG_ENABLED = env_bool("DSL_EXECUTION_LOG_ENABLED", True)
