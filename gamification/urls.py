@@ -37,5 +37,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "gamification.health.bad_request"
+handler403 = "gamification.health.permission_denied"
 handler404 = "gamification.health.not_found"
 handler500 = "gamification.health.server_error"
