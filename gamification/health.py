@@ -1,14 +1,17 @@
-"""Liveness and readiness probes, and Django's error views in the API's JSON shape."""
+"""Liveness and readiness probes, the Prometheus endpoint, and Django's error views, all
+answering in the API's JSON shape."""
 
 from __future__ import annotations
 
+import hmac
 import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django_prometheus.exports import ExportToDjangoView
 
 from gamification.errors import (
     PayloadTooLarge,
@@ -60,6 +63,35 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if not settings.CELERY_BROKER_URL:
         body["checks"]["broker"] = "not configured (tasks run in-process)"
     return JsonResponse(body, status=200 if ready else 503)
+
+
+def _bearer_token_matches(request: HttpRequest, token: str) -> bool:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # Constant time: the comparison must not tell how much of a guess was right.
+    return hmac.compare_digest(
+        credentials.strip().encode("utf-8", "replace"), token.encode("utf-8", "replace")
+    )
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Serve Prometheus metrics (every worker's in multiprocess mode), behind a bearer token
+    when ``METRICS_BEARER_TOKEN`` is set."""
+    token = settings.METRICS_BEARER_TOKEN
+    if token and not _bearer_token_matches(request, token):
+        supplied = "Authorization" in request.headers
+        response = JsonResponse(
+            {
+                "code": "AUTHENTICATION_FAILED" if supplied else "NOT_AUTHENTICATED",
+                "detail": "The metrics need the bearer token of METRICS_BEARER_TOKEN.",
+            },
+            status=401,
+        )
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    return ExportToDjangoView(request)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:

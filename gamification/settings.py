@@ -109,6 +109,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Unset, /metrics is open; set, it needs "Authorization: Bearer <token>".
+METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 
