@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -46,6 +47,67 @@ class UnprocessableError(DomainError):
     http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
+class JsonInvalid(DomainError):
+    """The body is not a JSON document the API accepts (syntax, numbers, nesting)."""
+
+    code = "PARSE_ERROR"
+
+
+class InvalidString(DomainError):
+    """A string holds a character no column can store: NUL or an unpaired UTF-16 surrogate.
+
+    JSON bodies say where with ``pointer`` (RFC 6901); URLs and headers with ``location``
+    and ``parameter``.
+    """
+
+    code = "INVALID_STRING"
+
+
+class PayloadTooLarge(DomainError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+#: What a 503 asks clients to wait before retrying, in seconds.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` means the database cannot be reached or used right now.
+
+    OperationalError covers a refused or cut connection, too many clients, a cancelled
+    statement and a lock timeout: all worth retrying. InterfaceError is a connection that is
+    already unusable.
+    """
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _service_unavailable_body() -> dict[str, str]:
+    return {
+        "code": "SERVICE_UNAVAILABLE",
+        "detail": "The database is unavailable; retry later.",
+    }
+
+
+def _log_database_unavailable(exc: BaseException) -> None:
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+
+
+def service_unavailable_response(exc: BaseException) -> JsonResponse:
+    """The 503 of a view outside DRF whose database went away."""
+    _log_database_unavailable(exc)
+    return JsonResponse(
+        _service_unavailable_body(),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def error_response(error: DomainError) -> JsonResponse:
+    """A domain error as answered by a view outside DRF (middleware, admin JSON endpoints)."""
+    return JsonResponse(error.as_body(), status=error.http_status)
+
+
 _DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.NotAuthenticated: "NOT_AUTHENTICATED",
     exceptions.AuthenticationFailed: "AUTHENTICATION_FAILED",
@@ -69,6 +131,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(exc.as_body(), status=exc.http_status)
     if isinstance(exc, DslError):
         return Response(dsl_error_response_body(exc), status=dsl_error_status(exc))
+    if database_unavailable(exc):
+        _log_database_unavailable(exc)
+        return Response(
+            _service_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

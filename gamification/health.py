@@ -1,11 +1,24 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes, the Prometheus endpoint, and Django's error views, all
+answering in the API's JSON shape."""
 
 from __future__ import annotations
 
+import hmac
+import sys
+
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django_prometheus.exports import ExportToDjangoView
+
+from gamification.errors import (
+    PayloadTooLarge,
+    database_unavailable,
+    error_response,
+    service_unavailable_response,
+)
 
 
 @never_cache
@@ -52,8 +65,62 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ready else 503)
 
 
+def _bearer_token_matches(request: HttpRequest, token: str) -> bool:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # Constant time: the comparison must not tell how much of a guess was right.
+    return hmac.compare_digest(
+        credentials.strip().encode("utf-8", "replace"), token.encode("utf-8", "replace")
+    )
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Serve Prometheus metrics (every worker's in multiprocess mode), behind a bearer token
+    when ``METRICS_BEARER_TOKEN`` is set."""
+    token = settings.METRICS_BEARER_TOKEN
+    if token and not _bearer_token_matches(request, token):
+        supplied = "Authorization" in request.headers
+        response = JsonResponse(
+            {
+                "code": "AUTHENTICATION_FAILED" if supplied else "NOT_AUTHENTICATED",
+                "detail": "The metrics need the bearer token of METRICS_BEARER_TOKEN.",
+            },
+            status=401,
+        )
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    return ExportToDjangoView(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """Django's 400 (a suspicious request) in the API's error shape; a body over the limit is
+    a 413."""
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(
+            PayloadTooLarge(f"The request body is over the limit of {limit} bytes.", maxBytes=limit)
+        )
+    return JsonResponse({"code": "BAD_REQUEST", "detail": "The request is malformed."}, status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:
+    return JsonResponse(
+        {"code": "PERMISSION_DENIED", "detail": "You do not have permission for this."},
+        status=403,
+    )
+
+
 def server_error(request: HttpRequest) -> JsonResponse:
-    """Answer unexpected failures in the API's error shape instead of an HTML page."""
+    """Answer unexpected failures in the API's error shape instead of an HTML page.
+
+    Django calls this while it handles the exception, so a database that went away while
+    middleware used it (a session saved on the way out) is still told apart: 503.
+    """
+    exception = sys.exception()
+    if database_unavailable(exception):
+        return service_unavailable_response(exception)
     return JsonResponse(
         {"code": "INTERNAL_ERROR", "detail": "An unexpected error occurred; it has been logged."},
         status=500,

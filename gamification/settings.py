@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "gamification.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,8 +54,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gamification.middleware.DatabaseUnavailableMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# The largest request body accepted (413 beyond it, before anything reads it). A strategy
+# import of a program at DSL_MAX_NODES with its block layout is about 200 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 1024 * 1024, minimum=1024)
 
 ROOT_URLCONF = "gamification.urls"
 WSGI_APPLICATION = "gamification.wsgi.application"
@@ -103,13 +109,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Unset, /metrics is open; set, it needs "Authorization: Bearer <token>".
+METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["gamification.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["gamification.auth.HasRealm"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["gamification.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gamification.parsers.FiniteJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "gamification.pagination.Pagination",
@@ -181,6 +190,8 @@ CELERY_BEAT_SCHEDULE = {
 DSL_MAX_NODES = env_int("DSL_MAX_NODES", 1000, minimum=1)
 DSL_MAX_DEPTH = env_int("DSL_MAX_DEPTH", 32, minimum=1)
 DSL_EXECUTION_TIMEOUT_MS = env_int("DSL_EXECUTION_TIMEOUT_MS", 500, minimum=0)
+# The largest event ``data`` accepted, as compact JSON in UTF-8 (413 beyond it, before any run).
+DSL_EVENT_DATA_MAX_BYTES = env_int("DSL_EVENT_DATA_MAX_BYTES", 64 * 1024, minimum=2)
 
 # Execution logs of strategy runs.
 DSL_EXECUTION_LOG_ENABLED = env_bool("DSL_EXECUTION_LOG_ENABLED", True)

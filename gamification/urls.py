@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gamification import api as core_api
-from gamification.health import healthz, readyz
+from gamification.health import healthz, metrics, readyz
 from scoring import api as scoring_api
 
 G = "api/v1/games/<str:external_game_id>"
@@ -33,9 +33,11 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "gamification.health.bad_request"
+handler403 = "gamification.health.permission_denied"
 handler404 = "gamification.health.not_found"
 handler500 = "gamification.health.server_error"

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from gamification.ids import uuid7
 from gamification.models import ApiKey, Award, Player, Realm, Task
+from gamification.parsers import event_data_check
 from observability.observer import run_observe, trace_wanted
 from scoring.builtins.base import AnalyticsRequest, ScoringEvent
 from scoring.context import EventHistory, event_history_load
@@ -184,8 +185,9 @@ def award_points(
 
     A known ``idempotency_key`` replays the stored answer without running the strategy; when
     concurrent duplicates race, the unique constraint lets exactly one insert win and the
-    others replay the winner's answer.
+    others replay the winner's answer. Data over ``DSL_EVENT_DATA_MAX_BYTES`` is refused first.
     """
+    event_data_check(data=data)
     if idempotency_key and not dry_run:
         replay = _award_replay(
             realm=realm,

@@ -15,7 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from gamification.errors import DomainError
+from gamification.errors import DomainError, InvalidString, JsonInvalid
+from gamification.parsers import json_document_load, json_text_load
 from scoring.builtins.registry import builtin_list
 from scoring.engine import StrategyKind
 from strategies import selectors, services
@@ -31,6 +32,28 @@ BLOCKLY_VERSION = "12.3.1"
 PERMISSION = "strategies.%s_strategydefinition"
 
 
+class StrictJSONFormField(forms.JSONField):
+    """A form JSON field reading its text like the API does (finite numbers, bounded depth,
+    no NUL or unpaired surrogate): a bad program is a form error, not a database error."""
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or not isinstance(value, str) or value in self.empty_values:
+            return super().to_python(value)
+        try:
+            converted = json_text_load(text=value)
+        except DomainError as error:
+            raise forms.ValidationError(error.detail, code="invalid") from None
+        return forms.fields.JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if self.disabled or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return json_text_load(text=data)
+        except DomainError:
+            return forms.fields.InvalidJSONInput(data)
+
+
 class StrategyDefinitionForm(forms.ModelForm):
     starter = forms.ChoiceField(
         required=False,
@@ -38,7 +61,7 @@ class StrategyDefinitionForm(forms.ModelForm):
         help_text="An empty program, a built-in's template, an example, or an extension.",
     )
     parent_strategy_id = forms.ChoiceField(required=False, label="Parent built-in")
-    ast_json = forms.JSONField(
+    ast_json = StrictJSONFormField(
         required=False,
         label="Program (JSON)",
         widget=forms.Textarea(attrs={"rows": 18, "class": "vLargeTextField dsl-raw-json"}),
@@ -439,22 +462,26 @@ class StrategyDefinitionAdmin(admin.ModelAdmin):
 
     # -- JSON endpoints of the editor ------------------------------------------------------
     def _json_body(self, request: HttpRequest) -> dict[str, Any]:
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            body = None
+        """Read the body as the API reads one: PARSE_ERROR, INVALID_STRING (with pointer)."""
+        body = json_document_load(raw=request.body or b"{}", encoding=request.encoding or "utf-8")
         if not isinstance(body, dict):
-            raise DomainError("The body must be a JSON object.", code="PARSE_ERROR")
+            raise JsonInvalid("The body must be a JSON object.")
+        for name in _TEXT_FIELDS:
+            if not isinstance(body.get(name), str | None):
+                raise DomainError(f"{name} must be a string.", code="VALIDATION_ERROR", field=name)
         ast = body.get("astJson")
         if isinstance(body.get("astText"), str):
             try:
-                ast = json.loads(body["astText"]) if body["astText"].strip() else None
-            except ValueError as error:
+                ast = json_text_load(text=body["astText"]) if body["astText"].strip() else None
+            except InvalidString as error:
+                # The pointer is the program's own (astText is the program as text).
+                raise InvalidString(error.detail, field="astText", **error.extra) from None
+            except JsonInvalid as error:
                 raise StrategyInvalid(
                     [
                         {
                             "code": "DSL_AST_NOT_JSON",
-                            "message": str(error),
+                            "message": error.detail,
                             "pointer": "",
                             "nodeId": None,
                         }
@@ -529,7 +556,8 @@ class StrategyDefinitionAdmin(admin.ModelAdmin):
     def _realm(self, body: dict[str, Any]):
         from gamification.models import Realm
 
-        realm = Realm.objects.filter(pk=body.get("realm") or 0).first()
+        realm_id = _realm_id(body.get("realm"))
+        realm = Realm.objects.filter(pk=realm_id).first() if realm_id else None
         if realm is None:
             realm = Realm.objects.order_by("pk").first()
         if realm is None:
@@ -561,6 +589,27 @@ class StrategyDefinitionAdmin(admin.ModelAdmin):
 
 def _moved(switch: services.Switch) -> str:
     return f"{switch.games} game(s) and {switch.tasks} task(s) switched"
+
+
+#: Fields of the editor's JSON requests that are text when present.
+_TEXT_FIELDS = ("type", "parentStrategyId", "externalUserId", "externalGameId", "externalTaskId")
+#: The largest value of a BIGINT primary key.
+_MAX_ID = 2**63 - 1
+
+
+def _realm_id(value: Any) -> int | None:
+    """Return the realm id of an editor request (a number, or the realm select's text)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ID:
+        raise DomainError(
+            "realm must be the id of a realm (an integer).",
+            code="VALIDATION_ERROR",
+            field="realm",
+        )
+    return value
 
 
 def _object(value: Any) -> dict[str, Any]:

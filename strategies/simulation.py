@@ -10,6 +10,7 @@ from django.utils import timezone
 from gamification import selectors as core_selectors
 from gamification.errors import DomainError
 from gamification.models import Realm
+from gamification.parsers import event_data_check
 from scoring.builtins.base import Analytics, AnalyticsRequest, ScoringEvent
 from scoring.context import EMPTY_HISTORY, empty_history_analytics, event_history_load
 from scoring.dsl.compile import compile_program
@@ -97,8 +98,10 @@ def strategy_simulate(
     """Run a program on one made-up event and return the result with its trace.
 
     Analytics come from the named task's real history, or from an empty history; ``mock_state``
-    overrides any field path. Engine failures are part of the answer, not raised.
+    overrides any field path. Engine failures are part of the answer, not raised; data over
+    ``DSL_EVENT_DATA_MAX_BYTES`` is refused before anything runs, as an award would be.
     """
+    event_data_check(data=data or {})
     strategy = _program_resolve(
         type=type, parent_strategy_id=parent_strategy_id, ast_json=ast_json, definition=definition
     )

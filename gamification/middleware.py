@@ -1,0 +1,116 @@
+"""The HTTP edge: refuse what the application cannot take, and answer 503 while the database
+is away, all in the API's error shape."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from gamification.errors import (
+    DomainError,
+    InvalidString,
+    PayloadTooLarge,
+    database_unavailable,
+    error_response,
+    service_unavailable_response,
+)
+
+_NUL = "\x00"
+
+
+def _body_too_large(request: HttpRequest) -> DomainError | None:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None  # Django reads a body of unknown length as empty
+    if limit is not None and length > limit:
+        return PayloadTooLarge(
+            f"The request body is {length} bytes; at most {limit} are accepted.", maxBytes=limit
+        )
+    return None
+
+
+def _nul_in_url_or_headers(request: HttpRequest) -> DomainError | None:
+    # PostgreSQL refuses NUL in text: a lookup with one would fail as a 500, so it stops here.
+    if _NUL in request.path_info:
+        return InvalidString("The URL path holds a NUL character.", location="path")
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" in query or _NUL in query:
+        for name, values in request.GET.lists():
+            if _NUL in name or any(_NUL in value for value in values):
+                return InvalidString(
+                    "A query parameter holds a NUL character.", location="query", parameter=name
+                )
+    for key, value in request.META.items():
+        if key.startswith("HTTP_") and isinstance(value, str) and _NUL in value:
+            return InvalidString(
+                "A header holds a NUL character.",
+                location="header",
+                parameter=key[5:].replace("_", "-").title(),
+            )
+    return None
+
+
+class RequestLimitsMiddleware:
+    """Refuse a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413 ``PAYLOAD_TOO_LARGE``) before
+    anything reads it, and a NUL in the URL path, a query parameter or a header (400
+    ``INVALID_STRING``) before anything looks it up."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        error = _body_too_large(request) or _nul_in_url_or_headers(request)
+        if error is not None:
+            return error_response(error)
+        return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 ``SERVICE_UNAVAILABLE`` with ``Retry-After`` when a view outside DRF finds
+    the database unreachable (DRF views get the same answer from the exception handler)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if database_unavailable(exception):
+            return service_unavailable_response(exception)
+        return None
+
+
+WsgiApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def chunked_body_buffered(application: WsgiApplication) -> WsgiApplication:
+    """Wrap a WSGI application so that a chunked request body reaches Django with a length.
+
+    Django reads exactly ``CONTENT_LENGTH`` bytes of a body, so without that header a chunked
+    body would be read as empty. When the server has decoded the chunks and says so
+    (``wsgi.input_terminated``, as gunicorn does), the body is read up to one byte past the
+    request limit and handed on with its length: RequestLimitsMiddleware then refuses a longer
+    one with 413, as it refuses a long Content-Length. Nothing more than that is ever read.
+    """
+
+    def buffered(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (
+            not environ.get("CONTENT_LENGTH")
+            and environ.get("wsgi.input_terminated")
+            and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        ):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            stream = environ["wsgi.input"]
+            body = stream.read() if limit is None else stream.read(limit + 1)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return application(environ, start_response)
+
+    return buffered
