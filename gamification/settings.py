@@ -165,6 +165,9 @@ CELERY_BEAT_SCHEDULE = {
 DSL_MAX_NODES = env_int("DSL_MAX_NODES", 1000, minimum=1)
 DSL_MAX_DEPTH = env_int("DSL_MAX_DEPTH", 32, minimum=1)
 DSL_EXECUTION_TIMEOUT_MS = env_int("DSL_EXECUTION_TIMEOUT_MS", 500, minimum=0)
+# Bytes of JSON a run's trace may take (execution logs and simulations); values are cut to
+# fit and recording stops with a marker once the budget is spent.
+DSL_EXECUTION_LOG_TRACE_BYTES = env_int("DSL_EXECUTION_LOG_TRACE_BYTES", 65536, minimum=0)
 
 # Execution logs of strategy runs.
 DSL_EXECUTION_LOG_ENABLED = env_bool("DSL_EXECUTION_LOG_ENABLED", True)
