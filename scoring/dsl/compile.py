@@ -1276,7 +1276,10 @@ def _make_points(
     get = _value_getter(builder, value)
     max_int = builder.max_int
     traced = builder.traced
-    base, put = T.entry_cost(info.id, info.type), T.put
+    # Points are checked numbers within ±2^53: their entry has a fixed cost.
+    set_cost = T.entry_cost(info.id, info.type) + T.NUMBER_BYTES
+    match_cost = set_cost + T.BRANCH_COST + len("match")
+    nid, kind = info.id, info.type
 
     def set_points(st: RunState) -> Any:
         n = st.n + k
@@ -1298,10 +1301,20 @@ def _make_points(
             st.case = case
             st.matched = True
             if traced:
-                put(st, base, info, p, "match")
+                left = st.tb - match_cost
+                if left >= 0:
+                    st.tb = left
+                    st.trace.append({"nodeId": nid, "type": kind, "value": p, "branch": "match"})
+                else:
+                    T.cut(st)
             return True
         if traced:
-            put(st, base, info, p)
+            left = st.tb - set_cost
+            if left >= 0:
+                st.tb = left
+                st.trace.append({"nodeId": nid, "type": kind, "value": p})
+            else:
+                T.cut(st)
         return None
 
     return set_points
@@ -1625,6 +1638,8 @@ class CompiledProgram:
     needs_analytics: bool
     ops: Ops
     ids_assigned: dict[str, str] = field(default_factory=dict)
+    #: ``limits.trace_value_bytes``, read once.
+    trace_value_bytes: int | None = None
     _traced: Sections | None = None
 
     @property
@@ -1740,6 +1755,7 @@ def _assemble(
         needs_analytics=not request.is_empty,
         ops=ops,
         ids_assigned=ids_assigned,
+        trace_value_bytes=limits.trace_value_bytes,
     )
 
 

@@ -143,7 +143,7 @@ def run_program(
         st.trace = []
         budget = limits.trace_bytes
         st.tb = sys.maxsize if budget is None else max(0, budget - BRACKETS)
-        st.tv = limits.trace_value_bytes
+        st.tv = program.trace_value_bytes
     st.v = {}
     st.received = None
     error = None

@@ -10,10 +10,9 @@ trace costs O(budget) whatever the input and the program.
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypedDict
 
-from scoring.dsl.bounded import MARKER, json_bounded, scalar_size
+from scoring.dsl.bounded import MARKER, json_bounded, scalar_size, text_size
 
 #: Levels of a value kept in a trace entry.
 VALUE_DEPTH = 16
@@ -44,8 +43,11 @@ def entry(node_id: str | None, node_type: str, value: Any, branch: str | None = 
 
 
 def entry_cost(node_id: str | None, node_type: str) -> int:
-    """Return the JSON bytes of an entry but its value and branch, with its separator."""
-    return len(json.dumps({"nodeId": node_id, "type": node_type, "value": None})) - 4 + 2
+    """Return the JSON bytes of an entry but its value and branch, with its separator.
+
+    ``{"nodeId": ``, ``, "type": ``, ``, "value": ``, ``}`` and ``, ``: 35 bytes.
+    """
+    return 35 + (4 if node_id is None else text_size(node_id)) + text_size(node_type)
 
 
 def value_cost(value: Any, cap: int | None) -> tuple[Any, int]:
@@ -75,9 +77,14 @@ def put(st: Any, base: int, info: Any, value: Any, branch: str | None = None) ->
         st.trace[-1]["omitted"] += 1
         return
     kind = type(value)
-    if value is None or kind is bool:
-        size = 5
-    elif kind is int or kind is float:
+    if (
+        kind is float
+        or kind is bool
+        or value is None
+        or (kind is int and -SMALL_INT < value < SMALL_INT)
+    ):
+        size = NUMBER_BYTES
+    elif kind is int:
         size = scalar_size(value)
     elif st.tv is None:
         size = 0
