@@ -192,6 +192,9 @@ DSL_MAX_DEPTH = env_int("DSL_MAX_DEPTH", 32, minimum=1)
 DSL_EXECUTION_TIMEOUT_MS = env_int("DSL_EXECUTION_TIMEOUT_MS", 500, minimum=0)
 # The largest event ``data`` accepted, as compact JSON in UTF-8 (413 beyond it, before any run).
 DSL_EVENT_DATA_MAX_BYTES = env_int("DSL_EVENT_DATA_MAX_BYTES", 64 * 1024, minimum=2)
+# Bytes of JSON a run's trace may take (execution logs and simulations); values are cut to
+# fit and recording stops with a marker once the budget is spent.
+DSL_EXECUTION_LOG_TRACE_BYTES = env_int("DSL_EXECUTION_LOG_TRACE_BYTES", 65536, minimum=0)
 
 # Execution logs of strategy runs.
 DSL_EXECUTION_LOG_ENABLED = env_bool("DSL_EXECUTION_LOG_ENABLED", True)
@@ -217,7 +220,6 @@ DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX = env_float(
 # carries at most DSL_EXECUTION_LOG_BATCH_MAX_BYTES of rows.
 DSL_EXECUTION_LOG_VALUE_BYTES = env_int("DSL_EXECUTION_LOG_VALUE_BYTES", 65536, minimum=256)
 DSL_EXECUTION_LOG_VALUE_MAX_DEPTH = env_int("DSL_EXECUTION_LOG_VALUE_MAX_DEPTH", 32, minimum=1)
-DSL_EXECUTION_LOG_TRACE_BYTES = env_int("DSL_EXECUTION_LOG_TRACE_BYTES", 65536, minimum=256)
 DSL_EXECUTION_LOG_BATCH_MAX_BYTES = env_int(
     "DSL_EXECUTION_LOG_BATCH_MAX_BYTES", 1_048_576, minimum=4096
 )

@@ -109,6 +109,7 @@ def dsl_limits() -> DslLimits:
         max_nodes=settings.DSL_MAX_NODES,
         max_depth=settings.DSL_MAX_DEPTH,
         timeout_ms=settings.DSL_EXECUTION_TIMEOUT_MS,
+        trace_bytes=settings.DSL_EXECUTION_LOG_TRACE_BYTES,
     )
 
 

@@ -13,6 +13,7 @@ from gamification.models import Realm
 from gamification.parsers import event_data_check
 from scoring.builtins.base import Analytics, AnalyticsRequest, ScoringEvent
 from scoring.context import EMPTY_HISTORY, empty_history_analytics, event_history_load
+from scoring.dsl.bounded import json_bounded
 from scoring.dsl.compile import compile_program
 from scoring.dsl.errors import DslValidationError, Issue
 from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits, strategy_execute
@@ -22,6 +23,12 @@ from strategies.programs import parent_get, strategy_shape_check
 
 NO_AST = "DSL_NO_AST_TO_SIMULATE"
 DEFAULT_USER = "simulated-user"
+#: Bytes of JSON the callback data, and the field values, of a simulation answer may take;
+#: the trace has its own budget (``DSL_EXECUTION_LOG_TRACE_BYTES``, applied by the engine).
+ECHO_BYTES = 16 * 1024
+#: Bytes of each echoed string (error message, node id, pointer, case name).
+TEXT_BYTES = 1024
+ECHO_DEPTH = 16
 
 
 def _loader(
@@ -125,22 +132,33 @@ def strategy_simulate(
     )
     result = run.result
     error = run.error
+    ok = result is not None and error is None
+    # Everything that echoes the input is bounded, so the answer stays small whatever the
+    # event data: the trace by the engine, the rest here (cut parts carry "$truncated").
     return {
         "type": strategy.kind,
         "parentStrategyId": strategy.parent_strategy_id,
-        "points": result.points if result is not None and error is None else None,
-        "caseName": result.case_name if result is not None and error is None else None,
-        "callbackData": dict(result.callback_data) if result is not None and error is None else {},
+        "points": result.points if ok else None,
+        "caseName": _bounded(result.case_name, TEXT_BYTES) if ok else None,
+        "callbackData": _bounded(dict(result.callback_data), ECHO_BYTES) if ok else {},
         "trace": list(run.trace or []),
         "status": run.status,
         "errorCode": getattr(error, "code", None) if error is not None else None,
-        "message": getattr(error, "message", str(error)) if error is not None else None,
-        "nodeId": getattr(error, "node_id", None),
-        "pointer": getattr(error, "pointer", None),
+        "message": (
+            _bounded(getattr(error, "message", str(error)), TEXT_BYTES)
+            if error is not None
+            else None
+        ),
+        "nodeId": _bounded(getattr(error, "node_id", None), TEXT_BYTES),
+        "pointer": _bounded(getattr(error, "pointer", None), TEXT_BYTES),
         "durationMs": round(run.duration_ms, 3),
         "nodesExecuted": run.nodes_executed,
-        "fields": _jsonable(dict(run.fields or {})),
+        "fields": _bounded(_jsonable(dict(run.fields or {})), ECHO_BYTES),
     }
+
+
+def _bounded(value: Any, max_bytes: int) -> Any:
+    return json_bounded(value, max_bytes=max_bytes, max_depth=ECHO_DEPTH).value
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

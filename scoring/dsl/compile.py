@@ -10,6 +10,12 @@ Node budget (Q22): every typed node below the program (rules, conditions, expres
 statements) counts once when it is visited; the program root and ``else_if`` branch objects
 are free. A straight-line block (a statement with its value, a comparison with its operands,
 a rule with a plain condition) is charged in one step before it runs.
+
+Work budget: an operation whose cost grows with its operands (see ``ops``) is compiled with a
+guard only where both operands can be strings, lists or objects, so numeric code pays
+nothing. The guard refuses to compare two lists (or two objects) that both hold more than
+``max_size`` items (``DSL_VALUE_TOO_LARGE``) and reads the clock after any such operation on
+more than ``CLOCK_ITEMS`` items or characters, so that the run stops on time.
 """
 
 from __future__ import annotations
@@ -25,9 +31,17 @@ from typing import Any, NamedTuple
 from scoring.builtins.base import AnalyticsRequest, BuiltinStrategy
 from scoring.dsl import errors as E
 from scoring.dsl import spec
+from scoring.dsl import trace as T
 from scoring.dsl.limits import DslLimits
-from scoring.dsl.ops import COMPARE_RAW, FLOAT_MAX, OpFailure, Ops, type_name
-from scoring.dsl.trace import entry
+from scoring.dsl.ops import (
+    COMPARE_RAW,
+    FLOAT_MAX,
+    SIZED,
+    OpFailure,
+    Ops,
+    items_within,
+    type_name,
+)
 from scoring.dsl.validate import pointer_join, validate_ast
 
 Closure = Callable[["RunState"], Any]
@@ -35,6 +49,10 @@ Closure = Callable[["RunState"], Any]
 CONST = 0
 FIELD = 1
 FN = 2
+
+#: Items (or characters) above which a size-dependent operation is followed by a clock read.
+CLOCK_ITEMS = 1024
+_EQUALITY = frozenset({"==", "!="})
 
 
 class NodeInfo(NamedTuple):
@@ -46,6 +64,8 @@ class NodeInfo(NamedTuple):
 class RunState:
     """Mutable state of one event's run; closures read and write it."""
 
+    # ``sizes`` (item counts of the values compared, by id) is created on first use;
+    # ``tb``/``tv`` (trace bytes left, a value's share) exist in traced runs only.
     __slots__ = (
         "cap",
         "case",
@@ -57,7 +77,10 @@ class RunState:
         "n",
         "points",
         "received",
+        "sizes",
+        "tb",
         "trace",
+        "tv",
         "v",
         "vetoed",
         "working",
@@ -75,12 +98,18 @@ class RunState:
                 pointer=info.pointer if info else None,
                 params={"max": self.max_nodes},
             )
-        self.check_clock()
+        self.check_clock(block[0] if block else None)
         self.cap = min(self.max_nodes, self.n + self.interval)
 
-    def check_clock(self) -> None:
+    def check_clock(self, info: NodeInfo | None = None) -> None:
+        """Raise ``DSL_TIMEOUT`` (naming ``info``, the node at work) once the budget is spent."""
         if perf_counter() > self.deadline:
-            raise E.DslTimeoutError(E.TIMEOUT, "the strategy ran out of time")
+            raise E.DslTimeoutError(
+                E.TIMEOUT,
+                "the strategy ran out of time",
+                node_id=info.id if info else None,
+                pointer=info.pointer if info else None,
+            )
 
 
 def _exec_error(info: NodeInfo | None, code: str, message: str, **params: Any) -> E.DslError:
@@ -127,6 +156,73 @@ def _raiser(error: E.DslError) -> Closure:
     return fail
 
 
+def _items(st: RunState, value: Any, cap: int) -> int:
+    """Return ``items_within(value, cap)``, measured once per value and run."""
+    try:
+        sizes = st.sizes
+    except AttributeError:
+        sizes = st.sizes = {}
+    seen = sizes.get(id(value))
+    # The value is kept with its count, so that its id cannot be reused during the run.
+    if seen is not None and seen[0] is value:
+        return seen[1]
+    count = items_within(value, cap)
+    sizes[id(value)] = (value, count)
+    return count
+
+
+def _weight(st: RunState, info: NodeInfo, op: str, a: Any, b: Any, cap: int) -> int:
+    """Return how many items comparing ``a`` with ``b`` may visit; refuse when too many.
+
+    Two strings cost their length (the comparison is a memory scan). Two lists, or two
+    objects for ``==``/``!=``, cost the smaller one's items at every depth; when both hold
+    more than ``cap``, the comparison is refused. Other pairs cost nothing: they are
+    decided at once (different types, ordering objects) or item by item by identity.
+    """
+    ta = type(a)
+    if ta is str:
+        return len(a) if type(b) is str else 0
+    if ta is not type(b) or ta not in SIZED:
+        return 0
+    if a is b:
+        return len(a)
+    if ta is dict and op not in _EQUALITY:
+        return 0
+    left = _items(st, a, cap)
+    if left <= cap:
+        return left
+    right = _items(st, b, cap)
+    if right <= cap:
+        return right
+    raise _exec_error(
+        info,
+        E.VALUE_TOO_LARGE,
+        f"{op} would compare two values of more than {cap} items each",
+        op=op,
+        max=cap,
+    )
+
+
+def _sized_compare(
+    st: RunState,
+    raw: Callable[[Any, Any], bool],
+    op: str,
+    a: Any,
+    b: Any,
+    info: NodeInfo,
+    cap: int,
+) -> Any:
+    """Compare ``a`` with ``b`` when ``a`` is a string, list or object: the guarded path."""
+    weight = _weight(st, info, op, a, b, cap)
+    try:
+        r = raw(a, b)
+    except Exception:  # noqa: BLE001 - host errors become DSL codes
+        raise _compare_error(info, op, a, b) from None
+    if weight > CLOCK_ITEMS:
+        st.check_clock(info)
+    return r
+
+
 def _charge(st: RunState, k: int, block: tuple[NodeInfo, ...]) -> None:
     n = st.n + k
     st.n = n
@@ -156,6 +252,13 @@ class _Expr:
     kind: int
     payload: Any
     block: tuple[NodeInfo, ...]
+    #: Whether the value may be a string, list or object of a size the program does not bound.
+    sized: bool = True
+
+
+def _both_sized(*exprs: _Expr) -> bool:
+    """Return whether at least two of ``exprs`` may be sized values (a guard is needed)."""
+    return sum(e.sized for e in exprs) >= 2
 
 
 @dataclass(slots=True)
@@ -170,6 +273,8 @@ class _Builder:
     def __init__(self, limits: DslLimits, ops: Ops, traced: bool) -> None:
         self.max_depth = limits.run_depth
         self.max_int = limits.max_int
+        self.max_size = limits.max_size
+        self.trace_value_bytes = limits.trace_value_bytes
         self.ops = ops
         self.traced = traced
         self.paths: set[str] = set()
@@ -268,15 +373,25 @@ class _Builder:
         if bad:
             return bad
         value = node["value"]
+        # A validated literal is a scalar; a string is bounded by the literal cap.
+        kind = type(value)
+        sized = kind in SIZED and (kind is not str or len(value) > self.max_size)
         if not self.traced:
-            return _Expr(CONST, value, (info,))
+            return _Expr(CONST, value, (info,), sized)
+        shown, size = T.value_cost(value, self.trace_value_bytes)
+        cost = T.entry_cost(info.id, "literal") + size
         nid = info.id
 
         def lit(st: RunState) -> Any:
-            st.trace.append({"nodeId": nid, "type": "literal", "value": value})
+            left = st.tb - cost
+            if left >= 0:
+                st.tb = left
+                st.trace.append({"nodeId": nid, "type": "literal", "value": shown})
+            else:
+                T.cut(st)
             return value
 
-        return _Expr(FN, lit, (info,))
+        return _Expr(FN, lit, (info,), sized)
 
     def field(self, node: dict, info: NodeInfo) -> _Expr:
         bad = self.missing(node, info, "path")
@@ -292,14 +407,31 @@ class _Builder:
         self.paths.add(path)
         if not self.traced:
             return _Expr(FIELD, (path, info), (info,))
-        nid = info.id
+        base = T.entry_cost(info.id, "field")
+        cost = base + T.NUMBER_BYTES
+        put, nid, small = T.put, info.id, T.SMALL_INT
 
         def read(st: RunState) -> Any:
             try:
                 value = st.v[path]
             except KeyError:
                 raise _missing_field(info, path) from None
-            st.trace.append({"nodeId": nid, "type": "field", "value": value})
+            kind = type(value)
+            # Numbers, booleans and null inline (the common case); anything else is cut.
+            if (
+                kind is float
+                or kind is bool
+                or value is None
+                or (kind is int and -small < value < small)
+            ):
+                left = st.tb - cost
+                if left >= 0:
+                    st.tb = left
+                    st.trace.append({"nodeId": nid, "type": "field", "value": value})
+                else:
+                    T.cut(st)
+            else:
+                put(st, base, info, value)
             return value
 
         return _Expr(FN, read, (info,))
@@ -324,26 +456,50 @@ class _Builder:
         left = self.expr(node["left"], depth + 1, info.pointer + "/left", info)
         right = self.expr(node["right"], depth + 1, info.pointer + "/right", info)
         block = (info, *left.block, *right.block)
+        # ``-`` and ``/`` only give numbers; the others may give back (or build on) a
+        # sized operand. Results of ``+`` and ``*`` are capped, but a list's items are not.
+        sized = op not in ("-", "/") and (left.sized or right.sized)
+        guarded = _both_sized(left, right)
+        if guarded and op == "+":
+            opf = self.ops.concat
+        ordered = guarded and op in ("min", "max")
+        cap = self.max_size
         if self.traced:
-            lf, rf, nid = left.payload, right.payload, info.id
+            lf, rf = left.payload, right.payload
+            base, put = T.entry_cost(info.id, "arith"), T.put
+            cost, nid, small = base + T.NUMBER_BYTES, info.id, T.SMALL_INT
 
             def traced_arith(st: RunState) -> Any:
                 a = lf(st)
                 b = rf(st)
+                weight = _weight(st, info, op, a, b, cap) if ordered else 0
                 try:
                     r = opf(a, b)
                 except OpFailure as failure:
                     raise _op_error(info, failure) from None
-                st.trace.append({"nodeId": nid, "type": "arith", "value": r})
+                if weight > CLOCK_ITEMS:
+                    st.check_clock(info)
+                kind = type(r)
+                if kind is float or kind is bool or (kind is int and -small < r < small):
+                    left = st.tb - cost
+                    if left >= 0:
+                        st.tb = left
+                        st.trace.append({"nodeId": nid, "type": "arith", "value": r})
+                    else:
+                        T.cut(st)
+                else:
+                    put(st, base, info, r)
                 return r
 
-            return _Expr(FN, traced_arith, block)
+            return _Expr(FN, traced_arith, block, sized)
         if left.kind == CONST and right.kind == CONST:
             try:
-                return _Expr(CONST, opf(left.payload, right.payload), block)
+                return _Expr(CONST, opf(left.payload, right.payload), block, sized)
             except OpFailure:
                 pass
-        return _Expr(FN, _binary(opf, left, right, info, self.fn), block)
+        if ordered:
+            return _Expr(FN, _ordered_binary(opf, op, left, right, info, cap, self.fn), block)
+        return _Expr(FN, _binary(opf, left, right, info, self.fn), block, sized)
 
     def func_call(self, node: dict, depth: int, info: NodeInfo) -> _Expr:
         bad = self.missing(node, info, "name", "args")
@@ -385,10 +541,12 @@ class _Builder:
         block = (info, *(n for c in compiled for n in c.block))
         fns = [self.fn(c) for c in compiled]
         ops = self.ops
-        nid = info.id
         traced = self.traced
+        base, put = T.entry_cost(info.id, "func_call"), T.put
         if name == "int":
             (arg,) = fns
+            # Trimming a string's spaces costs its length: read the clock after a long one.
+            long_text = compiled[0].sized
 
             def call_int(st: RunState) -> Any:
                 x = arg(st)
@@ -396,26 +554,40 @@ class _Builder:
                     r = ops.to_int(x)
                 except OpFailure as failure:
                     raise _op_error(info, failure) from None
+                if long_text and type(x) is str and len(x) > CLOCK_ITEMS:
+                    st.check_clock(info)
                 if traced:
-                    st.trace.append({"nodeId": nid, "type": "func_call", "value": r})
+                    put(st, base, info, r)
                 return r
 
-            return _Expr(FN, call_int, block)
+            return _Expr(FN, call_int, block, False)
         v_fn, lo_fn, hi_fn = fns
+        ordered = _both_sized(*compiled)
+        cap = self.max_size
 
         def call_clamp(st: RunState) -> Any:
             v = v_fn(st)
             lo = lo_fn(st)
             hi = hi_fn(st)
+            weight = 0
+            if ordered:
+                # clamp compares hi with v, then the smaller of the two with lo.
+                weight = max(
+                    _weight(st, info, "<", hi, v, cap),
+                    _weight(st, info, ">", v, lo, cap),
+                    _weight(st, info, ">", hi, lo, cap),
+                )
             try:
                 r = ops.clamp(v, lo, hi)
             except OpFailure as failure:
                 raise _op_error(info, failure) from None
+            if weight > CLOCK_ITEMS:
+                st.check_clock(info)
             if traced:
-                st.trace.append({"nodeId": nid, "type": "func_call", "value": r})
+                put(st, base, info, r)
             return r
 
-        return _Expr(FN, call_clamp, block)
+        return _Expr(FN, call_clamp, block, any(c.sized for c in compiled))
 
     # -- conditions ------------------------------------------------------------------------
     def cond(
@@ -495,8 +667,13 @@ class _Builder:
             left = self.expr(node["left"], depth + 1, info.pointer + "/left", info)
             right = self.expr(node["right"], depth + 1, info.pointer + "/right", info)
             block = (*prefix, info, *left.block, *right.block)
+            guarded = _both_sized(left, right)
             if self.traced:
-                return _traced_compare(raw, op, left.payload, right.payload, info, block)
+                return _traced_compare(
+                    raw, op, left.payload, right.payload, info, block, guarded, self.max_size
+                )
+            if guarded:
+                return _sized_compare_closure(raw, op, left, right, info, block, self.max_size)
             return _compare(raw, op, left, right, info, block, self.fn)
         expr = self.literal(node, info) if node_type == "literal" else self.field(node, info)
         block = (*prefix, *expr.block)
@@ -538,6 +715,7 @@ class _Builder:
         block = (*prefix, info)
         k = len(block)
         traced, nid = self.traced, info.id
+        cost = T.entry_cost(nid, "not") + 5
 
         def negate(st: RunState) -> Any:
             n = st.n + k
@@ -546,7 +724,12 @@ class _Builder:
                 st.over(block, n - k)
             result = not arg(st)
             if traced:
-                st.trace.append({"nodeId": nid, "type": "not", "value": result})
+                left = st.tb - cost
+                if left >= 0:
+                    st.tb = left
+                    st.trace.append({"nodeId": nid, "type": "not", "value": result})
+                else:
+                    T.cut(st)
             return result
 
         return negate
@@ -558,15 +741,36 @@ class _Builder:
         k = len(block)
         nid = info.id
         if self.traced:
+            base = T.entry_cost(nid, node_type)
+            put = T.put
+            whole = base + 5
+            # Each argument with its short-circuit label and what that entry costs.
+            shorts = tuple(
+                (fn, f"short_circuit:{i}", whole + T.BRANCH_COST + len(f"short_circuit:{i}"))
+                for i, fn in enumerate(fns)
+            )
+
             if node_type == "and":
 
                 def traced_and(st: RunState) -> Any:
                     _charge(st, k, block)
-                    for i, fn in enumerate(fns):
+                    for fn, branch, cost in shorts:
                         if not fn(st):
-                            st.trace.append(entry(nid, "and", False, f"short_circuit:{i}"))
+                            left = st.tb - cost
+                            if left >= 0:
+                                st.tb = left
+                                st.trace.append(
+                                    {"nodeId": nid, "type": "and", "value": False, "branch": branch}
+                                )
+                            else:
+                                T.cut(st)
                             return False
-                    st.trace.append(entry(nid, "and", True))
+                    left = st.tb - whole
+                    if left >= 0:
+                        st.tb = left
+                        st.trace.append({"nodeId": nid, "type": "and", "value": True})
+                    else:
+                        T.cut(st)
                     return True
 
                 return traced_and
@@ -575,9 +779,9 @@ class _Builder:
                 _charge(st, k, block)
                 for i, fn in enumerate(fns):
                     if fn(st):
-                        st.trace.append(entry(nid, "or", True, f"short_circuit:{i}"))
+                        put(st, base, info, True, f"short_circuit:{i}")
                         return True
-                st.trace.append(entry(nid, "or", False))
+                put(st, base, info, False)
                 return False
 
             return traced_or
@@ -719,6 +923,93 @@ def _binary(
             raise _op_error(info, failure) from None
 
     return generic
+
+
+def _ordered_binary(
+    opf: Callable[[Any, Any], Any],
+    op: str,
+    left: _Expr,
+    right: _Expr,
+    info: NodeInfo,
+    cap: int,
+    to_fn: Callable[[_Expr], Closure],
+) -> Closure:
+    """``min``/``max`` of two operands that may both be sized: compared under the guard."""
+    lf, rf = to_fn(left), to_fn(right)
+
+    def ordered(st: RunState) -> Any:
+        a = lf(st)
+        b = rf(st)
+        weight = _weight(st, info, op, a, b, cap) if type(a) in SIZED else 0
+        try:
+            r = opf(a, b)
+        except OpFailure as failure:
+            raise _op_error(info, failure) from None
+        if weight > CLOCK_ITEMS:
+            st.check_clock(info)
+        return r
+
+    return ordered
+
+
+def _sized_compare_closure(
+    raw: Callable[[Any, Any], bool],
+    op: str,
+    left: _Expr,
+    right: _Expr,
+    info: NodeInfo,
+    block: tuple[NodeInfo, ...],
+    cap: int,
+) -> Closure:
+    """A comparison whose operands may both be strings, lists or objects (``data.a == data.b``).
+
+    Scalars take the plain path after one type test; sized values go through the guard.
+    """
+    k = len(block)
+    sized = SIZED
+    if left.kind == FIELD and right.kind == FIELD:
+        lpath, linfo = left.payload
+        rpath, rinfo = right.payload
+
+        def cmp_fields(st: RunState) -> Any:
+            n = st.n + k
+            st.n = n
+            if n > st.cap:
+                st.over(block, n - k)
+            v = st.v
+            try:
+                a = v[lpath]
+            except KeyError:
+                raise _missing_field(linfo, lpath) from None
+            try:
+                b = v[rpath]
+            except KeyError:
+                raise _missing_field(rinfo, rpath) from None
+            if type(a) in sized:
+                return _sized_compare(st, raw, op, a, b, info, cap)
+            try:
+                return raw(a, b)
+            except Exception:  # noqa: BLE001 - host errors become DSL codes
+                raise _compare_error(info, op, a, b) from None
+
+        return cmp_fields
+    lf, rf = _Builder.fn(left), _Builder.fn(right)
+
+    def cmp_sized(st: RunState) -> Any:
+        n = st.n + k
+        st.n = n
+        if n > st.cap:
+            st.over(block, n - k)
+        a = lf(st)
+        b = rf(st)
+        if type(a) in sized:
+            return _sized_compare(st, raw, op, a, b, info, cap)
+        try:
+            return raw(a, b)
+        except Exception:  # noqa: BLE001 - host errors become DSL codes
+            raise _compare_error(info, op, a, b) from None
+
+    return cmp_sized
 
 
 def _compare(
@@ -937,19 +1228,31 @@ def _traced_compare(
     rf: Closure,
     info: NodeInfo,
     block: tuple[NodeInfo, ...],
+    guarded: bool,
+    cap: int,
 ) -> Closure:
     k = len(block)
     nid = info.id
+    base = T.entry_cost(nid, "compare")
 
     def traced_cmp(st: RunState) -> Any:
         _charge(st, k, block)
         a = lf(st)
         b = rf(st)
-        try:
-            r = raw(a, b)
-        except Exception:  # noqa: BLE001 - host errors become DSL codes
-            raise _compare_error(info, op, a, b) from None
-        st.trace.append({"nodeId": nid, "type": "compare", "value": r})
+        if guarded and type(a) in SIZED:
+            r = _sized_compare(st, raw, op, a, b, info, cap)
+        else:
+            try:
+                r = raw(a, b)
+            except Exception:  # noqa: BLE001 - host errors become DSL codes
+                raise _compare_error(info, op, a, b) from None
+        # A comparison gives a boolean (5 bytes at most).
+        left = st.tb - base - 5
+        if left >= 0:
+            st.tb = left
+            st.trace.append({"nodeId": nid, "type": "compare", "value": r})
+        else:
+            T.cut(st)
         return r
 
     return traced_cmp
@@ -973,8 +1276,10 @@ def _make_points(
     get = _value_getter(builder, value)
     max_int = builder.max_int
     traced = builder.traced
-    nid = info.id
-    kind = info.type
+    # Points are checked numbers within ±2^53: their entry has a fixed cost.
+    set_cost = T.entry_cost(info.id, info.type) + T.NUMBER_BYTES
+    match_cost = set_cost + T.BRANCH_COST + len("match")
+    nid, kind = info.id, info.type
 
     def set_points(st: RunState) -> Any:
         n = st.n + k
@@ -996,10 +1301,20 @@ def _make_points(
             st.case = case
             st.matched = True
             if traced:
-                st.trace.append({"nodeId": nid, "type": kind, "value": p, "branch": "match"})
+                left = st.tb - match_cost
+                if left >= 0:
+                    st.tb = left
+                    st.trace.append({"nodeId": nid, "type": kind, "value": p, "branch": "match"})
+                else:
+                    T.cut(st)
             return True
         if traced:
-            st.trace.append({"nodeId": nid, "type": kind, "value": p})
+            left = st.tb - set_cost
+            if left >= 0:
+                st.tb = left
+                st.trace.append({"nodeId": nid, "type": kind, "value": p})
+            else:
+                T.cut(st)
         return None
 
     return set_points
@@ -1025,7 +1340,8 @@ def _set_callback_data(
     k = len(block)
     key = node["key"]
     get = _value_getter(builder, value)
-    traced, nid = builder.traced, info.id
+    traced = builder.traced
+    base, put = T.entry_cost(info.id, "set_callback_data"), T.put
 
     def set_callback(st: RunState) -> Any:
         n = st.n + k
@@ -1035,7 +1351,7 @@ def _set_callback_data(
         r = get(st)
         st.cb[key] = r
         if traced:
-            st.trace.append({"nodeId": nid, "type": "set_callback_data", "value": r})
+            put(st, base, info, r)
         return None
 
     return set_callback
@@ -1046,7 +1362,8 @@ def _set_data(builder: _Builder, node: dict, info: NodeInfo, value: _Expr, block
     key = node["key"]
     path = "data." + key
     get = _value_getter(builder, value)
-    traced, nid = builder.traced, info.id
+    traced = builder.traced
+    base, put = T.entry_cost(info.id, "set_data"), T.put
 
     def set_data(st: RunState) -> Any:
         n = st.n + k
@@ -1057,7 +1374,7 @@ def _set_data(builder: _Builder, node: dict, info: NodeInfo, value: _Expr, block
         st.working[key] = r
         st.v[path] = r
         if traced:
-            st.trace.append({"nodeId": nid, "type": "set_data", "value": r})
+            put(st, base, info, r)
         return None
 
     return set_data
@@ -1068,7 +1385,8 @@ def _set_case_name(
 ) -> Closure:
     k = len(block)
     get = _value_getter(builder, value)
-    traced, nid = builder.traced, info.id
+    traced = builder.traced
+    base, put = T.entry_cost(info.id, "set_case_name"), T.put
     valid = spec.case_name_valid
 
     def set_case(st: RunState) -> Any:
@@ -1089,26 +1407,28 @@ def _set_case_name(
             )
         st.case = r
         if traced:
-            st.trace.append({"nodeId": nid, "type": "set_case_name", "value": r})
+            put(st, base, info, r)
         return None
 
     return set_case
 
 
 def _return(builder: _Builder, node: dict, info: NodeInfo, value: None, block: tuple) -> Closure:
-    traced, nid = builder.traced, info.id
+    traced = builder.traced
+    base, put = T.entry_cost(info.id, "return"), T.put
 
     def halt(st: RunState) -> Any:
         _charge(st, 1, block)
         if traced:
-            st.trace.append({"nodeId": nid, "type": "return", "value": None, "branch": "halt"})
+            put(st, base, info, None, "halt")
         return True
 
     return halt
 
 
 def _veto(builder: _Builder, node: dict, info: NodeInfo, value: None, block: tuple) -> Closure:
-    traced, nid = builder.traced, info.id
+    traced = builder.traced
+    base, put = T.entry_cost(info.id, "veto"), T.put
     case = node["case_name"]
 
     def veto(st: RunState) -> Any:
@@ -1117,7 +1437,7 @@ def _veto(builder: _Builder, node: dict, info: NodeInfo, value: None, block: tup
         st.case = case
         st.vetoed = True
         if traced:
-            st.trace.append({"nodeId": nid, "type": "veto", "value": case, "branch": "veto"})
+            put(st, base, info, case, "veto")
         return True
 
     return veto
@@ -1249,21 +1569,33 @@ def _traced_rule(
     branches: tuple[tuple[Closure, Closure], ...],
     otherwise: Closure | None,
 ) -> Closure:
+    base, put = T.entry_cost(info.id, "rule"), T.put
+    matched = base + 5 + T.BRANCH_COST + len("match")
+    skipped = base + 5 + T.BRANCH_COST + len("skip")
     nid = info.id
 
     def rule(st: RunState) -> Any:
-        trace = st.trace
         if when(st):
-            trace.append(entry(nid, "rule", True, "match"))
+            left = st.tb - matched
+            if left >= 0:
+                st.tb = left
+                st.trace.append({"nodeId": nid, "type": "rule", "value": True, "branch": "match"})
+            else:
+                T.cut(st)
             return then(st)
         for j, (cond, body) in enumerate(branches):
             if cond(st):
-                trace.append(entry(nid, "rule", True, f"elseif:{j}"))
+                put(st, base, info, True, f"elseif:{j}")
                 return body(st)
         if otherwise is not None:
-            trace.append(entry(nid, "rule", False, "else"))
+            put(st, base, info, False, "else")
             return otherwise(st)
-        trace.append(entry(nid, "rule", False, "skip"))
+        left = st.tb - skipped
+        if left >= 0:
+            st.tb = left
+            st.trace.append({"nodeId": nid, "type": "rule", "value": False, "branch": "skip"})
+        else:
+            T.cut(st)
         return None
 
     return rule
@@ -1306,6 +1638,8 @@ class CompiledProgram:
     needs_analytics: bool
     ops: Ops
     ids_assigned: dict[str, str] = field(default_factory=dict)
+    #: ``limits.trace_value_bytes``, read once.
+    trace_value_bytes: int | None = None
     _traced: Sections | None = None
 
     @property
@@ -1421,6 +1755,7 @@ def _assemble(
         needs_analytics=not request.is_empty,
         ops=ops,
         ids_assigned=ids_assigned,
+        trace_value_bytes=limits.trace_value_bytes,
     )
 
 

@@ -12,7 +12,10 @@ MAX_INT = 2**53
 class DslLimits:
     """Caps applied when validating (``max_*``) and running (``runtime_*``, ``timeout_ms``).
 
-    ``runtime_max_nodes``/``runtime_max_depth`` default to the static caps.
+    ``runtime_max_nodes``/``runtime_max_depth`` default to the static caps. ``max_size``
+    also bounds the lists and objects a comparison walks (see ``ops.items_within``).
+    ``trace_bytes`` bounds a traced run's trace as JSON; ``None`` keeps every entry whole
+    (the conformance runner, which compares traces with the reference engine's).
     """
 
     max_nodes: int = 1000
@@ -24,6 +27,7 @@ class DslLimits:
     max_size: int = 10_000
     #: Node visits between two wall-clock checks.
     clock_interval: int = 64
+    trace_bytes: int | None = 65536
 
     @property
     def run_nodes(self) -> int:
@@ -32,3 +36,10 @@ class DslLimits:
     @property
     def run_depth(self) -> int:
         return self.max_depth if self.runtime_max_depth is None else self.runtime_max_depth
+
+    @property
+    def trace_value_bytes(self) -> int | None:
+        """Bytes one trace entry's value may take: a sixteenth of the trace, 256 at least."""
+        if self.trace_bytes is None:
+            return None
+        return max(256, self.trace_bytes // 16)

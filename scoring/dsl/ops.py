@@ -2,6 +2,12 @@
 
 Each function raises ``OpFailure`` (code + params); the compiled node turns it into a
 ``DslExecutionError`` that names itself.
+
+Most operators cost the same whatever their operands. Those whose cost grows with the size of
+a value are comparisons (and ``min``, ``max``, ``clamp``) of two strings, two lists or two
+objects, ``+`` and ``*`` on strings and lists, and ``int()`` of a string (it trims spaces).
+The compiler guards them only where both operands can be such values (a field, or an
+expression built from one); a numeric literal operand makes every operator constant-time.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from scoring.dsl import errors as E
 from scoring.dsl import spec
 
 FLOAT_MAX = sys.float_info.max
+#: Types whose operations may cost in proportion to their size.
+SIZED = frozenset({str, list, dict, tuple})
 
 
 class OpFailure(Exception):
@@ -87,6 +95,13 @@ class Ops:
         elif t is int and -self.max_int <= r <= self.max_int:
             return r
         return self.checked("+", a, b, r)
+
+    def concat(self, a: Any, b: Any) -> Any:
+        """``+`` where both operands may be strings or lists: the size is checked first."""
+        ta = type(a)
+        if (ta is str or ta is list) and type(b) is ta and len(a) + len(b) > self.max_size:
+            raise OpFailure(E.VALUE_TOO_LARGE, f"+ gives more than {self.max_size} items", op="+")
+        return self.add(a, b)
 
     def sub(self, a: Any, b: Any) -> Any:
         try:
@@ -181,6 +196,28 @@ class Ops:
                 f"clamp() of {type_name(v)}, {type_name(lo)}, {type_name(hi)}",
                 name="clamp",
             ) from None
+
+
+def items_within(value: Any, cap: int) -> int:
+    """Return how many items a list or object holds at every depth, or ``cap + 1`` if more.
+
+    A list counts its elements, an object its keys, and each nested list or object its own
+    again; strings and numbers are one item. The walk stops once ``cap`` is passed, so it
+    costs O(cap) however large the value is.
+    """
+    total = 0
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        total += len(node)
+        if total > cap:
+            return cap + 1
+        for item in node.values() if type(node) is dict else node:
+            kind = type(item)
+            if (kind is list or kind is dict or kind is tuple) and item:
+                push(item)
+    return total
 
 
 def _guard(fn: Callable[[Any, Any], bool], op: str) -> Callable[[Any, Any], bool]:

@@ -6,6 +6,7 @@ parent built-in (Q16).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -27,6 +28,7 @@ from scoring.dsl.compile import (
     _exec_error,
     points_error,
 )
+from scoring.dsl.trace import BRACKETS
 from scoring.dsl.validate import check_parent_variables
 
 Status = Literal["ok", "error", "timeout", "limit"]
@@ -136,7 +138,12 @@ def run_program(
     st.cb = {}
     st.matched = False
     st.vetoed = False
-    st.trace = [] if trace else None
+    st.trace = None
+    if trace:
+        st.trace = []
+        budget = limits.trace_bytes
+        st.tb = sys.maxsize if budget is None else max(0, budget - BRACKETS)
+        st.tv = program.trace_value_bytes
     st.v = {}
     st.received = None
     error = None

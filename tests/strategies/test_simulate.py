@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 from gamification.models import Award, Player
 from strategies.models import StrategyDefinition
 from tests.factories import GameFactory, TaskFactory, strategy_program_full
@@ -154,3 +157,101 @@ def test_simulating_without_a_program_answers_400(api):
     response = api.post(f"{BASE}/{draft['id']}/simulate", {}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "DSL_NO_AST_TO_SIMULATE"
+
+
+# -- big inputs ---------------------------------------------------------------------------------
+def _field(path: str) -> dict:
+    return {"type": "field", "path": path}
+
+
+def _megabyte_of_lists() -> dict:
+    """Two lists of about 1 MB of JSON each, equal but for their last item."""
+    unit = "[[[[[[[[[[0]]]]]]]]]]"
+    text = "[" + ",".join([unit] * (500_000 // (len(unit) + 1))) + "]"
+    left, right = json.loads(text), json.loads(text)
+    right[-1] = 1
+    return {"l": left, "m": right}
+
+
+def _simulate_big(api, ast: dict, data: dict) -> tuple[dict, int, float]:
+    started = time.perf_counter()
+    response = api.post(
+        "/api/v1/strategies/simulate",
+        {"type": "DSL_FULL", "astJson": ast, "data": data},
+        format="json",
+    )
+    elapsed = (time.perf_counter() - started) * 1000.0
+    assert response.status_code == 200, response.content[:500]
+    return response.json(), len(response.content), elapsed
+
+
+#: What a simulation answer may take: the trace's budget and 64 KiB for everything else.
+ANSWER_BYTES = 65536 + 64 * 1024
+#: Time allowed on top of the run to encode a megabyte of JSON, send it and parse it.
+CODEC_MS = 1000
+
+
+def test_simulating_the_amplification_program_on_a_megabyte_answers_small_and_on_time(
+    api, settings
+):
+    rules = [
+        {
+            "type": "rule",
+            "when": {
+                "type": "compare",
+                "op": "==",
+                "left": _field("data.l"),
+                "right": _field("data.m"),
+            },
+            "then": [
+                {
+                    "type": "assign_points",
+                    "value": {"type": "literal", "value": i},
+                    "case_name": "R",
+                }
+            ],
+        }
+        for i in range(160)
+    ]
+    body, size, elapsed = _simulate_big(
+        api, {"type": "program", "rules": rules}, _megabyte_of_lists()
+    )
+    assert elapsed <= settings.DSL_EXECUTION_TIMEOUT_MS * 1.1 + CODEC_MS
+    assert (body["status"], body["errorCode"]) == ("error", "DSL_VALUE_TOO_LARGE")
+    assert (body["nodeId"], body["pointer"]) == ("p.program.0.rule.0.compare.0", "/rules/0/when")
+    assert body["durationMs"] <= settings.DSL_EXECUTION_TIMEOUT_MS * 1.1
+    assert size <= ANSWER_BYTES
+    assert len(json.dumps(body["trace"])) <= settings.DSL_EXECUTION_LOG_TRACE_BYTES + 64
+
+
+def test_simulating_a_program_that_echoes_a_megabyte_answers_small(api, settings):
+    echoes = [
+        {"type": "set_callback_data", "key": f"copy{i}", "value": _field("data.l")}
+        for i in range(150)
+    ]
+    ast = {
+        "type": "program",
+        "rules": [
+            {
+                "type": "rule",
+                "when": {"type": "literal", "value": True},
+                "then": [
+                    *echoes,
+                    {
+                        "type": "assign_points",
+                        "value": {"type": "literal", "value": 3},
+                        "case_name": "Echo",
+                    },
+                ],
+            }
+        ],
+    }
+    body, size, elapsed = _simulate_big(api, ast, _megabyte_of_lists())
+    assert elapsed <= settings.DSL_EXECUTION_TIMEOUT_MS * 1.1 + CODEC_MS
+    assert (body["status"], body["points"], body["caseName"]) == ("ok", 3, "Echo")
+    assert body["durationMs"] <= settings.DSL_EXECUTION_TIMEOUT_MS * 1.1
+    assert size <= ANSWER_BYTES
+    # What was cut says so: callback data and field values end with explicit markers.
+    assert body["callbackData"]["$truncated"] == {"omitted": 150 - len(body["callbackData"]) + 1}
+    assert body["fields"]["data.l"][-1]["$truncated"] == "bytes"
+    assert body["trace"][-1]["$truncated"] == "bytes"
