@@ -192,6 +192,8 @@ DSL_MAX_DEPTH = env_int("DSL_MAX_DEPTH", 32, minimum=1)
 DSL_EXECUTION_TIMEOUT_MS = env_int("DSL_EXECUTION_TIMEOUT_MS", 500, minimum=0)
 # The largest event ``data`` accepted, as compact JSON in UTF-8 (413 beyond it, before any run).
 DSL_EVENT_DATA_MAX_BYTES = env_int("DSL_EVENT_DATA_MAX_BYTES", 64 * 1024, minimum=2)
+# The largest callback data a custom strategy may return (DSL_VALUE_TOO_LARGE beyond it).
+DSL_CALLBACK_DATA_MAX_BYTES = env_int("DSL_CALLBACK_DATA_MAX_BYTES", 64 * 1024, minimum=256)
 # Bytes of JSON a run's trace may take (execution logs and simulations); values are cut to
 # fit and recording stops with a marker once the budget is spent.
 DSL_EXECUTION_LOG_TRACE_BYTES = env_int("DSL_EXECUTION_LOG_TRACE_BYTES", 65536, minimum=0)

@@ -110,6 +110,7 @@ def dsl_limits() -> DslLimits:
         max_depth=settings.DSL_MAX_DEPTH,
         timeout_ms=settings.DSL_EXECUTION_TIMEOUT_MS,
         trace_bytes=settings.DSL_EXECUTION_LOG_TRACE_BYTES,
+        callback_bytes=settings.DSL_CALLBACK_DATA_MAX_BYTES,
     )
 
 

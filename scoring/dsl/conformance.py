@@ -101,6 +101,7 @@ def _limits(raw: Mapping[str, Any] | None) -> DslLimits:
         runtime_max_depth=raw.get("runtime_max_depth"),
         # Traces are compared with the reference engine's, which kept them whole.
         trace_bytes=None,
+        callback_bytes=None,
     )
 
 

@@ -16,6 +16,7 @@ class DslLimits:
     also bounds the lists and objects a comparison walks (see ``ops.items_within``).
     ``trace_bytes`` bounds a traced run's trace as JSON; ``None`` keeps every entry whole
     (the conformance runner, which compares traces with the reference engine's).
+    ``callback_bytes`` bounds the callback data a run returns; ``None`` does not.
     """
 
     max_nodes: int = 1000
@@ -28,6 +29,9 @@ class DslLimits:
     #: Node visits between two wall-clock checks.
     clock_interval: int = 64
     trace_bytes: int | None = 65536
+    #: JSON bytes the callback data of a run may take; a run over it fails with
+    #: ``DSL_VALUE_TOO_LARGE`` (it is stored with the award and sent back in its answer).
+    callback_bytes: int | None = 65536
 
     @property
     def run_nodes(self) -> int:

@@ -21,6 +21,7 @@ from scoring.builtins.base import (
 )
 from scoring.dsl import errors as E
 from scoring.dsl import spec
+from scoring.dsl.bounded import json_bounded
 from scoring.dsl.compile import (
     CompiledProgram,
     NodeInfo,
@@ -156,6 +157,8 @@ def run_program(
             _run_extend(program, st, event, analytics_loader, parent, mock_state, trace)
         else:
             raise E.DslExecutionError(E.UNKNOWN_MODE, f"unknown strategy mode {mode!r}")
+        if st.cb and limits.callback_bytes is not None:
+            _check_callback_size(st.cb, limits.callback_bytes)
         end = perf_counter()
         if end > st.deadline:
             raise E.DslTimeoutError(E.TIMEOUT, "the strategy ran out of time")
@@ -275,6 +278,36 @@ def _run_full(
             return
     if sections.default is not None:
         sections.default(st)
+
+
+#: Callback data this small cannot exceed any budget of 49 KiB or more: no walk needed.
+_SMALL_CALLBACK_KEYS = 32
+_SMALL_CALLBACK_TEXT = 128
+
+
+def _check_callback_size(callback: dict[str, Any], max_bytes: int) -> None:
+    """Refuse callback data over ``max_bytes`` of JSON, at a cost bounded by the budget.
+
+    A program may copy the event's data into many callback keys: without this an award
+    would store and answer keys x input bytes.
+    """
+    if len(callback) <= _SMALL_CALLBACK_KEYS and max_bytes >= 49 * 1024:
+        for key, value in callback.items():
+            if len(key) > _SMALL_CALLBACK_TEXT:
+                break
+            if isinstance(value, str):
+                if len(value) > _SMALL_CALLBACK_TEXT:
+                    break
+            elif value is not None and not isinstance(value, bool | int | float):
+                break
+        else:
+            return
+    if json_bounded(callback, max_bytes=max_bytes, max_depth=sys.maxsize).truncated:
+        raise E.DslLimitError(
+            E.VALUE_TOO_LARGE,
+            f"the callback data is larger than {max_bytes} bytes of JSON",
+            params={"maxBytes": max_bytes},
+        )
 
 
 def _parent_variables(program: CompiledProgram, parent: BuiltinStrategy) -> dict[str, Any]:

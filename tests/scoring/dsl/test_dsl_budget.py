@@ -387,7 +387,9 @@ def test_escaped_characters_are_counted_as_they_are_written():
 def test_values_set_and_computed_are_cut_in_the_trace_too():
     callback = {"type": "set_callback_data", "key": "raw", "value": fld("data.l")}
     ast = program(rule(lit(True), callback, assign(lit(1))))
-    result = score(ast, {"l": list(range(100_000))}, trace=True)
+    result = score(
+        ast, {"l": list(range(100_000))}, trace=True, limits=DslLimits(callback_bytes=None)
+    )
     entry = next(e for e in result.trace if e["type"] == "set_callback_data")
     assert entry["value"][-1][MARKER] == "bytes"
     # The run's own result is not cut: only what the trace shows of it.
@@ -399,3 +401,37 @@ def test_without_a_trace_budget_values_are_kept_whole():
     value = list(range(5_000))
     result = score(ast, {"l": value}, trace=True, limits=DslLimits(trace_bytes=None))
     assert result.trace[0]["value"] == value
+
+
+def callback_copies(keys: int) -> dict:
+    """One rule copying ``data.l`` into ``keys`` callback keys: keys x input bytes out."""
+    copies = [
+        {"type": "set_callback_data", "key": f"k{i}", "value": fld("data.l")} for i in range(keys)
+    ]
+    return program(rule(lit(True), *copies, assign(lit(1), "Copied")))
+
+
+def test_callback_data_over_its_budget_fails_the_run_at_a_cost_bounded_by_the_budget():
+    data = {"l": list(range(3000))}  # about 17 KB of JSON
+    started = time.perf_counter()
+    result = score(callback_copies(100), data, limits=DslLimits(callback_bytes=65536))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    assert result.status == "limit"
+    assert result.error_code == E.VALUE_TOO_LARGE
+    assert result.callback_data == {}
+    assert elapsed_ms < 200
+
+
+def test_callback_data_within_its_budget_is_returned_whole():
+    data = {"l": list(range(3000))}
+    result = score(callback_copies(3), data, limits=DslLimits(callback_bytes=65536))
+    assert result.ok
+    assert result.callback_data["k2"] == data["l"]
+    small = score(callback_copies(30), {"l": "x" * 100})
+    assert small.ok and len(small.callback_data) == 30
+
+
+def test_a_callback_budget_of_none_returns_everything():
+    data = {"l": list(range(3000))}
+    result = score(callback_copies(100), data, limits=DslLimits(callback_bytes=None))
+    assert result.ok and len(result.callback_data) == 100
