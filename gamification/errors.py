@@ -63,6 +63,12 @@ class InvalidString(DomainError):
     code = "INVALID_STRING"
 
 
+class InvalidHeader(DomainError):
+    """A header the request cannot be read with, such as a Content-Length that is no number."""
+
+    code = "INVALID_HEADER"
+
+
 class PayloadTooLarge(DomainError):
     code = "PAYLOAD_TOO_LARGE"
     http_status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE

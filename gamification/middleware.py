@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from gamification.errors import (
     DomainError,
+    InvalidHeader,
     InvalidString,
     PayloadTooLarge,
     database_unavailable,
@@ -22,12 +23,18 @@ from gamification.errors import (
 _NUL = "\x00"
 
 
-def _body_too_large(request: HttpRequest) -> DomainError | None:
+def _body_length_refused(request: HttpRequest) -> DomainError | None:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None  # Django reads a body of unknown length as empty
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    # int() would take " 12", "+12" or "1_2"; a length is digits only, and anything else
+    # fails further on (the metrics middleware parses it) as a 500.
+    if not raw.isascii() or not raw.isdigit():
+        return InvalidHeader(
+            "The Content-Length header is not a number of bytes.",
+            location="header",
+            parameter="Content-Length",
+        )
+    length = int(raw)
     if limit is not None and length > limit:
         return PayloadTooLarge(
             f"The request body is {length} bytes; at most {limit} are accepted.", maxBytes=limit
@@ -65,7 +72,7 @@ class RequestLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        error = _body_too_large(request) or _nul_in_url_or_headers(request)
+        error = _body_length_refused(request) or _nul_in_url_or_headers(request)
         if error is not None:
             return error_response(error)
         return self.get_response(request)

@@ -94,6 +94,10 @@ def check_parent_variables(
     return issues
 
 
+class _NodeCapReached(Exception):
+    """Stop the walk: past the node cap, more issues would only grow with the document."""
+
+
 class _Validator:
     def __init__(self, limits: DslLimits, parent: BuiltinStrategy | None) -> None:
         self.limits = limits
@@ -144,6 +148,7 @@ class _Validator:
                 node_id,
                 max=self.limits.max_nodes,
             )
+            raise _NodeCapReached
 
     def depth_ok(self, depth: int, pointer: str, node_id: str) -> bool:
         if depth > self.limits.max_depth:
@@ -639,6 +644,8 @@ def validate_ast(
     walker = _SectionTracker(limits, parent)
     try:
         walker.run(filled)
+    except _NodeCapReached:
+        pass
     except RecursionError:
         walker.issues.append(
             E.Issue(E.DEPTH_EXCEEDED, "the document is nested too deeply", "", None)

@@ -499,6 +499,25 @@ def test_a_body_over_the_limit_is_a_json_413_before_anything_reads_it(
     assert _state() == before
 
 
+@pytest.mark.parametrize("length", ["abc", "-1", "+12", " 12", "1_2", "١٢"])
+def test_a_content_length_that_is_no_number_is_a_json_400(api, task, length):
+    before = _state()
+    body = json.dumps({"externalUserId": "alice"})
+
+    response = api.generic(
+        "POST", POINTS, body, content_type="application/json", CONTENT_LENGTH=length
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "INVALID_HEADER",
+        "detail": "The Content-Length header is not a number of bytes.",
+        "location": "header",
+        "parameter": "Content-Length",
+    }
+    assert _state() == before
+
+
 def test_the_request_limit_follows_the_setting(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     document = json.dumps({"externalGameId": "arcade"})

@@ -250,6 +250,14 @@ def test_node_count_is_each_node_once_and_reported_where_it_overflows():
     ]
 
 
+def test_validation_stops_at_the_node_cap_so_issues_do_not_grow_with_the_document():
+    ast = {"type": "program", "rules": [{}] * 5000}
+    issues = validate_ast(ast, limits=DslLimits(max_nodes=10)).issues
+    assert len(issues) == 11
+    assert issues[-1].code == "DSL_NODE_COUNT_EXCEEDED"
+    assert issues[-1].pointer == "/rules/10"
+
+
 def test_depth_counts_the_rule_as_one_and_reports_the_first_too_deep_node():
     when = lit(True)
     for _ in range(30):
