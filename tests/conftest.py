@@ -41,6 +41,29 @@ def other_api(db) -> APIClient:
     return client
 
 
+class RecordingSink:
+    """Keeps the rows handed to it, for tests that do not install a sink of their own."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def submit(self, row: dict, *, realm: str, strategy_type: str) -> None:
+        self.rows.append(row)
+
+
+@pytest.fixture(autouse=True)
+def execution_log_rows_kept_in_memory():
+    """The process sink persists sampled rows through a database connection of its own,
+    outside the test's transaction, so such a row would outlive its test and turn up in a
+    later one's counts. Tests that exercise the pipeline install their own sink."""
+    from observability.observer import ExecutionObserver, observer_set
+
+    sink = RecordingSink()
+    previous = observer_set(ExecutionObserver(sink=sink))  # type: ignore[arg-type]
+    yield sink.rows
+    observer_set(previous)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def execution_log_sink_stopped(django_db_setup):
     """Stop the execution-log publisher before the test database is dropped: its thread holds
