@@ -89,6 +89,39 @@ def row_encoded(row: Row) -> str:
     return json.dumps(row, separators=(",", ":"), default=str)
 
 
+def payload_joined(encoded_rows: list[str]) -> str:
+    """Join encoded rows into a batch payload: a JSON list."""
+    return "[" + ",".join(encoded_rows) + "]"
+
+
+def broker_connection(url: str) -> Any:
+    """A publishing connection that fails at once instead of kombu's reconnect loop: the
+    caller (a breaker, the watchdog's next round) decides when to try again."""
+    from gamification.celery import app
+
+    options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
+    return app.connection_for_write(url=url, transport_options=options)
+
+
+def batch_announce(*, connection: Any, batch_id: str) -> None:
+    """Send the task message naming an outbox batch."""
+    from gamification.celery import app
+
+    app.send_task(
+        TASK_NAME, args=[batch_id], connection=connection, retry=False, ignore_result=True
+    )
+
+
+def close_quietly(resource: Any, *, what: str) -> None:
+    """Close a connection that may already be broken."""
+    if resource is None:
+        return
+    try:
+        resource.close()
+    except Exception:
+        logger.debug("Closing the %s failed", what, exc_info=True)
+
+
 @dataclass(slots=True)
 class _Unconfirmed:
     """A stored batch whose store timed out: it may be in Redis or not."""
@@ -249,13 +282,13 @@ class ExecutionLogSink:
         for item in batch:
             text = row_encoded(row_bounded(item[0]))
             if encoded and size + len(text) + 1 > self.batch_max_bytes:
-                yield items, "[" + ",".join(encoded) + "]"
+                yield items, payload_joined(encoded)
                 items, encoded, size = [], [], 2
             items.append(item)
             encoded.append(text)
             size += len(text) + 1
         if encoded:
-            yield items, "[" + ",".join(encoded) + "]"
+            yield items, payload_joined(encoded)
 
     def _deliver(self, items: list[Item], payload: str) -> None:
         batch_id = str(uuid7())
@@ -357,45 +390,21 @@ class ExecutionLogSink:
         )
 
     def _send_task(self, batch_id: str) -> None:
-        from gamification.celery import app
-
         if self._connection is None:
-            transport_options = {
-                **(app.conf.broker_transport_options or {}),
-                # Fail at once instead of kombu's default reconnect loop; the breaker
-                # decides when to try again.
-                "max_retries": 0,
-            }
-            self._connection = app.connection_for_write(
-                url=self._broker_url(), transport_options=transport_options
-            )
-        app.send_task(
-            TASK_NAME,
-            args=[batch_id],
-            connection=self._connection,
-            retry=False,
-            ignore_result=True,
-        )
+            self._connection = broker_connection(self._broker_url())
+        batch_announce(connection=self._connection, batch_id=batch_id)
 
     def _send(self, rows: list[Row]) -> None:
         """Store and announce ``rows`` as one batch now; raise on any failure."""
         batch_id = str(uuid7())
-        self._store(batch_id, "[" + ",".join(row_encoded(row_bounded(r)) for r in rows) + "]")
+        self._store(batch_id, payload_joined([row_encoded(row_bounded(row)) for row in rows]))
         self._send_task(batch_id)
 
     def _close_connection(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:
-                logger.debug("Closing the broker connection failed", exc_info=True)
+        close_quietly(connection, what="broker connection")
         client, self._redis = self._redis, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:
-                logger.debug("Closing the outbox connection failed", exc_info=True)
+        close_quietly(client, what="outbox connection")
 
     def _drop(self, batch: list[Item], reason: str) -> None:
         counts: dict[tuple[str, str], int] = {}

@@ -96,26 +96,16 @@ class Watchdog:
                 os._exit(70)
 
     def _sweep(self) -> dict[str, Any]:
-        from gamification.celery import app
         from observability.outbox import outbox_for_process
-        from observability.sink import TASK_NAME
+        from observability.sink import batch_announce, broker_connection
 
         outbox = outbox_for_process(self.broker_url)
         due = outbox.take_due(limit=500, redeliver_after=self.redeliver_after)
         if due:
             if self._connection is None:
-                options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
-                self._connection = app.connection_for_write(
-                    url=self.broker_url, transport_options=options
-                )
+                self._connection = broker_connection(self.broker_url)
             for batch_id in due:
-                app.send_task(
-                    TASK_NAME,
-                    args=[batch_id],
-                    connection=self._connection,
-                    retry=False,
-                    ignore_result=True,
-                )
+                batch_announce(connection=self._connection, batch_id=batch_id)
             metrics.log_batches_redelivered.inc(len(due))
             logger.info("Announced %d due execution-log batches again", len(due))
         state = outbox.state()
@@ -160,12 +150,10 @@ class Watchdog:
             logger.warning("Cannot write the worker heartbeat %s", self.heartbeat_file)
 
     def _close(self) -> None:
+        from observability.sink import close_quietly
+
         connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:
-                logger.debug("Closing the watchdog's broker connection failed", exc_info=True)
+        close_quietly(connection, what="watchdog's broker connection")
 
 
 _watchdog: Watchdog | None = None

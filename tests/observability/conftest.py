@@ -403,6 +403,30 @@ class TcpProxy:
                     end.close()
 
 
+def log_row(realm_id: int, user: str, **changes: Any) -> dict[str, Any]:
+    """One execution-log row as the sink sends it (a failed run of DEFINITION_ID)."""
+    from gamification.ids import uuid7
+
+    row: dict[str, Any] = {
+        "id": str(uuid7()),
+        "created_at": "2030-01-01T00:00:00+00:00",
+        "realm_id": realm_id,
+        "strategy_id": f"custom:{DEFINITION_ID}",
+        "strategy_version": "1",
+        "strategy_type": "DSL_FULL",
+        "external_user_id": user,
+        "status": "error",
+        "error_code": "DSL_ARITH_DIV_BY_ZERO",
+        "duration_ms": 1.5,
+        "nodes_executed": 3,
+        "sampled": False,
+        "sample_rate": 1.0,
+        "data": {"x": 1},
+    }
+    row.update(changes)
+    return row
+
+
 def log_make(**fields: Any):
     """Create one execution-log row (defaults: a sampled ok run of DEFINITION_ID, now)."""
     from django.utils import timezone

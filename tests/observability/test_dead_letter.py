@@ -9,11 +9,10 @@ import pytest
 from django.db import connection
 from prometheus_client import REGISTRY
 
-from gamification.ids import uuid7
 from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
 from observability.services import execution_log_batch_persist
 from tests.factories import RealmFactory
-from tests.observability.conftest import wait_for
+from tests.observability.conftest import log_row, wait_for
 
 
 def dead_lettered(reason: str) -> float:
@@ -21,27 +20,6 @@ def dead_lettered(reason: str) -> float:
         REGISTRY.get_sample_value("execution_log_rows_dead_lettered_total", {"reason": reason})
         or 0.0
     )
-
-
-def good_row(realm_id: int, user: str, **changes) -> dict:
-    row = {
-        "id": str(uuid7()),
-        "created_at": "2030-01-01T00:00:00+00:00",
-        "realm_id": realm_id,
-        "strategy_id": "custom:0190a5b0-0000-7000-8000-000000000001",
-        "strategy_version": "1",
-        "strategy_type": "DSL_FULL",
-        "external_user_id": user,
-        "status": "error",
-        "error_code": "DSL_ARITH_DIV_BY_ZERO",
-        "duration_ms": 1.5,
-        "nodes_executed": 3,
-        "sampled": False,
-        "sample_rate": 1.0,
-        "data": {"x": 1},
-    }
-    row.update(changes)
-    return row
 
 
 @pytest.mark.django_db
@@ -66,11 +44,11 @@ def test_a_payload_that_is_no_json_list_is_dead_lettered_whole(payload):
 def test_malformed_rows_are_dead_lettered_alone_and_the_others_inserted():
     realm = RealmFactory()
     rows = [
-        good_row(realm.pk, "kept-1"),
-        good_row(realm.pk, "bad-number", duration_ms="fast"),
+        log_row(realm.pk, "kept-1"),
+        log_row(realm.pk, "bad-number", duration_ms="fast"),
         "not an object",
-        good_row(realm.pk, "bad-id", id="not-a-uuid"),
-        good_row(realm.pk, "kept-2"),
+        log_row(realm.pk, "bad-id", id="not-a-uuid"),
+        log_row(realm.pk, "kept-2"),
     ]
     before = dead_lettered("invalid_row")
     inserted = execution_log_batch_persist(payload=json.dumps(rows), batch_id="b-2")
@@ -92,8 +70,8 @@ def test_a_row_the_database_refuses_is_dead_lettered_and_its_batch_still_lands()
         pytest.skip("PostgreSQL refuses NUL in jsonb; SQLite stores it")
     realm = RealmFactory()
     rows = [
-        good_row(realm.pk, "kept"),
-        good_row(realm.pk, "nul", data={"x": "a\u0000b"}),
+        log_row(realm.pk, "kept"),
+        log_row(realm.pk, "nul", data={"x": "a\u0000b"}),
     ]
     assert execution_log_batch_persist(payload=json.dumps(rows)) == 1
     assert list(StrategyExecutionLog.objects.values_list("external_user_id", flat=True)) == ["kept"]
@@ -106,7 +84,7 @@ def test_a_row_the_database_refuses_is_dead_lettered_and_its_batch_still_lands()
 @pytest.mark.django_db
 def test_redelivered_rows_insert_nothing_twice():
     realm = RealmFactory()
-    payload = json.dumps([good_row(realm.pk, f"u{i}") for i in range(5)])
+    payload = json.dumps([log_row(realm.pk, f"u{i}") for i in range(5)])
     assert execution_log_batch_persist(payload=payload) == 5
     assert execution_log_batch_persist(payload=payload) == 0
     assert StrategyExecutionLog.objects.count() == 5
@@ -121,7 +99,7 @@ def test_a_batch_its_worker_died_on_too_often_is_dead_lettered(fresh_redis, sett
     settings.CELERY_BROKER_URL = fresh_redis
     realm = RealmFactory()
     outbox = Outbox(redis_client(fresh_redis))
-    outbox.store(batch_id="b-3", payload=json.dumps([good_row(realm.pk, "u")]), redeliver_after=60)
+    outbox.store(batch_id="b-3", payload=json.dumps([log_row(realm.pk, "u")]), redeliver_after=60)
     outbox.client.hset(ATTEMPTS_KEY, "b-3", settings.DSL_EXECUTION_LOG_MAX_ATTEMPTS)
 
     assert execution_log_outbox_batch_persist(batch_id="b-3") == 0
@@ -144,7 +122,7 @@ def test_the_real_worker_dead_letters_a_garbage_batch_and_goes_on(start_worker, 
     outbox = Outbox(redis_client(fresh_redis))
     outbox.store(batch_id="garbage", payload="[" * 50_000, redeliver_after=60)
     outbox.store(
-        batch_id="good", payload=json.dumps([good_row(realm.pk, "after")]), redeliver_after=60
+        batch_id="good", payload=json.dumps([log_row(realm.pk, "after")]), redeliver_after=60
     )
     with app.connection_for_write(url=fresh_redis) as conn:
         for batch_id in ("garbage", "good"):

@@ -11,31 +11,19 @@ import pytest
 import redis
 from django.db import connection, transaction
 
-from gamification.ids import uuid7
 from observability.models import StrategyExecutionLog
 from observability.observer import observer_get
 from tests.factories import RealmFactory
-from tests.observability.conftest import TcpProxy, make_event, make_run, test_database_url, wait_for
+from tests.observability.conftest import (
+    TcpProxy,
+    log_row,
+    make_event,
+    make_run,
+    test_database_url,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
-
-
-def raw_row(realm_id: int, user: str) -> dict:
-    return {
-        "id": str(uuid7()),
-        "created_at": "2030-01-01T00:00:00+00:00",
-        "realm_id": realm_id,
-        "strategy_id": "custom:0190a5b0-0000-7000-8000-000000000001",
-        "strategy_version": "1",
-        "strategy_type": "DSL_FULL",
-        "external_user_id": user,
-        "status": "error",
-        "error_code": "DSL_ARITH_DIV_BY_ZERO",
-        "duration_ms": 1.5,
-        "nodes_executed": 3,
-        "sampled": False,
-        "sample_rate": 1.0,
-    }
 
 
 def test_sampled_ok_runs_and_every_failure_arrive(start_worker, broker_sink, settings):
@@ -90,7 +78,7 @@ def test_a_redelivered_batch_inserts_nothing_twice(start_worker, fresh_redis):
     from observability.sink import TASK_NAME
 
     realm = RealmFactory()
-    rows = [raw_row(realm.pk, f"u{i}") for i in range(20)]
+    rows = [log_row(realm.pk, f"u{i}") for i in range(20)]
     start_worker()
     with app.connection_for_write(url=fresh_redis) as conn:
         for _ in range(3):
@@ -107,7 +95,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(start_worker, fr
     from observability.sink import TASK_NAME
 
     realm = RealmFactory()
-    batches = [[raw_row(realm.pk, f"b{b}-u{i}") for i in range(25)] for b in range(4)]
+    batches = [[log_row(realm.pk, f"b{b}-u{i}") for i in range(25)] for b in range(4)]
     table = StrategyExecutionLog._meta.db_table
     worker = start_worker()
 
