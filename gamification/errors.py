@@ -4,7 +4,7 @@ of the project to the same JSON shape: ``{"code": "...", "detail": "...", ...}``
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
@@ -13,6 +13,16 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class HttpMappedError(Protocol):
+    """An error that knows its HTTP answer: the domain errors, and the engine's DSL errors,
+    which cannot import this module (the engine depends on no app)."""
+
+    http_status: int
+
+    def as_body(self) -> dict[str, Any]: ...
 
 
 class DomainError(Exception):
@@ -130,13 +140,8 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every known error as ``{"code", "detail", ...}`` with its HTTP status."""
-    from scoring.dsl.errors import DslError  # the engine does not depend on this module
-    from scoring.errors import dsl_error_response_body, dsl_error_status
-
-    if isinstance(exc, DomainError):
+    if isinstance(exc, HttpMappedError):
         return Response(exc.as_body(), status=exc.http_status)
-    if isinstance(exc, DslError):
-        return Response(dsl_error_response_body(exc), status=dsl_error_status(exc))
     if database_unavailable(exc):
         _log_database_unavailable(exc)
         return Response(

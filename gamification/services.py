@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -13,8 +12,8 @@ from django.utils import timezone
 from gamification.auth import api_key_cache_forget, hash_secret
 from gamification.errors import ConflictError, DomainError
 from gamification.models import ApiKey, Game, Realm, Task
+from gamification.strategy_ids import strategy_id_well_formed
 
-STRATEGY_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*|custom:[0-9a-fA-F-]{36}")
 #: Path segment of the bulk endpoint, so it cannot be a task id.
 RESERVED_TASK_IDS = frozenset({"bulk"})
 
@@ -25,7 +24,7 @@ class InvalidStrategyId(DomainError):
 
 def strategy_id_check(strategy_id: str) -> str:
     """Reject strategy ids that can never resolve (a built-in name or ``custom:<uuid>``)."""
-    if not STRATEGY_ID_PATTERN.fullmatch(strategy_id):
+    if not strategy_id_well_formed(strategy_id):
         raise InvalidStrategyId(
             f"{strategy_id!r} is neither a built-in strategy id nor custom:<uuid>.",
             field="strategyId",

@@ -4,7 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gamification import api as core_api
 from gamification.health import healthz, metrics, readyz
-from scoring import api as scoring_api
 
 G = "api/v1/games/<str:external_game_id>"
 T = f"{G}/tasks/<str:external_task_id>"
@@ -15,18 +14,17 @@ api_v1 = [
     path(f"{G}/tasks", core_api.TaskListCreateView.as_view(), name="task-list"),
     path(f"{G}/tasks/bulk", core_api.TaskBulkCreateView.as_view(), name="task-bulk"),
     path(T, core_api.TaskDetailView.as_view(), name="task-detail"),
-    path(f"{T}/points", scoring_api.TaskPointsView.as_view(), name="task-points"),
     path(f"{G}/points", core_api.GamePointsView.as_view(), name="game-points"),
     path(
         f"{G}/players/<str:external_user_id>/points",
         core_api.PlayerPointsView.as_view(),
         name="player-points",
     ),
-    path("api/v1/strategies", scoring_api.BuiltinStrategyListView.as_view(), name="strategy-list"),
 ]
 
 urlpatterns = [
     *api_v1,
+    path("", include("scoring.urls")),
     path("", include("observability.urls")),
     path("", include("strategies.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from gamification.auth import request_realm
 from gamification.errors import NotFoundError
 from gamification.models import Realm
+from gamification.strategy_ids import custom_strategy_id, strategy_uuid
 from observability import selectors
 from observability.serializers import (
     ExecutionListQuerySerializer,
@@ -22,7 +23,6 @@ from observability.serializers import (
     stats_render,
     window_parse,
 )
-from scoring.engine import CUSTOM_PREFIX, strategy_uuid
 
 WINDOW_PARAMETERS = [
     OpenApiParameter("since", str, description="ISO 8601 start (inclusive)."),
@@ -35,7 +35,7 @@ def strategy_require(*, realm: Realm, strategy_uuid: uuid.UUID) -> str:
     """Return ``custom:<uuid>`` when the realm has that strategy version or logs of it."""
     from strategies.models import StrategyDefinition
 
-    strategy_id = f"{CUSTOM_PREFIX}{strategy_uuid}"
+    strategy_id = custom_strategy_id(strategy_uuid)
     if StrategyDefinition.objects.filter(pk=strategy_uuid, realm=realm).exists():
         return strategy_id
     if selectors.execution_log_exists(strategy_id=strategy_id, realm=realm):
@@ -78,7 +78,7 @@ class ExecutionDetailView(APIView):
     def get(self, request: Request, strategy_uuid: uuid.UUID, log_id: uuid.UUID) -> Response:
         realm = request_realm(request)
         log = selectors.execution_log_get(
-            strategy_id=f"{CUSTOM_PREFIX}{strategy_uuid}", realm=realm, log_id=log_id
+            strategy_id=custom_strategy_id(strategy_uuid), realm=realm, log_id=log_id
         )
         if log is None:
             raise NotFoundError(f"No execution {log_id}.", code="EXECUTION_NOT_FOUND")

@@ -7,7 +7,8 @@ from typing import Any
 from django.db import models
 
 from gamification.ids import uuid7
-from scoring.engine import StrategyKind, strategy_uuid
+from gamification.strategy_ids import strategy_uuid
+from scoring.strategy_types import StrategyKind
 
 #: Columns the dashboard aggregates read (covering indexes).
 AGGREGATED = [

@@ -17,30 +17,16 @@ from django.utils import timezone
 from gamification.ids import uuid7
 from observability import metrics
 from observability.sink import ExecutionLogSink, sink_get
+from scoring.strategy_types import error_code_label
 
 if TYPE_CHECKING:
     from gamification.models import ApiKey, Realm
     from scoring.builtins.base import ScoringEvent
-    from scoring.engine import StrategyRun
+    from scoring.strategy_types import StrategyRun
 
 logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
-
-
-def error_code_label(error: BaseException | None, status: str) -> str | None:
-    """Return the metrics label of a failure (spec section 9.2)."""
-    if status == "ok" and error is None:
-        return None
-    code = getattr(error, "code", None)
-    if code:
-        return str(code)
-    if status == "timeout":
-        return "DSL_TIMEOUT"
-    if status == "limit":
-        return "DSL_LIMIT_EXCEEDED"
-    name = type(error).__name__ if error is not None else ""
-    return name if name.startswith("Dsl") else "DSL_UNEXPECTED"
 
 
 def trace_truncate(

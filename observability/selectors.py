@@ -37,9 +37,9 @@ from django.db.models import (
 from django.db.models.functions import Trunc
 
 from gamification.models import Realm
+from gamification.strategy_ids import strategy_uuid
 from observability.metrics import DURATION_BUCKETS
 from observability.models import ExecutionStatus, StrategyExecutionLog
-from scoring.engine import strategy_uuid
 
 LIST_CAP = 200
 SAMPLE_CAP = 1000

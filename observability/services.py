@@ -17,9 +17,9 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from gamification.errors import DomainError
+from gamification.strategy_ids import strategy_uuid
 from observability import metrics
 from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
-from scoring.engine import strategy_uuid
 
 logger = logging.getLogger(__name__)
 

@@ -97,7 +97,7 @@ def payload_joined(encoded_rows: list[str]) -> str:
 def broker_connection(url: str) -> Any:
     """A publishing connection that fails at once instead of kombu's reconnect loop: the
     caller (a breaker, the watchdog's next round) decides when to try again."""
-    from gamification.celery import app
+    from celery import current_app as app
 
     options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
     return app.connection_for_write(url=url, transport_options=options)
@@ -105,7 +105,7 @@ def broker_connection(url: str) -> Any:
 
 def batch_announce(*, connection: Any, batch_id: str) -> None:
     """Send the task message naming an outbox batch."""
-    from gamification.celery import app
+    from celery import current_app as app
 
     app.send_task(
         TASK_NAME, args=[batch_id], connection=connection, retry=False, ignore_result=True
@@ -355,7 +355,7 @@ class ExecutionLogSink:
             return self._inline
         if self.broker_url:
             return False
-        from gamification.celery import app
+        from celery import current_app as app
 
         return bool(app.conf.task_always_eager)
 
@@ -374,7 +374,7 @@ class ExecutionLogSink:
             close_old_connections()
 
     def _broker_url(self) -> str:
-        from gamification.celery import app
+        from celery import current_app as app
 
         return self.broker_url or app.conf.broker_url
 

@@ -5,19 +5,20 @@ import uuid
 
 from django.urls import path, register_converter
 
+from gamification.strategy_ids import CUSTOM_ID_PATH_REGEX, strategy_uuid
 from observability import api
 
 
 class StrategyUuidConverter:
     """A strategy version id, bare or as ``custom:<uuid>``."""
 
-    regex = (
-        r"(?:custom:)?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-        r"[0-9a-fA-F]{12}"
-    )
+    regex = CUSTOM_ID_PATH_REGEX
 
     def to_python(self, value: str) -> uuid.UUID:
-        return uuid.UUID(value.removeprefix("custom:"))
+        parsed = strategy_uuid(value)
+        if parsed is None:  # the regex admits only UUIDs
+            raise ValueError(value)
+        return parsed
 
     def to_url(self, value: uuid.UUID | str) -> str:
         return str(value)

@@ -164,7 +164,7 @@ def watchdog_start(*, consumer: Any = None) -> Watchdog | None:
     global _watchdog
     if not settings.CELERY_BROKER_URL or _watchdog is not None:
         return _watchdog
-    from gamification.celery import app
+    from celery import current_app as app
 
     _watchdog = Watchdog(
         broker_url=settings.CELERY_BROKER_URL,

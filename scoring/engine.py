@@ -3,95 +3,33 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models
 
-from gamification.models import Realm
-from scoring.builtins.base import (
-    Analytics,
-    AnalyticsRequest,
-    BuiltinStrategy,
-    ScoringEvent,
-    StrategyResult,
-)
+from gamification.strategy_ids import strategy_id_is_custom
+from scoring.builtins.base import Analytics, AnalyticsRequest, ScoringEvent, StrategyResult
 from scoring.builtins.registry import UnknownBuiltinStrategy, builtin_get
-from scoring.dsl.compile import CompiledProgram
-from scoring.dsl.errors import DslError
 from scoring.dsl.limits import DslLimits
 from scoring.dsl.run import run_program
 from scoring.errors import StrategyNotFound
+from scoring.hooks import custom_strategy_resolver
+from scoring.strategy_types import ResolvedStrategy, StrategyKind, StrategyRun
+
+if TYPE_CHECKING:
+    from gamification.models import Realm
 
 AnalyticsLoader = Callable[[AnalyticsRequest], Analytics]
-
-CUSTOM_PREFIX = "custom:"
-
-
-def strategy_uuid(strategy_id: str) -> uuid.UUID | None:
-    """Return the UUID of ``custom:<uuid>`` (or of a bare UUID); None for a built-in id."""
-    try:
-        return uuid.UUID(str(strategy_id).removeprefix(CUSTOM_PREFIX))
-    except ValueError:
-        return None
-
-
-class StrategyKind(models.TextChoices):
-    """How a strategy runs: the one list of strategy types (definitions, logs, metrics)."""
-
-    BUILT_IN = "BUILT_IN", "Built-in"
-    DSL_EXTEND = "DSL_EXTEND", "Extends a built-in"
-    DSL_FULL = "DSL_FULL", "Full program"
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedStrategy:
-    """A strategy ready to run: a built-in, or a compiled custom program (with its parent)."""
-
-    strategy_id: str
-    version: str
-    kind: str
-    builtin: BuiltinStrategy | None = None
-    program: CompiledProgram | None = None
-    definition_id: str | None = None
-
-    @property
-    def parent_strategy_id(self) -> str | None:
-        if self.kind == StrategyKind.DSL_EXTEND and self.builtin is not None:
-            return self.builtin.id
-        return None
-
-
-@dataclass(slots=True)
-class StrategyRun:
-    """What happened when a strategy scored one event."""
-
-    strategy: ResolvedStrategy
-    status: str
-    result: StrategyResult | None
-    error: DslError | None = None
-    duration_ms: float = 0.0
-    nodes_executed: int = 0
-    trace: list[dict[str, Any]] | None = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    vetoed: bool = False
-    #: False when a DSL_FULL program matched no rule and had no default (0 points, no case).
-    matched: bool = True
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 def strategy_resolve(*, realm: Realm, strategy_id: str) -> ResolvedStrategy:
     """Return the runnable strategy bound as ``strategy_id`` in ``realm``."""
-    if strategy_id.startswith(CUSTOM_PREFIX):
-        from strategies.selectors import strategy_resolve_custom
-
-        return strategy_resolve_custom(realm=realm, strategy_id=strategy_id)
+    if strategy_id_is_custom(strategy_id):
+        resolver = custom_strategy_resolver()
+        if resolver is None:
+            raise StrategyNotFound(f"No strategy {strategy_id!r}: custom strategies are off.")
+        return resolver(realm=realm, strategy_id=strategy_id)
     try:
         builtin = builtin_get(strategy_id)
     except UnknownBuiltinStrategy:

@@ -1,13 +1,11 @@
-"""Errors of the scoring service and how engine (DSL) errors are shown to API callers."""
+"""Errors of the scoring service."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import status
-
 from gamification.errors import ConflictError, DomainError, UnprocessableError
-from scoring.dsl.errors import DslError, DslValidationError
+from scoring.dsl.errors import DslError
 
 
 class ScoringError(DomainError):
@@ -38,23 +36,4 @@ class StrategyFailed(ScoringError, UnprocessableError):
         self.error = error
 
     def as_body(self) -> dict[str, Any]:
-        return dsl_error_response_body(self.error)
-
-
-def dsl_error_response_body(error: DslError) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "code": error.code,
-        "detail": error.message,
-        "nodeId": error.node_id,
-        "pointer": error.pointer,
-    }
-    if isinstance(error, DslValidationError):
-        body["errors"] = [issue.as_dict() for issue in error.issues]
-    return body
-
-
-def dsl_error_status(error: DslError) -> int:
-    """Validation problems are bad input (400); failures of a valid program are 422."""
-    if isinstance(error, DslValidationError):
-        return status.HTTP_400_BAD_REQUEST
-    return status.HTTP_422_UNPROCESSABLE_ENTITY
+        return self.error.as_body()

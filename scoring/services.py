@@ -15,11 +15,12 @@ from django.utils import timezone
 from gamification.ids import uuid7
 from gamification.models import ApiKey, Award, Player, Realm, Task
 from gamification.parsers import event_data_check
-from observability.observer import run_observe, trace_wanted
 from scoring.builtins.base import AnalyticsRequest, ScoringEvent
 from scoring.context import EventHistory, event_history_load
-from scoring.engine import StrategyRun, strategy_execute, strategy_resolve
+from scoring.engine import strategy_execute, strategy_resolve
 from scoring.errors import IdempotencyKeyReused, StrategyFailed, TaskClosed
+from scoring.hooks import run_observer
+from scoring.strategy_types import StrategyRun
 
 _PLAYER_STATS = "gamification_playertaskstats"
 _TASK_STATS = "gamification_taskstats"
@@ -222,11 +223,12 @@ def award_points(
         return history.analytics
 
     award_id: uuid.UUID = uuid7()
-    traced = trace_wanted()
+    observer = run_observer()
+    traced = observer.trace_wanted()
     run = strategy_execute(
         strategy=strategy, event=event, analytics_loader=analytics_loader, trace=traced
     )
-    run_observe(
+    observer.run_observe(
         run=run,
         traced=traced,
         realm=realm,

@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from gamification.errors import DomainError, InvalidString, JsonInvalid
 from gamification.parsers import json_document_load, json_text_load
 from scoring.builtins.registry import builtin_list
-from scoring.engine import StrategyKind
+from scoring.strategy_types import StrategyKind
 from strategies import selectors, services
 from strategies.diff import strategy_diff
 from strategies.errors import StrategyError, StrategyInvalid

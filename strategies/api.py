@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gamification.auth import request_api_key, request_realm
-from scoring.engine import StrategyKind
+from scoring.strategy_types import StrategyKind
 from strategies import selectors, services
 from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.serializers import (

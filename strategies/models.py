@@ -8,7 +8,8 @@ from django.db.models import Q
 
 from gamification.ids import uuid7
 from gamification.models import ApiKey, Realm
-from scoring.engine import CUSTOM_PREFIX, StrategyKind
+from gamification.strategy_ids import custom_strategy_id
+from scoring.strategy_types import StrategyKind
 
 #: Format tag of exported strategy bundles.
 BUNDLE_FORMAT = "gamification.strategy/v1"
@@ -97,7 +98,7 @@ class StrategyDefinition(models.Model):
     @property
     def strategy_id(self) -> str:
         """The id games and tasks bind to."""
-        return f"{CUSTOM_PREFIX}{self.pk}"
+        return custom_strategy_id(self.pk)
 
     @property
     def is_published(self) -> bool:

@@ -9,7 +9,8 @@ from scoring.builtins.base import BuiltinStrategy
 from scoring.builtins.registry import UnknownBuiltinStrategy, builtin_get
 from scoring.dsl.errors import Issue
 from scoring.dsl.validate import validate_ast
-from scoring.engine import StrategyKind, dsl_limits
+from scoring.engine import dsl_limits
+from scoring.strategy_types import StrategyKind
 from strategies.errors import StrategyError
 
 AST_MISSING = "DSL_AST_MISSING"

@@ -12,13 +12,15 @@ from django.db.models.fields import CharField, IntegerField
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from gamification.models import Game, Realm, Task
+from gamification.strategy_ids import CUSTOM_PREFIX, custom_strategy_id, strategy_uuid
 from scoring.builtins.registry import builtin_get
 from scoring.dsl.compile import CompiledProgram, compile_program
 from scoring.dsl.errors import DslValidationError
-from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits, strategy_uuid
+from scoring.engine import dsl_limits
 from scoring.errors import StrategyFailed, StrategyNotFound, StrategyNotPublished
+from scoring.strategy_types import ResolvedStrategy, StrategyKind
 from strategies.errors import StrategyDefinitionNotFound
-from strategies.models import BUNDLE_FORMAT, CUSTOM_PREFIX, StrategyDefinition, StrategyStatus
+from strategies.models import BUNDLE_FORMAT, StrategyDefinition, StrategyStatus
 
 # -- the award path ------------------------------------------------------------------------------
 #: Compiled programs by (definition id, updated_at): a publish, rollback or archive touches
@@ -131,7 +133,7 @@ def _family_ids(strategy: StrategyDefinition) -> list[str]:
     pks = StrategyDefinition.objects.filter(
         realm_id=strategy.realm_id, name=strategy.name
     ).values_list("pk", flat=True)
-    return [f"{CUSTOM_PREFIX}{pk}" for pk in pks]
+    return [custom_strategy_id(pk) for pk in pks]
 
 
 def strategy_usage(*, strategy: StrategyDefinition) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from scoring.engine import StrategyKind
+from scoring.strategy_types import StrategyKind
 from strategies.models import StrategyDefinition, StrategyStatus
 
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gamification.models import ApiKey, Game, Realm, Task
+from gamification.strategy_ids import custom_strategy_id
 from strategies.errors import (
     StrategyArchived,
     StrategyError,
@@ -24,7 +25,7 @@ from strategies.errors import (
     StrategyStateConflict,
     StrategyVersionNotFound,
 )
-from strategies.models import BUNDLE_FORMAT, CUSTOM_PREFIX, StrategyDefinition, StrategyStatus
+from strategies.models import BUNDLE_FORMAT, StrategyDefinition, StrategyStatus
 from strategies.programs import program_check, strategy_shape_check
 
 #: Fields an edit may change; the name is the family's identity and never changes.
@@ -80,7 +81,7 @@ def _family_lock(*, realm_id: int, name: str) -> list[StrategyDefinition]:
 
 
 def _bound_ids(family: list[StrategyDefinition]) -> list[str]:
-    return [f"{CUSTOM_PREFIX}{row.pk}" for row in family]
+    return [custom_strategy_id(row.pk) for row in family]
 
 
 def _consumers_switch(

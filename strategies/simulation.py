@@ -16,7 +16,8 @@ from scoring.context import EMPTY_HISTORY, empty_history_analytics, event_histor
 from scoring.dsl.bounded import json_bounded
 from scoring.dsl.compile import compile_program
 from scoring.dsl.errors import DslValidationError, Issue
-from scoring.engine import ResolvedStrategy, StrategyKind, dsl_limits, strategy_execute
+from scoring.engine import dsl_limits, strategy_execute
+from scoring.strategy_types import ResolvedStrategy, StrategyKind
 from strategies.errors import StrategyInvalid
 from strategies.models import StrategyDefinition
 from strategies.programs import parent_get, strategy_shape_check

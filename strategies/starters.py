@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scoring.builtins.registry import builtin_list
-from scoring.engine import StrategyKind
+from scoring.strategy_types import StrategyKind
 
 TWINS_DIR = Path(__file__).resolve().parent.parent / "scoring" / "builtins" / "twins"
 STARTERS_DIR = Path(__file__).resolve().parent / "starters"

@@ -160,6 +160,18 @@ class DslError(Exception):
             "status": self.status,
         }
 
+    #: The HTTP status of a refused request: a valid program that failed is unprocessable.
+    http_status: ClassVar[int] = 422
+
+    def as_body(self) -> dict[str, Any]:
+        """The error as an API answers it: the edge's ``{code, detail, ...}`` shape."""
+        return {
+            "code": self.code,
+            "detail": self.message,
+            "nodeId": self.node_id,
+            "pointer": self.pointer,
+        }
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, node_id={self.node_id!r})"
 
@@ -178,6 +190,12 @@ class DslValidationError(DslError):
             params=first.params,
         )
         self.issues = issues
+
+    #: A program that does not validate is bad input.
+    http_status: ClassVar[int] = 400
+
+    def as_body(self) -> dict[str, Any]:
+        return {**super().as_body(), "errors": [issue.as_dict() for issue in self.issues]}
 
 
 class DslExecutionError(DslError):

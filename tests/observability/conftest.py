@@ -25,7 +25,7 @@ from observability.observer import ExecutionObserver, observer_set
 from observability.sink import ExecutionLogSink, sink_set
 from scoring.builtins.base import ScoringEvent, StrategyResult
 from scoring.dsl.errors import DslExecutionError, DslTimeoutError
-from scoring.engine import ResolvedStrategy, StrategyKind, StrategyRun
+from scoring.strategy_types import ResolvedStrategy, StrategyKind, StrategyRun
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION_ID = "0190a5b0-0000-7000-8000-000000000001"

@@ -14,7 +14,7 @@ from observability.observer import ExecutionObserver
 from observability.outbox import BATCHES_KEY
 from observability.sink import ExecutionLogSink
 from tests.factories import RealmFactory
-from tests.observability.conftest import make_event, make_run, wait_for
+from tests.observability.conftest import make_event, make_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 

@@ -7,8 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gamification.models import Award
-from scoring.engine import StrategyKind, strategy_resolve
+from scoring.engine import strategy_resolve
 from scoring.errors import StrategyNotFound, StrategyNotPublished
+from scoring.strategy_types import StrategyKind
 from strategies import services
 from strategies.selectors import strategy_resolve_custom
 from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_full

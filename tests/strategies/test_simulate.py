@@ -189,8 +189,9 @@ def _simulate_big(api, ast: dict, data: dict) -> tuple[dict, int, float]:
 
 #: What a simulation answer may take: the trace's budget and 64 KiB for everything else.
 ANSWER_BYTES = 65536 + 64 * 1024
-#: Time allowed on top of the run to encode a megabyte of JSON, send it and parse it.
-CODEC_MS = 1000
+#: Time allowed on top of the run to encode a megabyte of JSON, send it and parse it. It
+#: takes about half a second; the rest is headroom for a shared, noisy machine.
+CODEC_MS = 2500
 
 
 @pytest.fixture

@@ -1,0 +1,14 @@
+"""Scoring endpoints: award points on a task, and the list of built-in strategies."""
+
+from django.urls import path
+
+from scoring import api
+
+urlpatterns = [
+    path(
+        "api/v1/games/<str:external_game_id>/tasks/<str:external_task_id>/points",
+        api.TaskPointsView.as_view(),
+        name="task-points",
+    ),
+    path("api/v1/strategies", api.BuiltinStrategyListView.as_view(), name="strategy-list"),
+]
