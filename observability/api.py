@@ -20,9 +20,11 @@ from observability.serializers import (
     ExecutionListQuerySerializer,
     ExecutionLogDetailSerializer,
     ExecutionLogSerializer,
+    compare_render,
     stats_render,
-    window_parse,
+    window_from_query,
 )
+from observability.stats import ExecutionLogStats
 
 WINDOW_PARAMETERS = [
     OpenApiParameter("since", str, description="ISO 8601 start (inclusive)."),
@@ -33,10 +35,8 @@ WINDOW_PARAMETERS = [
 
 def strategy_require(*, realm: Realm, strategy_uuid: uuid.UUID) -> str:
     """Return ``custom:<uuid>`` when the realm has that strategy version or logs of it."""
-    from strategies.models import StrategyDefinition
-
     strategy_id = custom_strategy_id(strategy_uuid)
-    if StrategyDefinition.objects.filter(pk=strategy_uuid, realm=realm).exists():
+    if selectors.custom_strategy_exists(realm=realm, definition_id=strategy_uuid):
         return strategy_id
     if selectors.execution_log_exists(strategy_id=strategy_id, realm=realm):
         return strategy_id
@@ -85,15 +85,15 @@ class ExecutionDetailView(APIView):
         return Response(ExecutionLogDetailSerializer(log).data)
 
 
-def _stats(request: Request, strategy_uuid: uuid.UUID) -> dict[str, Any]:
+def _stats(request: Request, strategy_uuid: uuid.UUID) -> tuple[ExecutionLogStats, str]:
+    """Return a strategy's stats over the query's window, and the window's name."""
     realm = request_realm(request)
     strategy_id = strategy_require(realm=realm, strategy_uuid=strategy_uuid)
-    since, until, window = window_parse(request.query_params)
+    window = window_from_query(request.query_params)
     stats = selectors.execution_log_stats(
-        strategy_id=strategy_id, realm=realm, since=since, until=until
+        strategy_id=strategy_id, realm=realm, since=window.since, until=window.until
     )
-    stats["window"] = window
-    return stats
+    return stats, window.name
 
 
 class StrategyMetricsView(APIView):
@@ -101,7 +101,8 @@ class StrategyMetricsView(APIView):
 
     @extend_schema(parameters=WINDOW_PARAMETERS, responses=dict)
     def get(self, request: Request, strategy_uuid: uuid.UUID) -> Response:
-        return Response(stats_render(_stats(request, strategy_uuid)))
+        stats, window = _stats(request, strategy_uuid)
+        return Response(stats_render(stats, window=window))
 
 
 class StrategyCompareView(APIView):
@@ -126,8 +127,7 @@ class StrategyCompareView(APIView):
             ids[side] = parsed
         if errors:
             raise serializers.ValidationError(errors)
-        a = _stats(request, ids["a"])
-        b = _stats(request, ids["b"])
-        return Response(
-            stats_render({"a": a, "b": b, "delta": selectors.execution_log_compare(a=a, b=b)})
-        )
+        a, window = _stats(request, ids["a"])
+        b, _ = _stats(request, ids["b"])
+        delta = selectors.execution_log_compare(a=a, b=b)
+        return Response(compare_render(a=a, b=b, delta=delta, window=window))

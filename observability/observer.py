@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from gamification.ids import uuid7
 from observability import metrics
+from observability.rows import ExecutionLogRow
 from observability.sink import ExecutionLogSink, sink_get
-from scoring.strategy_types import error_code_label
+from scoring.strategy_types import run_outcome
 
 if TYPE_CHECKING:
     from gamification.models import ApiKey, Realm
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from scoring.strategy_types import StrategyRun
 
 logger = logging.getLogger(__name__)
-
-Row = dict[str, Any]
 
 
 def trace_truncate(
@@ -97,15 +96,15 @@ class ExecutionObserver:
     ) -> None:
         strategy = run.strategy
         realm_label = realm.slug if realm is not None else ""
-        status = run.status
-        error_code = error_code_label(run.error, status)
+        outcome = run_outcome(run)
+        status = outcome["status"]
         metrics.run_observe_metrics(
             realm=realm_label,
             strategy_type=strategy.kind,
             status=status,
-            duration_seconds=run.duration_ms / 1000.0,
-            nodes_executed=run.nodes_executed,
-            error_code=error_code,
+            duration_seconds=outcome["duration_ms"] / 1000.0,
+            nodes_executed=outcome["nodes_executed"],
+            error_code=outcome["error_code"],
         )
         failed = status != "ok"
         if not failed and not traced:
@@ -117,39 +116,38 @@ class ExecutionObserver:
             return
         trace, note = trace_truncate(run.trace, settings.DSL_EXECUTION_LOG_TRACE_LIMIT)
         notes = [note] if note else []
-        error = run.error
-        if failed and error is not None:
-            notes.append(str(getattr(error, "message", None) or error))
-        result = run.result
-        row: Row = {
-            "id": str(uuid7()),
-            "created_at": timezone.now().isoformat(),
-            "realm_id": realm.pk if realm is not None else None,
-            "api_key_used_id": api_key.pk if api_key is not None else None,
-            "strategy_id": strategy.strategy_id,
-            "strategy_version": str(strategy.version),
-            "strategy_type": strategy.kind,
-            "definition_id": str(strategy.definition_id) if strategy.definition_id else None,
-            "parent_strategy_id": strategy.parent_strategy_id,
-            "external_game_id": event.external_game_id,
-            "external_task_id": event.external_task_id,
-            "external_user_id": event.external_user_id,
-            "correlation_id": correlation_id,
-            "status": status,
-            "error_code": error_code,
-            "error_node_id": getattr(error, "node_id", None),
-            "points": result.points if result is not None and not failed else None,
-            "case_name": result.case_name if result is not None and not failed else None,
-            "callback_data": dict(result.callback_data) if result is not None else None,
-            "duration_ms": run.duration_ms,
-            "nodes_executed": run.nodes_executed,
-            "data": dict(event.data),
-            "fields": dict(run.fields),
-            "trace": trace,
-            "sampled": not failed,
-            "sample_rate": settings.DSL_EXECUTION_LOG_SAMPLE_RATE if not failed else 1.0,
-            "notes": "; ".join(notes) or None,
-        }
+        if failed and outcome["error_message"] is not None:
+            notes.append(outcome["error_message"])
+        row = ExecutionLogRow(
+            id=str(uuid7()),
+            created_at=timezone.now().isoformat(),
+            realm_id=realm.pk if realm is not None else None,
+            api_key_used_id=api_key.pk if api_key is not None else None,
+            strategy_id=strategy.strategy_id,
+            strategy_version=str(strategy.version),
+            strategy_type=strategy.kind,
+            definition_id=str(strategy.definition_id) if strategy.definition_id else None,
+            parent_strategy_id=strategy.parent_strategy_id,
+            external_game_id=event.external_game_id,
+            external_task_id=event.external_task_id,
+            external_user_id=event.external_user_id,
+            correlation_id=correlation_id,
+            status=status,
+            error_code=outcome["error_code"],
+            error_node_id=outcome["error_node_id"],
+            points=outcome["points"],
+            case_name=outcome["case_name"],
+            # A failed run has no callback data, not an empty one.
+            callback_data=outcome["callback_data"] if not failed else None,
+            duration_ms=outcome["duration_ms"],
+            nodes_executed=outcome["nodes_executed"],
+            data=dict(event.data),
+            fields=dict(run.fields),
+            trace=trace,
+            sampled=not failed,
+            sample_rate=settings.DSL_EXECUTION_LOG_SAMPLE_RATE if not failed else 1.0,
+            notes="; ".join(notes) or None,
+        )
         self.sink.submit(row, realm=realm_label, strategy_type=strategy.kind)
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
 from observability.models import ExecutionStatus, StrategyExecutionLog
-
-WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-DEFAULT_WINDOW = "24h"
+from observability.stats import ExecutionLogStats, StatsDelta
+from observability.windows import StatsWindow, WindowError, window_parse
 
 
 class ExecutionLogSerializer(serializers.ModelSerializer):
@@ -79,48 +76,105 @@ class ExecutionListQuerySerializer(serializers.Serializer):
     before = serializers.DateTimeField(required=False)
 
 
-def _moment(raw: str, field: str) -> datetime:
-    value = parse_datetime(raw)
-    if value is None:
-        day = parse_date(raw)
-        if day is None:
-            raise serializers.ValidationError({field: ["Not an ISO 8601 date or date-time."]})
-        value = datetime(day.year, day.month, day.day)
-    if timezone.is_naive(value):
-        value = value.replace(tzinfo=UTC)
-    return value
+def window_from_query(params: Any) -> StatsWindow:
+    """Return the window of a request's query; a bad parameter is a validation error."""
+    try:
+        return window_parse(params)
+    except WindowError as error:
+        raise serializers.ValidationError({error.field: [error.message]}) from error
 
 
-def window_parse(params: Any) -> tuple[datetime, datetime, str]:
-    """Return ``[since, until)`` from ``since``/``until`` or ``window`` (24h, 7d, 30d)."""
-    window = params.get("window") or ""
-    if window and window not in WINDOWS and window != "custom":
-        raise serializers.ValidationError({"window": [f"One of {', '.join(WINDOWS)}, custom."]})
-    until_raw, since_raw = params.get("until"), params.get("since")
-    until = _moment(until_raw, "until") if until_raw else timezone.now()
-    if since_raw:
-        since = _moment(since_raw, "since")
-        window = window or "custom"
-    else:
-        window = window if window in WINDOWS else DEFAULT_WINDOW
-        since = until - WINDOWS[window]
-    if since >= until:
-        raise serializers.ValidationError({"since": ["Must be before until."]})
-    if until - since > timedelta(days=400):
-        raise serializers.ValidationError({"since": ["The window is limited to 400 days."]})
-    return since, until, window
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {key: _iso(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_iso(item) for item in value]
-    return value
+def stats_render(stats: ExecutionLogStats, *, window: str) -> dict[str, Any]:
+    """Return the metrics answer of one strategy: camelCase, ISO dates."""
+    duration = stats.duration_ms
+    return {
+        "strategyId": stats.strategy_id,
+        "since": _iso(stats.since),
+        "until": _iso(stats.until),
+        "bucket": stats.bucket,
+        "rows": stats.rows,
+        "estimatedRuns": stats.estimated_runs,
+        "statusMix": {
+            status: {"rows": share.rows, "estimated": share.estimated, "share": share.share}
+            for status, share in stats.status_mix.items()
+        },
+        "successRate": stats.success_rate,
+        "errorRate": stats.error_rate,
+        "durationMs": {
+            "p50": duration.p50,
+            "p95": duration.p95,
+            "p99": duration.p99,
+            "avg": duration.avg,
+            "min": duration.min,
+            "max": duration.max,
+        },
+        "points": {
+            "avg": stats.points.avg,
+            "estimatedSum": stats.points.estimated_sum,
+            "rowsSum": stats.points.rows_sum,
+        },
+        "nodes": {"avg": stats.nodes.avg, "max": stats.nodes.max},
+        "durationHistogram": [
+            {"leMs": b.le_ms, "rows": b.rows, "estimated": b.estimated}
+            for b in stats.duration_histogram
+        ],
+        "pointsHistogram": [
+            {"from": b.start, "to": b.end, "rows": b.rows, "estimated": b.estimated}
+            for b in stats.points_histogram
+        ],
+        "topErrors": [
+            {"errorCode": e.error_code, "count": e.count, "estimated": e.estimated}
+            for e in stats.top_errors
+        ],
+        "topCases": [
+            {"caseName": c.case_name, "count": c.count, "estimated": c.estimated}
+            for c in stats.top_cases
+        ],
+        "series": [
+            {
+                "at": _iso(p.at),
+                "rows": p.rows,
+                "estimatedRuns": p.estimated_runs,
+                "estimatedErrors": p.estimated_errors,
+                "errorRate": p.error_rate,
+                "avgDurationMs": p.avg_duration_ms,
+            }
+            for p in stats.series
+        ],
+        "window": window,
+    }
 
 
-def stats_render(stats: dict[str, Any]) -> dict[str, Any]:
-    """Return the stats payload with ISO dates."""
-    return _iso(stats)
+#: The API name of each compared figure, in the answer's order.
+DELTA_NAMES = {
+    "estimated_runs": "estimatedRuns",
+    "success_rate": "successRate",
+    "error_rate": "errorRate",
+    "duration_ms_p50": "durationMsP50",
+    "duration_ms_p95": "durationMsP95",
+    "duration_ms_p99": "durationMsP99",
+    "duration_ms_avg": "durationMsAvg",
+    "points_avg": "pointsAvg",
+    "nodes_avg": "nodesAvg",
+    "nodes_max": "nodesMax",
+}
+
+
+def delta_render(delta: StatsDelta) -> dict[str, float | None]:
+    """Return B - A by API name."""
+    return {name: getattr(delta, field) for field, name in DELTA_NAMES.items()}
+
+
+def compare_render(
+    *, a: ExecutionLogStats, b: ExecutionLogStats, delta: StatsDelta, window: str
+) -> dict[str, Any]:
+    """Return the compare answer: both strategies' metrics and B - A."""
+    return {
+        "a": stats_render(a, window=window),
+        "b": stats_render(b, window=window),
+        "delta": delta_render(delta),
+    }

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,20 +17,20 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from gamification.errors import DomainError
-from gamification.strategy_ids import strategy_uuid
 from observability import metrics
 from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
+from observability.rows import ExecutionLogRow, InvalidRowError, log_from_row
+from scoring.strategy_types import StrategyRun, run_outcome
 
 logger = logging.getLogger(__name__)
 
-_FIELDS = frozenset(field.attname for field in StrategyExecutionLog._meta.concrete_fields)
 
-
-def execution_logs_persist(*, rows: Iterable[Mapping[str, Any]]) -> int:
+def execution_logs_persist(*, rows: Iterable[ExecutionLogRow]) -> int:
     """Insert a batch of observer-made rows in one statement; return how many were new.
 
     Primary keys come from the observer, so a redelivered batch conflicts and inserts
-    nothing twice. Unknown keys (a newer web process) are ignored.
+    nothing twice. A row whose keys do not match the log's fields raises
+    ``InvalidRowError``; :func:`execution_log_rows_persist` dead-letters it instead.
     """
     objects = [_log_object(row) for row in rows]
     if not objects:
@@ -41,12 +41,8 @@ def execution_logs_persist(*, rows: Iterable[Mapping[str, Any]]) -> int:
     return len(set(ids) - existing)
 
 
-def _log_object(row: Mapping[str, Any]) -> StrategyExecutionLog:
-    if not isinstance(row, Mapping):
-        raise TypeError(f"a row is a JSON object, not {type(row).__name__}")
-    obj = StrategyExecutionLog(**{k: v for k, v in row.items() if k in _FIELDS})
-    obj.pk = obj.pk if isinstance(obj.pk, uuid.UUID) else uuid.UUID(str(row["id"]))
-    obj.definition_id = obj.definition_id or strategy_uuid(obj.strategy_id)
+def _log_object(row: ExecutionLogRow) -> StrategyExecutionLog:
+    obj = log_from_row(row)
     # Every conversion the INSERT would make, so a malformed row fails here, alone.
     for field in StrategyExecutionLog._meta.concrete_fields:
         field.get_db_prep_save(getattr(obj, field.attname), connection=db_connection)
@@ -54,7 +50,14 @@ def _log_object(row: Mapping[str, Any]) -> StrategyExecutionLog:
 
 
 #: What a malformed row raises while it is turned into a model instance.
-_ROW_ERRORS = (TypeError, ValueError, KeyError, AttributeError, ValidationError)
+_ROW_ERRORS = (
+    InvalidRowError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+    ValidationError,
+)
 
 
 def execution_log_batch_persist(*, payload: bytes | str, batch_id: str = "") -> int:
@@ -237,35 +240,67 @@ def execution_logs_purge(*, older_than_days: int, batch_size: int = 10_000) -> i
             return deleted
 
 
+class ReplayOutcome(TypedDict):
+    """What one run of a logged input did: the logged run, or a re-run of it."""
+
+    version: str
+    status: str
+    points: float | None
+    case_name: str | None
+    callback_data: dict[str, Any]
+    error_code: str | None
+    error_node_id: str | None
+    duration_ms: float
+    nodes_executed: int
+    trace: list[dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class Replay:
     """A logged run next to its re-runs against the version that ran and the current one."""
 
-    logged: dict[str, Any]
-    ran_version: dict[str, Any] | None
-    current_version: dict[str, Any] | None
+    logged: ReplayOutcome
+    ran_version: ReplayOutcome | None
+    current_version: ReplayOutcome | None
     ran_version_error: str | None = None
     current_version_error: str | None = None
 
 
-def _logged_result(log: StrategyExecutionLog) -> dict[str, Any]:
-    return {
-        "version": log.strategy_version,
-        "status": log.status,
-        "points": log.points,
-        "caseName": log.case_name,
-        "callbackData": log.callback_data or {},
-        "errorCode": log.error_code,
-        "nodeId": log.error_node_id,
-        "durationMs": log.duration_ms,
-        "nodesExecuted": log.nodes_executed,
-        "trace": log.trace or [],
-    }
+def _logged_result(log: StrategyExecutionLog) -> ReplayOutcome:
+    return ReplayOutcome(
+        version=log.strategy_version,
+        status=log.status,
+        points=log.points,
+        case_name=log.case_name,
+        callback_data=log.callback_data or {},
+        error_code=log.error_code,
+        error_node_id=log.error_node_id,
+        duration_ms=log.duration_ms,
+        nodes_executed=log.nodes_executed,
+        trace=log.trace or [],
+    )
 
 
-def _replay_custom(*, log: StrategyExecutionLog, definition: Any) -> dict[str, Any]:
+def _run_result(run: StrategyRun, *, version: str) -> ReplayOutcome:
+    outcome = run_outcome(run)
+    return ReplayOutcome(
+        version=version,
+        status=outcome["status"],
+        points=outcome["points"],
+        case_name=outcome["case_name"],
+        callback_data=outcome["callback_data"],
+        error_code=outcome["error_code"],
+        error_node_id=outcome["error_node_id"],
+        duration_ms=round(outcome["duration_ms"], 3),
+        nodes_executed=outcome["nodes_executed"],
+        trace=list(run.trace or []),
+    )
+
+
+def _replay_custom(*, log: StrategyExecutionLog, definition: Any) -> ReplayOutcome:
     from strategies.simulation import strategy_simulate
 
+    # The simulation answers in the simulate endpoint's (camelCase) form.
     result = strategy_simulate(
         realm=definition.realm,
         type=definition.type,
@@ -276,11 +311,21 @@ def _replay_custom(*, log: StrategyExecutionLog, definition: Any) -> dict[str, A
         mock_state=log.fields or {},
         definition=definition,
     )
-    result["version"] = str(definition.version)
-    return result
+    return ReplayOutcome(
+        version=str(definition.version),
+        status=result["status"],
+        points=result["points"],
+        case_name=result["caseName"],
+        callback_data=result["callbackData"],
+        error_code=result["errorCode"],
+        error_node_id=result["nodeId"],
+        duration_ms=result["durationMs"],
+        nodes_executed=result["nodesExecuted"],
+        trace=result["trace"],
+    )
 
 
-def _replay_builtin(*, log: StrategyExecutionLog) -> dict[str, Any]:
+def _replay_builtin(*, log: StrategyExecutionLog) -> ReplayOutcome:
     from scoring.builtins.base import ScoringEvent
     from scoring.engine import strategy_execute, strategy_resolve
 
@@ -306,19 +351,7 @@ def _replay_builtin(*, log: StrategyExecutionLog) -> dict[str, Any]:
         trace=True,
         mock_state=fields,
     )
-    result = run.result
-    return {
-        "version": str(strategy.version),
-        "status": run.status,
-        "points": result.points if result is not None and run.ok else None,
-        "caseName": result.case_name if result is not None and run.ok else None,
-        "callbackData": dict(result.callback_data) if result is not None and run.ok else {},
-        "errorCode": getattr(run.error, "code", None),
-        "nodeId": getattr(run.error, "node_id", None),
-        "durationMs": round(run.duration_ms, 3),
-        "nodesExecuted": run.nodes_executed,
-        "trace": list(run.trace or []),
-    }
+    return _run_result(run, version=str(strategy.version))
 
 
 def execution_log_replay(*, log: StrategyExecutionLog) -> Replay:
@@ -348,7 +381,7 @@ def execution_log_replay(*, log: StrategyExecutionLog) -> Replay:
         missing = "The version that ran no longer exists."
         return Replay(logged, None, None, missing, missing)
     current = strategy_family_live(strategy=ran)
-    outcomes: list[dict[str, Any] | None] = []
+    outcomes: list[ReplayOutcome | None] = []
     errors: list[str | None] = []
     for definition in (ran, current):
         if definition is None:

@@ -40,12 +40,12 @@ from django.conf import settings
 
 from gamification.ids import uuid7
 from observability import metrics
+from observability.rows import ExecutionLogRow
 
 logger = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 #: (row, realm label, strategy type label)
-Item = tuple[Row, str, str]
+Item = tuple[ExecutionLogRow, str, str]
 
 TASK_NAME = "observability.tasks.execution_logs_persist_task"
 
@@ -53,7 +53,7 @@ TASK_NAME = "observability.tasks.execution_logs_persist_task"
 BOUNDED_VALUES = ("data", "fields", "callback_data", "trace")
 
 
-def row_bounded(row: Row) -> Row:
+def row_bounded(row: ExecutionLogRow) -> ExecutionLogRow:
     """Return ``row`` with its outside values cut to the byte and depth budget, noted."""
     from scoring.dsl.bounded import json_bounded
 
@@ -65,7 +65,7 @@ def row_bounded(row: Row) -> Row:
         "trace": settings.DSL_EXECUTION_LOG_TRACE_BYTES,
     }
     cut: list[str] = []
-    bounded = dict(row)
+    bounded = ExecutionLogRow(**row)
     for name in BOUNDED_VALUES:
         value = row.get(name)
         if value is None:
@@ -84,7 +84,7 @@ def row_bounded(row: Row) -> Row:
     return bounded
 
 
-def row_encoded(row: Row) -> str:
+def row_encoded(row: ExecutionLogRow) -> str:
     """Encode a bounded row as ASCII JSON (escapes survive any transport byte for byte)."""
     return json.dumps(row, separators=(",", ":"), default=str)
 
@@ -143,7 +143,7 @@ class ExecutionLogSink:
         circuit_seconds: float | None = None,
         broker_url: str | None = None,
         inline: bool | None = None,
-        persist: Callable[[list[Row]], Any] | None = None,
+        persist: Callable[[list[ExecutionLogRow]], Any] | None = None,
     ) -> None:
         self.maxsize = maxsize or settings.DSL_EXECUTION_LOG_QUEUE_MAXSIZE
         self.batch_size = batch_size or settings.DSL_EXECUTION_LOG_BATCH_SIZE
@@ -171,7 +171,7 @@ class ExecutionLogSink:
 
     # Request thread ------------------------------------------------------------------------
 
-    def submit(self, row: Row, *, realm: str, strategy_type: str) -> None:
+    def submit(self, row: ExecutionLogRow, *, realm: str, strategy_type: str) -> None:
         """Buffer ``row`` for publishing; drop (and count) it rather than wait."""
         if self._closed:
             metrics.log_dropped_inc(reason="shutdown", realm=realm, strategy_type=strategy_type)
@@ -359,7 +359,7 @@ class ExecutionLogSink:
 
         return bool(app.conf.task_always_eager)
 
-    def _persist_inline(self, rows: list[Row]) -> None:
+    def _persist_inline(self, rows: list[ExecutionLogRow]) -> None:
         if self._persist is not None:
             self._persist(rows)
             return
@@ -394,7 +394,7 @@ class ExecutionLogSink:
             self._connection = broker_connection(self._broker_url())
         batch_announce(connection=self._connection, batch_id=batch_id)
 
-    def _send(self, rows: list[Row]) -> None:
+    def _send(self, rows: list[ExecutionLogRow]) -> None:
         """Store and announce ``rows`` as one batch now; raise on any failure."""
         batch_id = str(uuid7())
         self._store(batch_id, payload_joined([row_encoded(row_bounded(row)) for row in rows]))

@@ -120,7 +120,7 @@ def test_replay_runs_the_logged_input_against_both_versions(admin_client, realm)
     columns = response.context["columns"]
     assert columns[0]["result"]["points"] == 7
     assert columns[1]["result"]["points"] == 7
-    assert columns[1]["result"]["caseName"] == "x1"
+    assert columns[1]["result"]["case_name"] == "x1"
     assert columns[2]["result"]["points"] == 21
     assert columns[2]["result"]["version"] == "2"
     assert columns[1]["result"]["trace"]

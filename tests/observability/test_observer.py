@@ -7,8 +7,9 @@ import random
 import pytest
 from prometheus_client import REGISTRY
 
-from observability.observer import ExecutionObserver, error_code_label, run_observe, trace_wanted
+from observability.observer import ExecutionObserver, run_observe, trace_wanted
 from observability.sink import ExecutionLogSink
+from scoring.strategy_types import error_code_label
 from tests.factories import RealmFactory
 from tests.observability.conftest import DEFINITION_ID, make_event, make_run
 
@@ -219,15 +220,49 @@ def test_a_full_buffer_drops_and_counts_instead_of_waiting(settings):
     sink.shutdown(0.1)
 
 
-def test_run_observe_never_raises(captured):
-    run_observe(
-        run=object(),  # type: ignore[arg-type]
-        traced=True,
-        realm=RealmFactory(),
-        event=make_event(),
-        api_key=None,
-        correlation_id=None,
-    )
+class _BrokenSink:
+    def submit(self, row, *, realm, strategy_type):
+        raise RuntimeError("sink exploded")
+
+
+def test_run_observe_never_raises(caplog):
+    realm = RealmFactory(slug="broken-sink")
+    labels = {"realm": "broken-sink", "strategy_type": "DSL_FULL", "status": "error"}
+    before = sample("dsl_execution_duration_seconds_count", **labels)
+    observer = ExecutionObserver(sink=_BrokenSink())  # type: ignore[arg-type]
+
+    with caplog.at_level("ERROR", logger="observability.observer"):
+        returned = observer.run_observe(
+            run=make_run(status="error"),
+            traced=False,
+            realm=realm,
+            event=make_event(),
+            api_key=None,
+            correlation_id=None,
+        )
+
+    assert returned is None
+    # The metrics come before the hand-off to the sink: the run is counted all the same.
+    assert sample("dsl_execution_duration_seconds_count", **labels) == before + 1
+    [record] = [r for r in caplog.records if r.name == "observability.observer"]
+    assert record.message == "Could not observe a strategy run"
+    assert "sink exploded" in record.exc_text
+
+
+def test_run_observe_never_raises_on_a_run_it_cannot_read(captured, caplog):
+    _, rows = captured
+    with caplog.at_level("ERROR", logger="observability.observer"):
+        returned = run_observe(
+            run=object(),  # type: ignore[arg-type]
+            traced=True,
+            realm=RealmFactory(),
+            event=make_event(),
+            api_key=None,
+            correlation_id=None,
+        )
+    assert returned is None
+    assert rows == []
+    assert any(r.message == "Could not observe a strategy run" for r in caplog.records)
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from observability import selectors
+from observability.percentiles import weighted_percentiles
 from tests.observability.conftest import DEFINITION_ID, log_make
 
 pytestmark = pytest.mark.django_db
@@ -19,52 +22,56 @@ def window(now):
     return {"since": now - timedelta(days=1), "until": now + timedelta(minutes=1)}
 
 
-def test_count_by_status_returns_raw_rows_and_estimates(dataset, realm):
-    scope = {"strategy_id": S, "realm": realm, **window(dataset)}
-    assert selectors.count_by_status(**scope) == {"ok": 4, "error": 2, "timeout": 1}
-    assert selectors.estimate_by_status(**scope) == {
-        "ok": {"rows": 4, "estimated": pytest.approx(80)},
-        "error": {"rows": 2, "estimated": 2},
-        "timeout": {"rows": 1, "estimated": 1},
+def stats_of(dataset, realm):
+    return selectors.execution_log_stats(strategy_id=S, realm=realm, **window(dataset))
+
+
+def test_status_mix_returns_raw_rows_and_estimates(dataset, realm):
+    mix = stats_of(dataset, realm).status_mix
+    assert {status: share.rows for status, share in mix.items() if share.rows} == {
+        "ok": 4,
+        "error": 2,
+        "timeout": 1,
     }
+    assert mix["ok"].estimated == pytest.approx(80)
+    assert (mix["error"].estimated, mix["timeout"].estimated) == (2, 1)
 
 
 def test_error_rate_is_corrected_for_sampling(dataset, realm):
-    stats = selectors.execution_log_stats(strategy_id=S, realm=realm, **window(dataset))
+    stats = stats_of(dataset, realm)
 
-    assert stats["rows"] == 7
-    assert stats["estimatedRuns"] == pytest.approx(83)
+    assert stats.rows == 7
+    assert stats.estimated_runs == pytest.approx(83)
     # 3 failures among 83 runs, not 3 among 7 rows.
-    assert stats["errorRate"] == pytest.approx(3 / 83)
-    assert stats["successRate"] == pytest.approx(80 / 83)
-    assert stats["statusMix"]["timeout"] == {"rows": 1, "estimated": 1, "share": 1 / 83}
+    assert stats.error_rate == pytest.approx(3 / 83)
+    assert stats.success_rate == pytest.approx(80 / 83)
+    assert dataclasses.asdict(stats.status_mix["timeout"]) == {
+        "rows": 1,
+        "estimated": 1,
+        "share": 1 / 83,
+    }
 
 
 def test_summary_weights_durations_nodes_and_points(dataset, realm):
-    summary = selectors.duration_and_nodes_summary(strategy_id=S, realm=realm, **window(dataset))
+    stats = stats_of(dataset, realm)
 
-    assert summary["count"] == 7
-    assert summary["minDurationMs"] == 1
-    assert summary["maxDurationMs"] == 500
-    assert summary["sumDurationMs"] == pytest.approx(521)
-    assert summary["avgDurationMs"] == pytest.approx(521 / 7)
-    assert summary["sumNodes"] == 75
-    assert summary["maxNodes"] == 20
-    assert summary["sumPoints"] == 40
-    assert summary["estimatedRuns"] == pytest.approx(83)
-    assert summary["estimatedAvgDurationMs"] == pytest.approx((20 * 10 + 511) / 83)
-    assert summary["estimatedAvgNodes"] == pytest.approx((20 * 60 + 15) / 83)
-    assert summary["estimatedAvgPoints"] == pytest.approx(10)
-    assert summary["estimatedSumPoints"] == pytest.approx(800)
+    assert stats.duration_ms.min == 1
+    assert stats.duration_ms.max == 500
+    assert stats.nodes.max == 20
+    assert stats.points.rows_sum == 40
+    assert stats.duration_ms.avg == pytest.approx((20 * 10 + 511) / 83)
+    assert stats.nodes.avg == pytest.approx((20 * 60 + 15) / 83)
+    assert stats.points.avg == pytest.approx(10)
+    assert stats.points.estimated_sum == pytest.approx(800)
 
 
 def test_percentiles_are_weighted_percentile_cont(dataset, realm):
     # Expanded: 20 x 1, 20 x 2, 20 x 3, 20 x 4, then 5, 6, 500 (83 runs).
-    result = selectors.duration_percentiles(strategy_id=S, realm=realm, **window(dataset))
+    duration = stats_of(dataset, realm).duration_ms
 
-    assert result[0.5] == pytest.approx(3)
-    assert result[0.95] == pytest.approx(4)
-    assert result[0.99] == pytest.approx(6 + (0.99 * 82 - 81) * (500 - 6))
+    assert duration.p50 == pytest.approx(3)
+    assert duration.p95 == pytest.approx(4)
+    assert duration.p99 == pytest.approx(6 + (0.99 * 82 - 81) * (500 - 6))
 
 
 def test_percentiles_without_weights_equal_percentile_cont(realm):
@@ -72,37 +79,34 @@ def test_percentiles_without_weights_equal_percentile_cont(realm):
     values = [round(rng.uniform(0, 100), 3) for _ in range(101)]
     for value in values:
         log_make(realm=realm, status="error", duration_ms=value)
-    result = selectors.duration_percentiles(strategy_id=S, realm=realm)
+    now = timezone.now()
+    duration = selectors.execution_log_stats(strategy_id=S, realm=realm, **window(now)).duration_ms
+    result = {0.5: duration.p50, 0.95: duration.p95, 0.99: duration.p99}
     ordered = sorted(values)
     assert result[0.5] == pytest.approx(ordered[50])
     assert result[0.95] == pytest.approx(ordered[95])
     assert result[0.99] == pytest.approx(ordered[99])
-    assert selectors.weighted_percentiles([(v, 1.0) for v in values]) == pytest.approx(result)
-
-
-def test_python_fallback_matches_the_sql(dataset, realm):
-    rows = selectors.execution_logs_for(strategy_id=S, realm=realm, **window(dataset))
-    pairs = [(row.duration_ms, row.weight) for row in rows]
-    sql = selectors.duration_percentiles(strategy_id=S, realm=realm, **window(dataset))
-    assert selectors.weighted_percentiles(pairs) == pytest.approx(sql)
+    assert weighted_percentiles([(v, 1.0) for v in values]) == pytest.approx(result)
 
 
 def test_top_errors_and_cases(dataset, realm):
-    scope = {"strategy_id": S, "realm": realm, **window(dataset)}
-    assert selectors.count_by_error_code(**scope) == [
-        {"errorCode": "DSL_ARITH_DIV_BY_ZERO", "count": 2, "estimated": 2},
-        {"errorCode": "DSL_TIMEOUT", "count": 1, "estimated": 1},
+    stats = stats_of(dataset, realm)
+    assert [dataclasses.asdict(e) for e in stats.top_errors] == [
+        {"error_code": "DSL_ARITH_DIV_BY_ZERO", "count": 2, "estimated": 2},
+        {"error_code": "DSL_TIMEOUT", "count": 1, "estimated": 1},
     ]
-    cases = selectors.count_by_case_name(**scope)
-    assert cases[0] == {"caseName": "fast", "count": 2, "estimated": pytest.approx(40)}
-    assert {(c["caseName"], c["count"]) for c in cases[1:]} == {("slow", 1), (None, 1)}
+    cases = stats.top_cases
+    assert dataclasses.asdict(cases[0]) == {
+        "case_name": "fast",
+        "count": 2,
+        "estimated": pytest.approx(40),
+    }
+    assert {(c.case_name, c.count) for c in cases[1:]} == {("slow", 1), (None, 1)}
 
 
 def test_histograms(dataset, realm):
-    scope = {"strategy_id": S, "realm": realm, **window(dataset)}
-    buckets = {
-        b["leMs"]: (b["rows"], b["estimated"]) for b in selectors.duration_histogram(**scope)
-    }
+    stats = stats_of(dataset, realm)
+    buckets = {b.le_ms: (b.rows, b.estimated) for b in stats.duration_histogram}
     assert buckets[1.0] == (1, 20)
     assert buckets[2.5] == (1, 20)
     assert buckets[5.0] == (3, 41)
@@ -111,11 +115,11 @@ def test_histograms(dataset, realm):
     assert buckets[None] == (0, 0)
     assert sum(rows for rows, _ in buckets.values()) == 7
 
-    points = selectors.points_histogram(**scope)
+    points = stats.points_histogram
     assert len(points) == 10
-    assert points[0] == {"from": 0, "to": 2, "rows": 1, "estimated": 20}
-    assert points[5]["rows"] == 2  # 10 and 10
-    assert points[-1] == {"from": 18, "to": 20, "rows": 1, "estimated": 20}
+    assert dataclasses.asdict(points[0]) == {"start": 0, "end": 2, "rows": 1, "estimated": 20}
+    assert points[5].rows == 2  # 10 and 10
+    assert dataclasses.asdict(points[-1]) == {"start": 18, "end": 20, "rows": 1, "estimated": 20}
 
 
 def test_list_for_strategy_is_most_recent_first_filtered_and_capped(dataset, realm):
@@ -136,57 +140,83 @@ def test_list_is_capped_at_200(realm):
     assert len(selectors.list_for_strategy(strategy_id=S, realm=realm, limit=500)) == 200
 
 
-def test_samples_are_bounded_and_skip_failures_for_points(dataset, realm):
-    scope = {"strategy_id": S, "realm": realm, **window(dataset)}
-    assert sorted(selectors.sample_durations(**scope)) == [1, 2, 3, 4, 5, 6, 500]
-    assert sorted(selectors.sample_points(**scope)) == [0, 10, 10, 20]
-
-
 def test_time_series_buckets_by_hour(dataset, realm):
-    series = selectors.time_series(strategy_id=S, realm=realm, **window(dataset))
-    assert sum(point["rows"] for point in series) == 7
-    assert sum(point["estimatedRuns"] for point in series) == pytest.approx(83)
-    assert sum(point["estimatedErrors"] for point in series) == 3
+    stats = stats_of(dataset, realm)
+    assert stats.bucket == "hour"
+    assert sum(point.rows for point in stats.series) == 7
+    assert sum(point.estimated_runs for point in stats.series) == pytest.approx(83)
+    assert sum(point.estimated_errors for point in stats.series) == 3
 
 
-def test_compare_gives_b_minus_a():
-    a = {"estimatedRuns": 10, "errorRate": 0.1, "durationMs": {"p95": 4.0}, "nodes": {"max": 3}}
-    b = {"estimatedRuns": 15, "errorRate": 0.05, "durationMs": {"p95": 3.0}, "nodes": {"max": 3}}
+def test_compare_gives_b_minus_a(realm):
+    empty = selectors.execution_log_stats(strategy_id=S, realm=realm, **window(timezone.now()))
+    a = dataclasses.replace(
+        empty,
+        estimated_runs=10,
+        error_rate=0.1,
+        duration_ms=dataclasses.replace(empty.duration_ms, p95=4.0),
+        nodes=dataclasses.replace(empty.nodes, max=3),
+    )
+    b = dataclasses.replace(
+        empty,
+        estimated_runs=15,
+        error_rate=0.05,
+        duration_ms=dataclasses.replace(empty.duration_ms, p95=3.0),
+        nodes=dataclasses.replace(empty.nodes, max=3),
+    )
     delta = selectors.execution_log_compare(a=a, b=b)
-    assert delta["estimatedRuns"] == 5
-    assert delta["errorRate"] == pytest.approx(-0.05)
-    assert delta["durationMsP95"] == -1
-    assert delta["nodesMax"] == 0
-    assert delta["successRate"] is None
+    assert delta.estimated_runs == 5
+    assert delta.error_rate == pytest.approx(-0.05)
+    assert delta.duration_ms_p95 == -1
+    assert delta.nodes_max == 0
+    assert delta.success_rate is None
 
 
-def test_single_statement_stats_equal_the_per_figure_selectors(dataset, realm):
+def test_the_python_fallback_equals_the_sql(dataset, realm):
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("the single-statement path is PostgreSQL only")
-    scope = {"strategy_id": S, "realm": realm, **window(dataset)}
-    fast = selectors.execution_log_stats(**scope)
-    slow = selectors._stats(**scope)
+    scope = window(dataset)
+    queryset = selectors.execution_logs_for(strategy_id=S, realm=realm, **scope)
+    bucket = selectors.series_bucket(scope["since"], scope["until"])
+    fast, slow = (
+        dataclasses.asdict(
+            selectors._stats_build(
+                figures(queryset, bucket=bucket), strategy_id=S, bucket=bucket, **scope
+            )
+        )
+        for figures in (selectors._figures_sql, selectors._figures_python)
+    )
     for key in (
         "rows",
-        "estimatedRuns",
-        "errorRate",
-        "successRate",
-        "statusMix",
-        "durationMs",
+        "estimated_runs",
+        "error_rate",
+        "success_rate",
+        "status_mix",
+        "duration_ms",
         "points",
         "nodes",
-        "durationHistogram",
-        "pointsHistogram",
-        "topErrors",
+        "duration_histogram",
+        "points_histogram",
+        "top_errors",
+        "top_cases",
+        "series",
     ):
         assert (
             fast[key] == pytest.approx(slow[key])
             if not isinstance(slow[key], (dict, list))
-            else fast[key] == slow[key] or fast[key] == pytest.approx(slow[key])
+            else (fast[key] == slow[key] or _approx_equal(fast[key], slow[key]))
         ), key
-    assert {c["caseName"] for c in fast["topCases"]} == {c["caseName"] for c in slow["topCases"]}
-    assert [(p["rows"], p["estimatedRuns"]) for p in fast["series"]] == [
-        (p["rows"], p["estimatedRuns"]) for p in slow["series"]
-    ]
+
+
+def _approx_equal(left, right) -> bool:
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(
+            _approx_equal(left[key], right[key]) for key in left
+        )
+    if isinstance(left, list):
+        return len(left) == len(right) and all(map(_approx_equal, left, right))
+    if isinstance(left, float) or isinstance(right, float):
+        return left == pytest.approx(right)
+    return left == right

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ from django.db import connection, transaction
 
 from observability.models import StrategyExecutionLog
 from observability.observer import observer_get
+from observability.outbox import BATCHES_KEY, DEFERRALS_KEY
 from tests.factories import RealmFactory
 from tests.observability.conftest import (
     TcpProxy,
@@ -26,7 +26,16 @@ from tests.observability.conftest import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
 
-def test_sampled_ok_runs_and_every_failure_arrive(start_worker, broker_sink, settings):
+def settled(url: str) -> bool:
+    """Return whether every message sent was processed: none queued, none unacknowledged
+    (tasks acknowledge late, after they ran), no batch left in the outbox."""
+    client = redis.Redis.from_url(url)
+    return (
+        client.llen("celery") == 0 and client.hlen("unacked") == 0 and client.hlen(BATCHES_KEY) == 0
+    )
+
+
+def test_sampled_ok_runs_and_every_failure_arrive(start_worker, broker_sink, fresh_redis, settings):
     settings.DSL_EXECUTION_LOG_SAMPLE_RATE = 0.25
     start_worker()
     observer = observer_get()
@@ -60,7 +69,7 @@ def test_sampled_ok_runs_and_every_failure_arrive(start_worker, broker_sink, set
     assert broker_sink.flush(10)
 
     assert wait_for(lambda: StrategyExecutionLog.objects.count() >= len(expected), timeout=30)
-    time.sleep(0.5)
+    assert wait_for(lambda: settled(fresh_redis), timeout=30)
     rows = list(StrategyExecutionLog.objects.all())
     assert {row.external_user_id for row in rows} == expected
     assert len(rows) == len(expected)
@@ -85,7 +94,7 @@ def test_a_redelivered_batch_inserts_nothing_twice(start_worker, fresh_redis):
             app.send_task(TASK_NAME, args=[rows], connection=conn)
 
     assert wait_for(lambda: StrategyExecutionLog.objects.count() == 20, timeout=30)
-    time.sleep(1.5)  # the two duplicates are processed too
+    assert wait_for(lambda: settled(fresh_redis), timeout=30)  # the duplicates too
     assert StrategyExecutionLog.objects.count() == 20
     assert redis.Redis.from_url(fresh_redis).llen("celery") == 0
 
@@ -122,14 +131,18 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(start_worker, fr
     assert wait_for(lambda: StrategyExecutionLog.objects.count() == 100, timeout=60), (
         StrategyExecutionLog.objects.count()
     )
-    time.sleep(4)  # one more visibility timeout: nothing else may arrive
+    # A message the dead worker took is redelivered after the visibility timeout; once
+    # that is processed too, nothing else may arrive.
+    assert wait_for(lambda: settled(fresh_redis), timeout=60)
     ids = list(StrategyExecutionLog.objects.values_list("pk", flat=True))
     assert len(ids) == len(set(ids)) == 100
     expected = {uuid.UUID(row["id"]) for batch in batches for row in batch}
     assert set(ids) == expected
 
 
-def test_database_down_then_back_loses_nothing_the_broker_accepted(start_worker, broker_sink):
+def test_database_down_then_back_loses_nothing_the_broker_accepted(
+    start_worker, broker_sink, fresh_redis
+):
     port = int(urlsplit(test_database_url()).port or 5432)
     proxy = TcpProxy(target_port=port)
     proxy.up()
@@ -154,7 +167,8 @@ def test_database_down_then_back_loses_nothing_the_broker_accepted(start_worker,
 
     proxy.down()
     observe("during", 40)
-    time.sleep(4)  # the worker fails and retries with backoff meanwhile
+    # The worker fails on the batch and defers it with a backoff.
+    assert wait_for(lambda: redis.Redis.from_url(fresh_redis).hlen(DEFERRALS_KEY) >= 1)
     assert StrategyExecutionLog.objects.count() == 10
     proxy.up()
 

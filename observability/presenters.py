@@ -1,0 +1,142 @@
+"""Shape selector and service results for the admin's dashboard, compare and replay pages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from observability import charts
+from observability.models import StrategyExecutionLog
+from observability.serializers import delta_render
+from observability.services import Replay, ReplayOutcome
+from observability.stats import ExecutionLogStats, StatsDelta
+
+
+def json_pretty(value: Any) -> SafeString:
+    return format_html(
+        '<pre class="execlog-json">{}</pre>',
+        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+    )
+
+
+def trace_table(trace: list[dict[str, Any]] | None) -> SafeString:
+    """Render a trace as a table: order, node, type, value, branch."""
+    if not trace:
+        return format_html("<p>{}</p>", "No trace (failed runs lose theirs; see the error).")
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+        (
+            (
+                index,
+                entry.get("nodeId") or "",
+                entry.get("type", ""),
+                json.dumps(entry.get("value"), ensure_ascii=False, default=str),
+                entry.get("branch") or "",
+            )
+            for index, entry in enumerate(trace, start=1)
+        ),
+    )
+    return format_html(
+        '<table class="execlog-trace"><thead><tr><th>#</th><th>node</th><th>type</th>'
+        "<th>value</th><th>branch</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+def replay_columns(*, log: StrategyExecutionLog, replay: Replay) -> list[dict[str, Any]]:
+    """Return the replay page's columns: the logged run, the version that ran, the current."""
+    current = replay.current_version
+    columns: list[tuple[str, ReplayOutcome | None, str | None]] = [
+        ("Logged run", replay.logged, None),
+        (
+            f"Version that ran (v{log.strategy_version})",
+            replay.ran_version,
+            replay.ran_version_error,
+        ),
+        (
+            "Current version" + (f" (v{current['version']})" if current else ""),
+            current,
+            replay.current_version_error,
+        ),
+    ]
+    return [
+        {
+            "title": title,
+            "result": result,
+            "error": error,
+            "trace": trace_table(result.get("trace")) if result else "",
+            "callback": json_pretty(result.get("callback_data")) if result else "",
+        }
+        for title, result, error in columns
+    ]
+
+
+def compare_delta(delta: StatsDelta | None) -> dict[str, float | None] | None:
+    """Return B - A for the compare table, which names each figure as the API does."""
+    return delta_render(delta) if delta is not None else None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f} %"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} ms"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def dashboard_panel(
+    stats: ExecutionLogStats, *, strategy_id: str, label: str = ""
+) -> dict[str, Any]:
+    """Return the cards and charts of one strategy's stats."""
+    duration = stats.duration_ms
+    fmt = "%H:%M" if stats.bucket == "hour" else "%m-%d"
+    series = stats.series
+    return {
+        "label": label,
+        "strategy_id": strategy_id,
+        "cards": [
+            ("Runs (estimated)", _num(stats.estimated_runs), f"{stats.rows} rows logged"),
+            ("Success rate", _pct(stats.success_rate), "sampling-corrected"),
+            ("Error rate", _pct(stats.error_rate), "sampling-corrected"),
+            ("p50", _ms(duration.p50), "duration"),
+            ("p95", _ms(duration.p95), "duration"),
+            ("p99", _ms(duration.p99), "objective: 250 ms"),
+            ("Avg points", _num(stats.points.avg), "ok runs"),
+            ("Nodes", _num(stats.nodes.avg), f"avg; max {stats.nodes.max or '-'}"),
+        ],
+        "status_mix": [
+            (status, share.rows, _num(share.estimated), _pct(share.share))
+            for status, share in stats.status_mix.items()
+        ],
+        "top_errors": stats.top_errors,
+        "top_cases": stats.top_cases,
+        "duration_chart": charts.bar_chart(
+            [
+                ("≤" + _num(bucket.le_ms) if bucket.le_ms is not None else "more", bucket.estimated)
+                for bucket in stats.duration_histogram
+            ],
+            title="Duration histogram (ms, estimated runs)",
+        ),
+        "points_chart": charts.bar_chart(
+            [(_num(bucket.start), bucket.estimated) for bucket in stats.points_histogram],
+            title="Points histogram (estimated runs)",
+            color="#79aec8",
+        ),
+        "runs_chart": charts.line_chart(
+            [(point.at.strftime(fmt), point.estimated_runs) for point in series],
+            title="Runs over time (estimated)",
+        ),
+        "errors_chart": charts.line_chart(
+            [(point.at.strftime(fmt), (point.error_rate or 0) * 100) for point in series],
+            title="Error rate over time (%)",
+            color="#c62828",
+        ),
+    }
