@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 
+from gamification import sql
 from gamification.errors import NotFoundError
 from gamification.models import Game, Player, PlayerTaskStats, Realm, Task, TaskStats
 
@@ -43,20 +45,13 @@ def task_get(*, realm: Realm, external_game_id: str, external_task_id: str) -> T
     return task
 
 
-_TASK_FOR_AWARD_SQL = (
-    "SELECT t.id, t.strategy_id, t.status, g.id, g.external_game_id "
-    "FROM gamification_task t JOIN gamification_game g ON g.id = t.game_id "
-    "WHERE g.realm_id = %s AND g.external_game_id = %s AND t.external_task_id = %s"
-)
-
-
 def task_for_award(*, realm: Realm, external_game_id: str, external_task_id: str) -> Task:
     """Return the task to score, with just the columns scoring reads.
 
     This runs on every award; a fixed statement skips the ORM's per-call SQL compilation.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_TASK_FOR_AWARD_SQL, [realm.pk, external_game_id, external_task_id])
+        cursor.execute(sql.task_for_award(), [realm.pk, external_game_id, external_task_id])
         row = cursor.fetchone()
     if row is None:
         return task_get(
@@ -92,14 +87,21 @@ def task_points_by_player(*, task: Task) -> QuerySet[PlayerTaskStats]:
     )
 
 
-def task_points_summary(*, task: Task) -> dict[str, Any]:
+class TaskPointsSummary(TypedDict):
+    points: float
+    awards: int
+    first_award_at: datetime | None
+    last_award_at: datetime | None
+
+
+def task_points_summary(*, task: Task) -> TaskPointsSummary:
     stats = TaskStats.objects.filter(task=task).first()
-    return {
-        "points": stats.points_total if stats else 0,
-        "awards": stats.award_count if stats else 0,
-        "firstAwardAt": stats.first_award_at if stats else None,
-        "lastAwardAt": stats.last_award_at if stats else None,
-    }
+    return TaskPointsSummary(
+        points=stats.points_total if stats else 0,
+        awards=stats.award_count if stats else 0,
+        first_award_at=stats.first_award_at if stats else None,
+        last_award_at=stats.last_award_at if stats else None,
+    )
 
 
 def player_get(*, realm: Realm, external_user_id: str) -> Player:
@@ -109,25 +111,40 @@ def player_get(*, realm: Realm, external_user_id: str) -> Player:
     return player
 
 
-def player_points(*, player: Player, game: Game) -> dict[str, Any]:
+class PlayerTaskPoints(TypedDict):
+    external_task_id: str
+    points: float
+    awards: int
+    last_award_at: datetime
+
+
+class PlayerPoints(TypedDict):
+    external_user_id: str
+    external_game_id: str
+    points: float
+    awards: int
+    tasks: list[PlayerTaskPoints]
+
+
+def player_points(*, player: Player, game: Game) -> PlayerPoints:
     """Return a player's total in a game and the breakdown by task."""
     rows = list(
         PlayerTaskStats.objects.filter(player=player, task__game=game)
         .order_by("task__external_task_id")
         .values("task__external_task_id", "points_total", "award_count", "last_award_at")
     )
-    return {
-        "externalUserId": player.external_user_id,
-        "externalGameId": game.external_game_id,
-        "points": sum(row["points_total"] for row in rows),
-        "awards": sum(row["award_count"] for row in rows),
-        "tasks": [
-            {
-                "externalTaskId": row["task__external_task_id"],
-                "points": row["points_total"],
-                "awards": row["award_count"],
-                "lastAwardAt": row["last_award_at"],
-            }
+    return PlayerPoints(
+        external_user_id=player.external_user_id,
+        external_game_id=game.external_game_id,
+        points=sum(row["points_total"] for row in rows),
+        awards=sum(row["award_count"] for row in rows),
+        tasks=[
+            PlayerTaskPoints(
+                external_task_id=row["task__external_task_id"],
+                points=row["points_total"],
+                awards=row["award_count"],
+                last_award_at=row["last_award_at"],
+            )
             for row in rows
         ],
-    }
+    )

@@ -79,20 +79,20 @@ class PlayerTotalSerializer(serializers.Serializer):
 class TaskPointsSummarySerializer(serializers.Serializer):
     points = serializers.FloatField()
     awards = serializers.IntegerField()
-    firstAwardAt = serializers.DateTimeField(allow_null=True)
-    lastAwardAt = serializers.DateTimeField(allow_null=True)
+    firstAwardAt = serializers.DateTimeField(source="first_award_at", allow_null=True)
+    lastAwardAt = serializers.DateTimeField(source="last_award_at", allow_null=True)
 
 
 class PlayerTaskPointsSerializer(serializers.Serializer):
-    externalTaskId = serializers.CharField()
+    externalTaskId = serializers.CharField(source="external_task_id")
     points = serializers.FloatField()
     awards = serializers.IntegerField()
-    lastAwardAt = serializers.DateTimeField()
+    lastAwardAt = serializers.DateTimeField(source="last_award_at")
 
 
 class PlayerPointsSerializer(serializers.Serializer):
-    externalUserId = serializers.CharField()
-    externalGameId = serializers.CharField()
+    externalUserId = serializers.CharField(source="external_user_id")
+    externalGameId = serializers.CharField(source="external_game_id")
     points = serializers.FloatField()
     awards = serializers.IntegerField()
     tasks = PlayerTaskPointsSerializer(many=True)

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from scoring import sql
 from scoring.builtins.base import RECENT_WINDOW_SECONDS, AnalyticsRequest
 
 _TASK_PATHS = frozenset({"task.measurements_count", "all.avg_time"})
@@ -100,28 +101,13 @@ def event_history_load(
     wanted = analytics_request_normalise(request)
     windows = sorted(wanted.recent_windows)
     adapt = connection.ops.adapt_datetimefield_value
-    recent_columns = "".join(
-        ", (SELECT COUNT(*) FROM gamification_award a WHERE a.player_id = p.id "
-        "AND a.task_id = %s AND a.created_at > %s)"
-        for _ in windows
-    )
     params: list[Any] = []
     for seconds in windows:
         params += [task_id, adapt(now - timedelta(seconds=seconds))]
-    sql = (
-        "SELECT p.id, ts.award_count, ts.first_award_at, ts.last_award_at, "
-        "ps.award_count, ps.first_award_at, ps.last_award_at, ps.previous_award_at"
-        f"{recent_columns} "
-        "FROM (SELECT CAST(%s AS BIGINT) AS task_id, CAST(%s AS BIGINT) AS realm_id, "
-        "CAST(%s AS VARCHAR(255)) AS external_user_id) AS event "
-        "LEFT JOIN gamification_player p "
-        "ON p.realm_id = event.realm_id AND p.external_user_id = event.external_user_id "
-        "LEFT JOIN gamification_taskstats ts ON ts.task_id = event.task_id "
-        "LEFT JOIN gamification_playertaskstats ps "
-        "ON ps.task_id = event.task_id AND ps.player_id = p.id"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, task_id, realm_id, external_user_id])
+        cursor.execute(
+            sql.event_history(len(windows)), [*params, task_id, realm_id, external_user_id]
+        )
         row = cursor.fetchone()
 
     player_id = row[0]

@@ -10,6 +10,8 @@ class AwardRequestSerializer(serializers.Serializer):
 
 
 class AwardResponseSerializer(serializers.Serializer):
+    """The award answer's shape for the schema; ``scoring.renderers.award_render`` writes it."""
+
     points = serializers.FloatField()
     caseName = serializers.CharField(allow_null=True)
     callbackData = serializers.DictField()

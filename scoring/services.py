@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,32 +14,28 @@ from django.utils import timezone
 from gamification.ids import uuid7
 from gamification.models import ApiKey, Award, Player, Realm, Task
 from gamification.parsers import event_data_check
+from scoring import sql
+from scoring.answers import AwardAnswer
 from scoring.builtins.base import AnalyticsRequest, ScoringEvent
 from scoring.context import EventHistory, event_history_load
 from scoring.engine import strategy_execute, strategy_resolve
 from scoring.errors import IdempotencyKeyReused, StrategyFailed, TaskClosed
 from scoring.hooks import run_observer
-from scoring.strategy_types import StrategyRun
-
-_PLAYER_STATS = "gamification_playertaskstats"
-_TASK_STATS = "gamification_taskstats"
+from scoring.renderers import award_render
+from scoring.strategy_types import StrategyRun, run_outcome
 
 
 @dataclass(frozen=True, slots=True)
 class AwardOutcome:
-    """The answer to an award request: the exact JSON body and whether a row was created."""
+    """The answer to an award request: its JSON body and whether a row was created.
+
+    ``answer`` is None on a replay, which answers the stored body and runs nothing.
+    """
 
     body: bytes
     created: bool
     run: StrategyRun | None = None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _render(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    answer: AwardAnswer | None = None
 
 
 def _award_replay(
@@ -61,51 +56,11 @@ def _award_replay(
     return AwardOutcome(body=body.encode(), created=False)
 
 
-def _stats_upserts(source: str) -> tuple[str, str]:
-    """Return the two upserts that add the awards of ``source`` to the running stats.
-
-    ``source`` yields rows of (player_id, task_id, points, at). Awards committed out of order
-    keep first/last correct; the task-wide row comes last because every player contends for it.
-    """
-    greatest, least = ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
-    player_stats = (
-        f"INSERT INTO {_PLAYER_STATS} (player_id, task_id, award_count, points_total, "
-        "first_award_at, last_award_at, previous_award_at) "
-        f"SELECT player_id, task_id, 1, points, at, at, NULL FROM ({source}) AS src WHERE true "
-        "ON CONFLICT (player_id, task_id) DO UPDATE SET "
-        f"award_count = {_PLAYER_STATS}.award_count + 1, "
-        f"points_total = {_PLAYER_STATS}.points_total + excluded.points_total, "
-        f"first_award_at = {least}({_PLAYER_STATS}.first_award_at, excluded.first_award_at), "
-        f"previous_award_at = CASE WHEN excluded.last_award_at >= {_PLAYER_STATS}.last_award_at "
-        f"THEN {_PLAYER_STATS}.last_award_at ELSE "
-        f"{greatest}(COALESCE({_PLAYER_STATS}.previous_award_at, excluded.last_award_at), "
-        "excluded.last_award_at) END, "
-        f"last_award_at = {greatest}({_PLAYER_STATS}.last_award_at, excluded.last_award_at)"
-    )
-    task_stats = (
-        f"INSERT INTO {_TASK_STATS} "
-        "(task_id, award_count, points_total, first_award_at, last_award_at) "
-        f"SELECT task_id, 1, points, at, at FROM ({source}) AS src WHERE true "
-        "ON CONFLICT (task_id) DO UPDATE SET "
-        f"award_count = {_TASK_STATS}.award_count + 1, "
-        f"points_total = {_TASK_STATS}.points_total + excluded.points_total, "
-        f"first_award_at = {least}({_TASK_STATS}.first_award_at, excluded.first_award_at), "
-        f"last_award_at = {greatest}({_TASK_STATS}.last_award_at, excluded.last_award_at)"
-    )
-    return player_stats, task_stats
-
-
-_ONE_AWARD = (
-    "SELECT CAST(%s AS BIGINT) AS player_id, CAST(%s AS BIGINT) AS task_id, "
-    "CAST(%s AS DOUBLE PRECISION) AS points, %s AS at"
-)
-
-
 def award_stats_record(*, player_id: int, task_id: int, points: float, now: datetime) -> None:
     """Add one award to the running stats, in the caller's transaction."""
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        for statement in _stats_upserts(_ONE_AWARD):
+        for statement in sql.stats_upserts(sql.ONE_AWARD, connection.vendor):
             cursor.execute(statement, [player_id, task_id, points, at])
 
 
@@ -115,38 +70,8 @@ def _award_store_postgres(award: Award) -> None:
     Data-modifying CTEs make the write one round trip without BEGIN/COMMIT: the request's
     only write is this statement, so it needs no explicit transaction.
     """
-    player_stats, task_stats = _stats_upserts(
-        "SELECT player_id, task_id, points, created_at AS at FROM inserted"
-    )
-    sql = (
-        "WITH inserted AS (INSERT INTO gamification_award (id, realm_id, player_id, task_id, "
-        "points, case_name, callback_data, data, strategy_id, strategy_version, idempotency_key, "
-        "response_body, api_key_used_id, created_at) VALUES "
-        "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s) "
-        "RETURNING player_id, task_id, points, created_at), "
-        f"player_stats AS ({player_stats} RETURNING 1) "
-        f"{task_stats}"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                award.pk,
-                award.realm_id,
-                award.player_id,
-                award.task_id,
-                award.points,
-                award.case_name,
-                json.dumps(award.callback_data),
-                json.dumps(award.data),
-                award.strategy_id,
-                award.strategy_version,
-                award.idempotency_key,
-                award.response_body,
-                award.api_key_used_id,
-                award.created_at,
-            ],
-        )
+        cursor.execute(sql.award_store_postgres(), sql.award_insert_params(award))
 
 
 def _award_store(award: Award) -> None:
@@ -241,37 +166,33 @@ def award_points(
     if not loaded:  # the strategy read no analytics: the player still has to be looked up
         analytics_loader(AnalyticsRequest())
     player_id = loaded[0].player_id
-    result = run.result
-    body: dict[str, Any] = {
-        "points": result.points,
-        "caseName": result.case_name,
-        "callbackData": dict(result.callback_data),
-        "strategyId": task.strategy_id,
-        "strategyVersion": strategy.version,
-        "externalUserId": external_user_id,
-        "playerCreated": player_id is None,
-        "awardId": None,
-        "createdAt": None,
-    }
-    if dry_run:
-        body["dryRun"] = True
-        return AwardOutcome(body=_render(body), created=False, run=run)
-
-    player_created = False
-    if player_id is None:
+    player_created = player_id is None
+    if not dry_run and player_id is None:
         player_id, player_created = _player_ensure(realm=realm, external_user_id=external_user_id)
-    body["playerCreated"] = player_created
-    body["awardId"] = str(award_id)
-    body["createdAt"] = _iso(now)
-    rendered = _render(body)
+    outcome = run_outcome(run)
+    answer = AwardAnswer(
+        points=outcome["points"],
+        case_name=outcome["case_name"],
+        callback_data=outcome["callback_data"],
+        strategy_id=task.strategy_id,
+        strategy_version=strategy.version,
+        external_user_id=external_user_id,
+        player_created=player_created,
+        award_id=None if dry_run else award_id,
+        created_at=None if dry_run else now,
+        dry_run=dry_run,
+    )
+    rendered = award_render(answer)
+    if dry_run:
+        return AwardOutcome(body=rendered, created=False, run=run, answer=answer)
     award = Award(
         id=award_id,
         realm_id=realm.pk,
         player_id=player_id,
         task_id=task.pk,
-        points=result.points,
-        case_name=result.case_name,
-        callback_data=dict(result.callback_data),
+        points=answer.points,
+        case_name=answer.case_name,
+        callback_data=answer.callback_data,
         data=dict(data),
         strategy_id=task.strategy_id,
         strategy_version=str(strategy.version),
@@ -294,4 +215,4 @@ def award_points(
         if replay is None:
             raise
         return replay
-    return AwardOutcome(body=rendered, created=True, run=run)
+    return AwardOutcome(body=rendered, created=True, run=run, answer=answer)

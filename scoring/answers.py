@@ -1,0 +1,24 @@
+"""What ``award_points`` answers, in snake_case; ``scoring.renderers`` gives it its JSON form."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class AwardAnswer:
+    """The scored event: the run's public result and what was stored (nothing on a dry run)."""
+
+    points: float | None
+    case_name: str | None
+    callback_data: dict[str, Any]
+    strategy_id: str
+    strategy_version: str
+    external_user_id: str
+    player_created: bool
+    award_id: uuid.UUID | None = None
+    created_at: datetime | None = None
+    dry_run: bool = False

@@ -1,0 +1,182 @@
+"""Every raw SQL statement of scoring, with table and column names read from the models.
+
+The award path runs a handful of fixed statements per request; building them from
+``Model._meta`` keeps them in step with the models, and caching them keeps that free.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from django.db import models
+
+from gamification.models import Award, Player, PlayerTaskStats, TaskStats
+
+#: The fields the award INSERT writes, in column order: every concrete field of Award.
+AWARD_INSERT_FIELDS = (
+    "id",
+    "realm",
+    "player",
+    "task",
+    "points",
+    "case_name",
+    "callback_data",
+    "data",
+    "strategy_id",
+    "strategy_version",
+    "idempotency_key",
+    "response_body",
+    "api_key_used",
+    "created_at",
+)
+
+#: One award as a row source for the stats upserts: (player_id, task_id, points, at).
+ONE_AWARD = (
+    "SELECT CAST(%s AS BIGINT) AS player_id, CAST(%s AS BIGINT) AS task_id, "
+    "CAST(%s AS DOUBLE PRECISION) AS points, %s AS at"
+)
+
+
+def _table(model: type[models.Model]) -> str:
+    return model._meta.db_table
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return model._meta.get_field(name).column
+
+
+def _as(column: str, alias: str) -> str:
+    return column if column == alias else f"{column} AS {alias}"
+
+
+def award_insert_columns() -> list[str]:
+    """Return the columns the award INSERT writes, in order."""
+    return [_column(Award, name) for name in AWARD_INSERT_FIELDS]
+
+
+@cache
+def _award_insert_attributes() -> tuple[tuple[str, bool], ...]:
+    fields = [Award._meta.get_field(name) for name in AWARD_INSERT_FIELDS]
+    return tuple((field.attname, isinstance(field, models.JSONField)) for field in fields)
+
+
+def award_insert_params(award: Award) -> list[Any]:
+    """Return the values of ``award`` for the award INSERT, JSON fields as JSON text."""
+    return [
+        json.dumps(getattr(award, attname)) if is_json else getattr(award, attname)
+        for attname, is_json in _award_insert_attributes()
+    ]
+
+
+@cache
+def stats_upserts(source: str, vendor: str) -> tuple[str, str]:
+    """Return the two upserts that add the awards of ``source`` to the running stats.
+
+    ``source`` yields rows of (player_id, task_id, points, at). Awards committed out of order
+    keep first/last correct; the task-wide row comes last because every player contends for it.
+    """
+    greatest, least = ("GREATEST", "LEAST") if vendor == "postgresql" else ("MAX", "MIN")
+    ps = _table(PlayerTaskStats)
+    ps_player, ps_task = _column(PlayerTaskStats, "player"), _column(PlayerTaskStats, "task")
+    count, total = _column(PlayerTaskStats, "award_count"), _column(PlayerTaskStats, "points_total")
+    first, last = (
+        _column(PlayerTaskStats, "first_award_at"),
+        _column(PlayerTaskStats, "last_award_at"),
+    )
+    previous = _column(PlayerTaskStats, "previous_award_at")
+    player_stats = (
+        f"INSERT INTO {ps} ({ps_player}, {ps_task}, {count}, {total}, "
+        f"{first}, {last}, {previous}) "
+        f"SELECT player_id, task_id, 1, points, at, at, NULL FROM ({source}) AS src WHERE true "
+        f"ON CONFLICT ({ps_player}, {ps_task}) DO UPDATE SET "
+        f"{count} = {ps}.{count} + 1, "
+        f"{total} = {ps}.{total} + excluded.{total}, "
+        f"{first} = {least}({ps}.{first}, excluded.{first}), "
+        f"{previous} = CASE WHEN excluded.{last} >= {ps}.{last} "
+        f"THEN {ps}.{last} ELSE "
+        f"{greatest}(COALESCE({ps}.{previous}, excluded.{last}), "
+        f"excluded.{last}) END, "
+        f"{last} = {greatest}({ps}.{last}, excluded.{last})"
+    )
+    ts = _table(TaskStats)
+    ts_task = _column(TaskStats, "task")
+    count, total = _column(TaskStats, "award_count"), _column(TaskStats, "points_total")
+    first, last = _column(TaskStats, "first_award_at"), _column(TaskStats, "last_award_at")
+    task_stats = (
+        f"INSERT INTO {ts} "
+        f"({ts_task}, {count}, {total}, {first}, {last}) "
+        f"SELECT task_id, 1, points, at, at FROM ({source}) AS src WHERE true "
+        f"ON CONFLICT ({ts_task}) DO UPDATE SET "
+        f"{count} = {ts}.{count} + 1, "
+        f"{total} = {ts}.{total} + excluded.{total}, "
+        f"{first} = {least}({ts}.{first}, excluded.{first}), "
+        f"{last} = {greatest}({ts}.{last}, excluded.{last})"
+    )
+    return player_stats, task_stats
+
+
+@cache
+def award_store_postgres() -> str:
+    """Return the one PostgreSQL statement that inserts an award and updates both stats rows.
+
+    Its parameters are ``award_insert_params(award)``.
+    """
+    columns = award_insert_columns()
+    placeholders = [
+        "%s::jsonb" if is_json else "%s" for _attname, is_json in _award_insert_attributes()
+    ]
+    player, task = _column(Award, "player"), _column(Award, "task")
+    points, created_at = _column(Award, "points"), _column(Award, "created_at")
+    source = (
+        f"SELECT {_as(player, 'player_id')}, {_as(task, 'task_id')}, {_as(points, 'points')}, "
+        f"{_as(created_at, 'at')} FROM inserted"
+    )
+    player_stats, task_stats = stats_upserts(source, "postgresql")
+    return (
+        f"WITH inserted AS (INSERT INTO {_table(Award)} ({', '.join(columns)}) VALUES "
+        f"({', '.join(placeholders)}) "
+        f"RETURNING {player}, {task}, {points}, {created_at}), "
+        f"player_stats AS ({player_stats} RETURNING 1) "
+        f"{task_stats}"
+    )
+
+
+@cache
+def event_history(window_count: int) -> str:
+    """Return the read of a player, the task's and the player's stats, and recent counts.
+
+    Parameters: (task_id, window start) per recent window, then task_id, realm_id and
+    external_user_id of the event. Answers one row: player id, task count/first/last, player
+    count/first/last/previous, then one count per window.
+    """
+    award = _table(Award)
+    a_player, a_task = _column(Award, "player"), _column(Award, "task")
+    a_created = _column(Award, "created_at")
+    p_id, p_realm = _column(Player, "id"), _column(Player, "realm")
+    p_user = _column(Player, "external_user_id")
+    ts_task, ps_task = _column(TaskStats, "task"), _column(PlayerTaskStats, "task")
+    ps_player = _column(PlayerTaskStats, "player")
+    recent_columns = "".join(
+        f", (SELECT COUNT(*) FROM {award} a WHERE a.{a_player} = p.{p_id} "
+        f"AND a.{a_task} = %s AND a.{a_created} > %s)"
+        for _ in range(window_count)
+    )
+    ts = [_column(TaskStats, name) for name in ("award_count", "first_award_at", "last_award_at")]
+    ps = [
+        _column(PlayerTaskStats, name)
+        for name in ("award_count", "first_award_at", "last_award_at", "previous_award_at")
+    ]
+    return (
+        f"SELECT p.{p_id}, {', '.join(f'ts.{c}' for c in ts)}, "
+        f"{', '.join(f'ps.{c}' for c in ps)}"
+        f"{recent_columns} "
+        "FROM (SELECT CAST(%s AS BIGINT) AS task_id, CAST(%s AS BIGINT) AS realm_id, "
+        "CAST(%s AS VARCHAR(255)) AS external_user_id) AS event "
+        f"LEFT JOIN {_table(Player)} p "
+        f"ON p.{p_realm} = event.realm_id AND p.{p_user} = event.external_user_id "
+        f"LEFT JOIN {_table(TaskStats)} ts ON ts.{ts_task} = event.task_id "
+        f"LEFT JOIN {_table(PlayerTaskStats)} ps "
+        f"ON ps.{ps_task} = event.task_id AND ps.{ps_player} = p.{p_id}"
+    )

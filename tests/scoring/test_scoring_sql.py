@@ -1,0 +1,154 @@
+"""The raw SQL of scoring: built from the models, and the statements it has always sent.
+
+The expected texts are the statements the award path has always sent; a change to them is a
+change of the SQL PostgreSQL and SQLite run, and deserves a look at its plan.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from gamification.models import Award
+from scoring import sql
+
+AWARD_STORE_POSTGRES = (
+    "WITH inserted AS (INSERT INTO gamification_award (id, realm_id, player_id, task_id, "
+    "points, case_name, callback_data, data, strategy_id, strategy_version, "
+    "idempotency_key, response_body, api_key_used_id, created_at) VALUES (%s, %s, %s, %s, "
+    "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s) RETURNING player_id, task_id, "
+    "points, created_at), player_stats AS (INSERT INTO gamification_playertaskstats "
+    "(player_id, task_id, award_count, points_total, first_award_at, last_award_at, "
+    "previous_award_at) SELECT player_id, task_id, 1, points, at, at, NULL FROM (SELECT "
+    "player_id, task_id, points, created_at AS at FROM inserted) AS src WHERE true ON "
+    "CONFLICT (player_id, task_id) DO UPDATE SET award_count = "
+    "gamification_playertaskstats.award_count + 1, points_total = "
+    "gamification_playertaskstats.points_total + excluded.points_total, first_award_at = "
+    "LEAST(gamification_playertaskstats.first_award_at, excluded.first_award_at), "
+    "previous_award_at = CASE WHEN excluded.last_award_at >= "
+    "gamification_playertaskstats.last_award_at THEN "
+    "gamification_playertaskstats.last_award_at ELSE "
+    "GREATEST(COALESCE(gamification_playertaskstats.previous_award_at, "
+    "excluded.last_award_at), excluded.last_award_at) END, last_award_at = "
+    "GREATEST(gamification_playertaskstats.last_award_at, excluded.last_award_at) "
+    "RETURNING 1) INSERT INTO gamification_taskstats (task_id, award_count, points_total, "
+    "first_award_at, last_award_at) SELECT task_id, 1, points, at, at FROM (SELECT "
+    "player_id, task_id, points, created_at AS at FROM inserted) AS src WHERE true ON "
+    "CONFLICT (task_id) DO UPDATE SET award_count = gamification_taskstats.award_count + "
+    "1, points_total = gamification_taskstats.points_total + excluded.points_total, "
+    "first_award_at = LEAST(gamification_taskstats.first_award_at, "
+    "excluded.first_award_at), last_award_at = "
+    "GREATEST(gamification_taskstats.last_award_at, excluded.last_award_at)"
+)
+
+PLAYER_STATS_ONE_AWARD_SQLITE = (
+    "INSERT INTO gamification_playertaskstats (player_id, task_id, award_count, "
+    "points_total, first_award_at, last_award_at, previous_award_at) SELECT player_id, "
+    "task_id, 1, points, at, at, NULL FROM (SELECT CAST(%s AS BIGINT) AS player_id, "
+    "CAST(%s AS BIGINT) AS task_id, CAST(%s AS DOUBLE PRECISION) AS points, %s AS at) AS "
+    "src WHERE true ON CONFLICT (player_id, task_id) DO UPDATE SET award_count = "
+    "gamification_playertaskstats.award_count + 1, points_total = "
+    "gamification_playertaskstats.points_total + excluded.points_total, first_award_at = "
+    "MIN(gamification_playertaskstats.first_award_at, excluded.first_award_at), "
+    "previous_award_at = CASE WHEN excluded.last_award_at >= "
+    "gamification_playertaskstats.last_award_at THEN "
+    "gamification_playertaskstats.last_award_at ELSE "
+    "MAX(COALESCE(gamification_playertaskstats.previous_award_at, "
+    "excluded.last_award_at), excluded.last_award_at) END, last_award_at = "
+    "MAX(gamification_playertaskstats.last_award_at, excluded.last_award_at)"
+)
+
+TASK_STATS_ONE_AWARD_SQLITE = (
+    "INSERT INTO gamification_taskstats (task_id, award_count, points_total, "
+    "first_award_at, last_award_at) SELECT task_id, 1, points, at, at FROM (SELECT "
+    "CAST(%s AS BIGINT) AS player_id, CAST(%s AS BIGINT) AS task_id, CAST(%s AS DOUBLE "
+    "PRECISION) AS points, %s AS at) AS src WHERE true ON CONFLICT (task_id) DO UPDATE "
+    "SET award_count = gamification_taskstats.award_count + 1, points_total = "
+    "gamification_taskstats.points_total + excluded.points_total, first_award_at = "
+    "MIN(gamification_taskstats.first_award_at, excluded.first_award_at), last_award_at = "
+    "MAX(gamification_taskstats.last_award_at, excluded.last_award_at)"
+)
+
+EVENT_HISTORY_TWO_WINDOWS = (
+    "SELECT p.id, ts.award_count, ts.first_award_at, ts.last_award_at, ps.award_count, "
+    "ps.first_award_at, ps.last_award_at, ps.previous_award_at, (SELECT COUNT(*) FROM "
+    "gamification_award a WHERE a.player_id = p.id AND a.task_id = %s AND a.created_at > "
+    "%s), (SELECT COUNT(*) FROM gamification_award a WHERE a.player_id = p.id AND "
+    "a.task_id = %s AND a.created_at > %s) FROM (SELECT CAST(%s AS BIGINT) AS task_id, "
+    "CAST(%s AS BIGINT) AS realm_id, CAST(%s AS VARCHAR(255)) AS external_user_id) AS "
+    "event LEFT JOIN gamification_player p ON p.realm_id = event.realm_id AND "
+    "p.external_user_id = event.external_user_id LEFT JOIN gamification_taskstats ts ON "
+    "ts.task_id = event.task_id LEFT JOIN gamification_playertaskstats ps ON ps.task_id = "
+    "event.task_id AND ps.player_id = p.id"
+)
+
+
+def test_the_award_insert_writes_every_concrete_column_of_the_award_model():
+    assert sql.award_insert_columns() == [field.column for field in Award._meta.concrete_fields]
+
+
+def test_the_award_insert_params_follow_its_columns():
+    award = Award(
+        id=uuid.UUID("0190a8c4-0000-7000-8000-000000000002"),
+        realm_id=1,
+        player_id=2,
+        task_id=3,
+        points=4.5,
+        case_name="Case",
+        callback_data={"a": 1},
+        data={"score": 2},
+        strategy_id="default",
+        strategy_version="0.0.2",
+        idempotency_key="k",
+        response_body="{}",
+        api_key_used_id=5,
+        created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+
+    assert sql.award_insert_params(award) == [
+        award.pk,
+        1,
+        2,
+        3,
+        4.5,
+        "Case",
+        json.dumps({"a": 1}),
+        json.dumps({"score": 2}),
+        "default",
+        "0.0.2",
+        "k",
+        "{}",
+        5,
+        award.created_at,
+    ]
+    assert sql.award_store_postgres().count("%s") == len(sql.award_insert_columns())
+
+
+def test_the_award_write_is_the_statement_of_old():
+    assert sql.award_store_postgres() == AWARD_STORE_POSTGRES
+
+
+def test_the_stats_upserts_are_the_statements_of_old_on_both_backends():
+    player_stats, task_stats = sql.stats_upserts(sql.ONE_AWARD, "sqlite")
+    assert (player_stats, task_stats) == (
+        PLAYER_STATS_ONE_AWARD_SQLITE,
+        TASK_STATS_ONE_AWARD_SQLITE,
+    )
+    postgres = sql.stats_upserts(sql.ONE_AWARD, "postgresql")
+    assert postgres == (
+        player_stats.replace("MIN(", "LEAST(").replace("MAX(", "GREATEST("),
+        task_stats.replace("MIN(", "LEAST(").replace("MAX(", "GREATEST("),
+    )
+    source = "SELECT player_id, task_id, points, created_at AS at FROM inserted"
+    for statement in sql.stats_upserts(source, "postgresql"):
+        assert statement in AWARD_STORE_POSTGRES
+
+
+def test_the_event_history_read_is_the_statement_of_old():
+    assert sql.event_history(2) == EVENT_HISTORY_TWO_WINDOWS
+    window = (
+        ", (SELECT COUNT(*) FROM gamification_award a WHERE a.player_id = p.id "
+        "AND a.task_id = %s AND a.created_at > %s)"
+    )
+    assert sql.event_history(0) == EVENT_HISTORY_TWO_WINDOWS.replace(window, "")
