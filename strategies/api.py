@@ -25,9 +25,10 @@ from strategies.serializers import (
     StrategyUpdateSerializer,
     SwitchSerializer,
     UsageSerializer,
+    simulation_body,
 )
 from strategies.services import Switch
-from strategies.simulation import strategy_simulate
+from strategies.simulation import simulation_run
 
 TAG = ["custom strategies"]
 
@@ -158,7 +159,7 @@ class StrategyUsageView(_StrategyMixin, APIView):
     @extend_schema(responses=UsageSerializer)
     def get(self, request: Request, strategy_id: str) -> Response:
         """The games and tasks bound to any version of the strategy's family."""
-        return Response(selectors.strategy_usage(strategy=self.strategy()))
+        return Response(UsageSerializer(selectors.strategy_usage(strategy=self.strategy())).data)
 
 
 @extend_schema(tags=TAG)
@@ -181,7 +182,7 @@ class StrategyExportView(_StrategyMixin, APIView):
     @extend_schema(responses=BundleSerializer)
     def get(self, request: Request, strategy_id: str) -> Response:
         """This version as a portable JSON bundle."""
-        return Response(selectors.strategy_export(strategy=self.strategy()))
+        return Response(BundleSerializer(selectors.strategy_export(strategy=self.strategy())).data)
 
 
 @extend_schema(tags=TAG)
@@ -217,7 +218,7 @@ class StrategySimulateView(_StrategyMixin, APIView):
         payload = SimulateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         row = self.strategy()
-        result = strategy_simulate(
+        simulation = simulation_run(
             realm=request_realm(request),
             type=row.type,
             parent_strategy_id=row.parent_strategy_id,
@@ -225,7 +226,7 @@ class StrategySimulateView(_StrategyMixin, APIView):
             definition=row,
             **_simulation_inputs(payload.validated_data),
         )
-        return Response(result)
+        return Response(simulation_body(simulation))
 
 
 @extend_schema(tags=TAG)
@@ -236,11 +237,11 @@ class StrategySimulateUnsavedView(APIView):
         payload = SimulateUnsavedSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        result = strategy_simulate(
+        simulation = simulation_run(
             realm=request_realm(request),
             type=data["type"],
             parent_strategy_id=data.get("parentStrategyId") or None,
             ast_json=data["astJson"],
             **_simulation_inputs(data),
         )
-        return Response(result)
+        return Response(simulation_body(simulation))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields import CharField, IntegerField
 from django.db.models.functions import Cast, Coalesce, Concat
 
+from gamification.errors import DomainError
 from gamification.models import Game, Realm, Task
 from gamification.strategy_ids import CUSTOM_PREFIX, custom_strategy_id, strategy_uuid
 from scoring.builtins.registry import builtin_get
@@ -19,7 +21,7 @@ from scoring.dsl.errors import DslValidationError
 from scoring.engine import dsl_limits
 from scoring.errors import StrategyFailed, StrategyNotFound, StrategyNotPublished
 from scoring.strategy_types import ResolvedStrategy, StrategyKind
-from strategies.errors import StrategyDefinitionNotFound
+from strategies.errors import StrategyDefinitionNotFound, StrategyVersionNotFound
 from strategies.models import BUNDLE_FORMAT, StrategyDefinition, StrategyStatus
 
 # -- the award path ------------------------------------------------------------------------------
@@ -110,6 +112,11 @@ def strategy_get(*, realm: Realm, strategy_id: str) -> StrategyDefinition:
     return row
 
 
+def strategy_find(*, pk: uuid.UUID | str) -> StrategyDefinition | None:
+    """Return one version of any realm by primary key, with its realm (the staff admin's read)."""
+    return StrategyDefinition.objects.select_related("realm").filter(pk=pk).first()
+
+
 def strategy_versions(*, strategy: StrategyDefinition) -> QuerySet[StrategyDefinition]:
     """Return every version of ``strategy``'s family, newest first."""
     return (
@@ -117,6 +124,17 @@ def strategy_versions(*, strategy: StrategyDefinition) -> QuerySet[StrategyDefin
         .select_related("created_by", "api_key_used")
         .order_by("-version")
     )
+
+
+def strategy_version_pair(
+    *, strategy: StrategyDefinition, old: int, new: int
+) -> tuple[StrategyDefinition, StrategyDefinition]:
+    """Return versions ``old`` and ``new`` of ``strategy``'s family, to compare them."""
+    versions = {row.version: row for row in strategy_versions(strategy=strategy)}
+    missing = next((v for v in (old, new) if v not in versions), None)
+    if missing is not None:
+        raise StrategyVersionNotFound(f"{strategy.name!r} has no version {missing}.")
+    return versions[old], versions[new]
 
 
 def strategy_family_live(*, strategy: StrategyDefinition) -> StrategyDefinition | None:
@@ -136,37 +154,59 @@ def _family_ids(strategy: StrategyDefinition) -> list[str]:
     return [custom_strategy_id(pk) for pk in pks]
 
 
-def strategy_usage(*, strategy: StrategyDefinition) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class GameUsage:
+    external_game_id: str
+    strategy_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskUsage:
+    external_game_id: str
+    external_task_id: str
+    strategy_id: str
+    inherits_strategy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The games and tasks bound to a version of a family, in binding order."""
+
+    strategy_id: str
+    name: str
+    games: list[GameUsage]
+    tasks: list[TaskUsage]
+
+    @property
+    def game_count(self) -> int:
+        return len(self.games)
+
+    @property
+    def task_count(self) -> int:
+        return len(self.tasks)
+
+
+def strategy_usage(*, strategy: StrategyDefinition) -> Usage:
     """Return the games and tasks bound to any version of ``strategy``'s family."""
     ids = _family_ids(strategy)
-    games = list(
+    games = (
         Game.objects.filter(realm_id=strategy.realm_id, strategy_id__in=ids)
         .order_by("external_game_id")
-        .values("external_game_id", "strategy_id")
+        .values_list("external_game_id", "strategy_id")
     )
-    tasks = list(
+    tasks = (
         Task.objects.filter(game__realm_id=strategy.realm_id, strategy_id__in=ids)
         .order_by("game__external_game_id", "external_task_id")
-        .values("game__external_game_id", "external_task_id", "strategy_id", "inherits_strategy")
+        .values_list(
+            "game__external_game_id", "external_task_id", "strategy_id", "inherits_strategy"
+        )
     )
-    return {
-        "strategyId": strategy.strategy_id,
-        "name": strategy.name,
-        "gameCount": len(games),
-        "taskCount": len(tasks),
-        "games": [
-            {"externalGameId": g["external_game_id"], "strategyId": g["strategy_id"]} for g in games
-        ],
-        "tasks": [
-            {
-                "externalGameId": t["game__external_game_id"],
-                "externalTaskId": t["external_task_id"],
-                "strategyId": t["strategy_id"],
-                "inheritsStrategy": t["inherits_strategy"],
-            }
-            for t in tasks
-        ],
-    }
+    return Usage(
+        strategy_id=strategy.strategy_id,
+        name=strategy.name,
+        games=[GameUsage(*row) for row in games],
+        tasks=[TaskUsage(*row) for row in tasks],
+    )
 
 
 def strategy_usage_counts(*, strategy: StrategyDefinition) -> tuple[int, int]:
@@ -175,6 +215,41 @@ def strategy_usage_counts(*, strategy: StrategyDefinition) -> tuple[int, int]:
     games = Game.objects.filter(realm_id=strategy.realm_id, strategy_id__in=ids).count()
     tasks = Task.objects.filter(game__realm_id=strategy.realm_id, strategy_id__in=ids).count()
     return games, tasks
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionPreview:
+    """What a publish, archive or rollback of a version would do, before it is confirmed."""
+
+    action: str
+    target: int
+    games: int
+    tasks: int
+    blast: str
+
+
+def strategy_transition_preview(
+    *, strategy: StrategyDefinition, action: str, version: int | None = None
+) -> TransitionPreview:
+    """Return the version a transition makes live and who it moves, in words.
+
+    Bindings follow the published version, so the consumers counted are the family's.
+    """
+    games, tasks = strategy_usage_counts(strategy=strategy)
+    target = strategy.version if version is None else version
+    consumers = (
+        f"{games} game{'s' if games != 1 else ''} and {tasks} task{'s' if tasks != 1 else ''}"
+    )
+    if action == "archive":
+        blast = (
+            f"{consumers} will stop scoring: awards answer 409 STRATEGY_NOT_PUBLISHED until "
+            "another version is published or rolled back to."
+            if strategy.status == StrategyStatus.PUBLISHED
+            else "No game or task is affected: this version is not live."
+        )
+    else:
+        blast = f"{consumers} will switch to v{target}."
+    return TransitionPreview(action=action, target=target, games=games, tasks=tasks, blast=blast)
 
 
 def strategy_list_with_usage(
@@ -214,18 +289,49 @@ def strategy_list_with_usage(
     )
 
 
-def strategy_export(*, strategy: StrategyDefinition) -> dict[str, Any]:
-    """Return the portable JSON bundle of one version (import creates a DRAFT from it)."""
-    return {
-        "format": BUNDLE_FORMAT,
-        "name": strategy.name,
-        "description": strategy.description,
-        "type": strategy.type,
-        "parentStrategyId": strategy.parent_strategy_id,
-        "astJson": strategy.ast_json,
-        "blocklyXml": strategy.blockly_xml,
-        "experimentTag": strategy.experiment_tag,
-        "version": strategy.version,
-        "status": strategy.status,
-        "sourceId": str(strategy.pk),
-    }
+class Bundle(TypedDict):
+    """The portable form of one version; ``strategies.services.strategy_import`` reads it."""
+
+    format: str
+    name: str
+    description: str
+    type: str
+    parent_strategy_id: str | None
+    ast_json: Any
+    blockly_xml: str
+    experiment_tag: str | None
+    version: int
+    status: str
+    source_id: str
+
+
+def strategy_export(*, strategy: StrategyDefinition) -> Bundle:
+    """Return the portable bundle of one version (import creates a DRAFT from it)."""
+    return Bundle(
+        format=BUNDLE_FORMAT,
+        name=strategy.name,
+        description=strategy.description,
+        type=strategy.type,
+        parent_strategy_id=strategy.parent_strategy_id,
+        ast_json=strategy.ast_json,
+        blockly_xml=strategy.blockly_xml,
+        experiment_tag=strategy.experiment_tag,
+        version=strategy.version,
+        status=strategy.status,
+        source_id=str(strategy.pk),
+    )
+
+
+def simulation_realm_get(*, realm_id: int | None) -> Realm:
+    """Return the realm an editor simulation runs in: the one asked for, else the first.
+
+    The staff admin is not scoped to a realm yet, so a request naming no realm, or one that
+    does not exist, falls back to the realm with the smallest id; once the admin is scoped,
+    this is the one place to refuse instead.
+    """
+    realm = Realm.objects.filter(pk=realm_id).first() if realm_id is not None else None
+    if realm is None:
+        realm = Realm.objects.order_by("pk").first()
+    if realm is None:
+        raise DomainError("Create a realm first.", code="REALM_REQUIRED")
+    return realm

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from scoring.strategy_types import StrategyKind
 from strategies.models import StrategyDefinition, StrategyStatus
+from strategies.simulation import Simulation
 
 
 class StrategyDefinitionSerializer(serializers.ModelSerializer):
@@ -105,24 +108,32 @@ class ImportSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     type = serializers.ChoiceField(choices=StrategyKind.choices)
-    parentStrategyId = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    astJson = serializers.JSONField(required=False, allow_null=True)
-    blocklyXml = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    experimentTag = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    parentStrategyId = serializers.CharField(
+        source="parent_strategy_id", required=False, allow_null=True, allow_blank=True
+    )
+    astJson = serializers.JSONField(source="ast_json", required=False, allow_null=True)
+    blocklyXml = serializers.CharField(
+        source="blockly_xml", required=False, allow_blank=True, allow_null=True
+    )
+    experimentTag = serializers.CharField(
+        source="experiment_tag", required=False, allow_null=True, allow_blank=True
+    )
 
 
 class BundleSerializer(serializers.Serializer):
+    """Render a ``selectors.Bundle``."""
+
     format = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
     type = serializers.CharField()
-    parentStrategyId = serializers.CharField(allow_null=True)
-    astJson = serializers.JSONField(allow_null=True)
-    blocklyXml = serializers.CharField()
-    experimentTag = serializers.CharField(allow_null=True)
+    parentStrategyId = serializers.CharField(source="parent_strategy_id", allow_null=True)
+    astJson = serializers.JSONField(source="ast_json", allow_null=True)
+    blocklyXml = serializers.CharField(source="blockly_xml")
+    experimentTag = serializers.CharField(source="experiment_tag", allow_null=True)
     version = serializers.IntegerField()
     status = serializers.CharField()
-    sourceId = serializers.UUIDField()
+    sourceId = serializers.UUIDField(source="source_id")
 
 
 class SimulateSerializer(serializers.Serializer):
@@ -142,6 +153,8 @@ class SimulateUnsavedSerializer(SimulateSerializer):
 
 
 class SimulationResultSerializer(serializers.Serializer):
+    """Document the answer ``simulation_body`` renders."""
+
     type = serializers.CharField()
     parentStrategyId = serializers.CharField(allow_null=True)
     points = serializers.FloatField(allow_null=True)
@@ -158,20 +171,27 @@ class SimulationResultSerializer(serializers.Serializer):
     fields = serializers.DictField()
 
 
-class UsageItemSerializer(serializers.Serializer):
-    externalGameId = serializers.CharField()
-    externalTaskId = serializers.CharField(required=False)
-    strategyId = serializers.CharField()
-    inheritsStrategy = serializers.BooleanField(required=False)
+class GameUsageSerializer(serializers.Serializer):
+    externalGameId = serializers.CharField(source="external_game_id")
+    strategyId = serializers.CharField(source="strategy_id")
+
+
+class TaskUsageSerializer(serializers.Serializer):
+    externalGameId = serializers.CharField(source="external_game_id")
+    externalTaskId = serializers.CharField(source="external_task_id")
+    strategyId = serializers.CharField(source="strategy_id")
+    inheritsStrategy = serializers.BooleanField(source="inherits_strategy")
 
 
 class UsageSerializer(serializers.Serializer):
-    strategyId = serializers.CharField()
+    """Render a ``selectors.Usage``."""
+
+    strategyId = serializers.CharField(source="strategy_id")
     name = serializers.CharField()
-    gameCount = serializers.IntegerField()
-    taskCount = serializers.IntegerField()
-    games = UsageItemSerializer(many=True)
-    tasks = UsageItemSerializer(many=True)
+    gameCount = serializers.IntegerField(source="game_count")
+    taskCount = serializers.IntegerField(source="task_count")
+    games = GameUsageSerializer(many=True)
+    tasks = TaskUsageSerializer(many=True)
 
 
 class SwitchSerializer(StrategyDefinitionSerializer):
@@ -182,3 +202,28 @@ class SwitchSerializer(StrategyDefinitionSerializer):
 
     class Meta(StrategyDefinitionSerializer.Meta):
         fields = [*StrategyDefinitionSerializer.Meta.fields, "switchedGames", "switchedTasks"]
+
+
+def simulation_body(simulation: Simulation) -> dict[str, Any]:
+    """Render a simulation in its wire form.
+
+    A function rather than ``SimulationResultSerializer``: points keep the number the run
+    computed (a FloatField would turn 10 into 10.0) and the trace passes through as bounded.
+    """
+    outcome = simulation.outcome
+    return {
+        "type": simulation.type,
+        "parentStrategyId": simulation.parent_strategy_id,
+        "points": outcome["points"],
+        "caseName": outcome["case_name"],
+        "callbackData": outcome["callback_data"],
+        "trace": simulation.trace,
+        "status": outcome["status"],
+        "errorCode": outcome["error_code"],
+        "message": outcome["error_message"],
+        "nodeId": outcome["error_node_id"],
+        "pointer": outcome["error_pointer"],
+        "durationMs": outcome["duration_ms"],
+        "nodesExecuted": outcome["nodes_executed"],
+        "fields": simulation.fields,
+    }

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from gamification.models import ApiKey, Game, Realm, Task
@@ -101,6 +102,12 @@ def _consumers_switch(
     return games, tasks
 
 
+def strategy_name_check(*, realm: Realm, name: str) -> None:
+    """Refuse a family name the realm already uses (the unique index settles races)."""
+    if StrategyDefinition.objects.filter(realm=realm, name=name).exists():
+        raise StrategyNameTaken(f"A strategy named {name!r} already exists.")
+
+
 def strategy_create(
     *,
     realm: Realm,
@@ -134,8 +141,7 @@ def strategy_create(
         created_by=actor if actor is not None and actor.is_authenticated else None,
         api_key_used=api_key,
     )
-    if StrategyDefinition.objects.filter(realm=realm, name=name).exists():
-        raise StrategyNameTaken(f"A strategy named {name!r} already exists.")
+    strategy_name_check(realm=realm, name=name)
     _program_store(row, allow_invalid=allow_invalid)
     try:
         with transaction.atomic():
@@ -271,6 +277,64 @@ def strategy_rollback(
     return _make_live(family=family, target=target)
 
 
+#: The lifecycle transitions the designer's admin offers, by permission codename.
+TRANSITIONS = ("publish", "archive", "rollback")
+
+
+def strategy_transition(
+    *,
+    strategy: StrategyDefinition,
+    action: str,
+    version: int | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> Switch:
+    """Publish, archive, or roll ``strategy``'s family back to ``version``.
+
+    An archive moves no consumer: its switch names the archived version and zero counts.
+    """
+    if action == "publish":
+        return strategy_publish(strategy=strategy, actor=actor)
+    if action == "archive":
+        row = strategy_archive(strategy=strategy, actor=actor)
+        return Switch(strategy=row, previous=None, games=0, tasks=0)
+    if action == "rollback":
+        target = strategy.version if version is None else version
+        return strategy_rollback(strategy=strategy, version=target, actor=actor)
+    raise StrategyError(f"Unknown transition {action!r}.", code="TRANSITION_UNKNOWN")
+
+
+@dataclass(frozen=True, slots=True)
+class PublishAttempt:
+    """One draft of a bulk publish: its switch, or why it was refused."""
+
+    strategy: StrategyDefinition
+    switch: Switch | None
+    error: StrategyError | None = None
+
+
+def strategy_publish_drafts(
+    *, strategies: QuerySet[StrategyDefinition], actor: AbstractBaseUser | None = None
+) -> list[PublishAttempt]:
+    """Publish each DRAFT among ``strategies``, one transaction each; refusals are reported."""
+    attempts = []
+    for row in strategies.filter(status=StrategyStatus.DRAFT):
+        try:
+            attempts.append(PublishAttempt(row, strategy_publish(strategy=row, actor=actor)))
+        except StrategyError as error:
+            attempts.append(PublishAttempt(row, None, error))
+    return attempts
+
+
+def strategy_archive_many(
+    *, strategies: QuerySet[StrategyDefinition], actor: AbstractBaseUser | None = None
+) -> list[StrategyDefinition]:
+    """Archive every version among ``strategies`` that is not archived yet."""
+    return [
+        strategy_archive(strategy=row, actor=actor)
+        for row in strategies.exclude(status=StrategyStatus.ARCHIVED)
+    ]
+
+
 def _name_free(*, realm: Realm, name: str) -> str:
     taken = set(
         StrategyDefinition.objects.filter(realm=realm, name__startswith=name).values_list(
@@ -315,7 +379,10 @@ def strategy_import(
     actor: AbstractBaseUser | None = None,
     api_key: ApiKey | None = None,
 ) -> StrategyDefinition:
-    """Create a DRAFT from an exported bundle: a new family, or the next version of one."""
+    """Create a DRAFT from an exported bundle: a new family, or the next version of one.
+
+    ``bundle`` has the keys of ``strategies.selectors.Bundle`` (snake_case).
+    """
     if bundle.get("format", BUNDLE_FORMAT) != BUNDLE_FORMAT:
         raise StrategyError(
             f"Unknown bundle format {bundle.get('format')!r}.", code="BUNDLE_FORMAT_UNKNOWN"
@@ -325,11 +392,11 @@ def strategy_import(
         raise StrategyError("The bundle has no name.", code="BUNDLE_INVALID", field="name")
     fields = {
         "type": bundle.get("type"),
-        "parent_strategy_id": bundle.get("parentStrategyId"),
-        "ast_json": bundle.get("astJson"),
+        "parent_strategy_id": bundle.get("parent_strategy_id"),
+        "ast_json": bundle.get("ast_json"),
         "description": bundle.get("description") or "",
-        "blockly_xml": bundle.get("blocklyXml") or "",
-        "experiment_tag": bundle.get("experimentTag"),
+        "blockly_xml": bundle.get("blockly_xml") or "",
+        "experiment_tag": bundle.get("experiment_tag"),
     }
     with transaction.atomic():
         family = _family_lock(realm_id=realm.pk, name=name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
@@ -17,7 +18,7 @@ from scoring.dsl.bounded import json_bounded
 from scoring.dsl.compile import compile_program
 from scoring.dsl.errors import DslValidationError, Issue
 from scoring.engine import dsl_limits, strategy_execute
-from scoring.strategy_types import ResolvedStrategy, StrategyKind
+from scoring.strategy_types import ResolvedStrategy, RunOutcome, StrategyKind, run_outcome
 from strategies.errors import StrategyInvalid
 from strategies.models import StrategyDefinition
 from strategies.programs import parent_get, strategy_shape_check
@@ -30,6 +31,30 @@ ECHO_BYTES = 16 * 1024
 #: Bytes of each echoed string (error message, node id, pointer, case name).
 TEXT_BYTES = 1024
 ECHO_DEPTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """A dry run: the run's public outcome (echoed text bounded) and what the designer sees.
+
+    ``program_ast`` is the id-filled program that ran, for drawing the trace on the rule
+    tree; it is not part of the answer.
+    """
+
+    type: str
+    parent_strategy_id: str | None
+    outcome: RunOutcome
+    trace: list[dict[str, Any]]
+    fields: dict[str, Any]
+    program_ast: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationDefaults:
+    """Event data and analytics overrides that make a program's every read have a value."""
+
+    data: dict[str, Any]
+    mock_state: dict[str, Any]
 
 
 def _loader(
@@ -90,7 +115,7 @@ def _program_resolve(
     )
 
 
-def strategy_simulate(
+def simulation_run(
     *,
     realm: Realm,
     type: str,
@@ -102,7 +127,7 @@ def strategy_simulate(
     external_game_id: str | None = None,
     external_task_id: str | None = None,
     definition: StrategyDefinition | None = None,
-) -> dict[str, Any]:
+) -> Simulation:
     """Run a program on one made-up event and return the result with its trace.
 
     Analytics come from the named task's real history, or from an empty history; ``mock_state``
@@ -131,31 +156,36 @@ def strategy_simulate(
         trace=True,
         mock_state=dict(mock_state or {}),
     )
-    result = run.result
-    error = run.error
-    ok = result is not None and error is None
     # Everything that echoes the input is bounded, so the answer stays small whatever the
     # event data: the trace by the engine, the rest here (cut parts carry "$truncated").
-    return {
-        "type": strategy.kind,
-        "parentStrategyId": strategy.parent_strategy_id,
-        "points": result.points if ok else None,
-        "caseName": _bounded(result.case_name, TEXT_BYTES) if ok else None,
-        "callbackData": _bounded(dict(result.callback_data), ECHO_BYTES) if ok else {},
-        "trace": list(run.trace or []),
-        "status": run.status,
-        "errorCode": getattr(error, "code", None) if error is not None else None,
-        "message": (
-            _bounded(getattr(error, "message", str(error)), TEXT_BYTES)
-            if error is not None
-            else None
-        ),
-        "nodeId": _bounded(getattr(error, "node_id", None), TEXT_BYTES),
-        "pointer": _bounded(getattr(error, "pointer", None), TEXT_BYTES),
-        "durationMs": round(run.duration_ms, 3),
-        "nodesExecuted": run.nodes_executed,
-        "fields": _bounded(_jsonable(dict(run.fields or {})), ECHO_BYTES),
-    }
+    outcome = run_outcome(run)
+    outcome.update(
+        case_name=_bounded(outcome["case_name"], TEXT_BYTES),
+        callback_data=_bounded(outcome["callback_data"], ECHO_BYTES),
+        error_message=_bounded(outcome["error_message"], TEXT_BYTES),
+        error_node_id=_bounded(outcome["error_node_id"], TEXT_BYTES),
+        error_pointer=_bounded(outcome["error_pointer"], TEXT_BYTES),
+        duration_ms=round(outcome["duration_ms"], 3),
+    )
+    return Simulation(
+        type=strategy.kind,
+        parent_strategy_id=strategy.parent_strategy_id,
+        outcome=outcome,
+        trace=list(run.trace or []),
+        fields=_bounded(_jsonable(dict(run.fields or {})), ECHO_BYTES),
+        program_ast=strategy.program.ast if strategy.program is not None else None,
+    )
+
+
+def strategy_simulate(**inputs: Any) -> dict[str, Any]:
+    """Return ``simulation_run``'s answer in its camelCase wire form.
+
+    Kept for the execution-log replay, which shows this form; new callers use
+    ``simulation_run`` and render at their edge.
+    """
+    from strategies.serializers import simulation_body
+
+    return simulation_body(simulation_run(**inputs))
 
 
 def _bounded(value: Any, max_bytes: int) -> Any:
@@ -182,7 +212,7 @@ def _nodes(node: Any) -> Iterator[dict]:
 
 def simulation_defaults(
     *, type: str, parent_strategy_id: str | None, ast_json: Any
-) -> dict[str, Any]:
+) -> SimulationDefaults:
     """Return event data and mockState prefilled for every field the program (and parent) reads.
 
     A ``data.*`` key compared with a literal starts at that literal, so the designer sees the
@@ -219,4 +249,4 @@ def simulation_defaults(
         except DomainError:
             pass
     mock = {path: EMPTY_HISTORY[path] for path in sorted(analytics)}
-    return {"data": data, "mockState": mock}
+    return SimulationDefaults(data=data, mock_state=mock)

@@ -24,18 +24,6 @@ class Starter:
     parent_strategy_id: str | None
     ast_json: dict[str, Any]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "title": self.title,
-            "description": self.description,
-            "type": self.type,
-            "parentStrategyId": self.parent_strategy_id,
-            "astJson": self.ast_json,
-            # The exact JSON text, so that 2.0 stays a float in the browser.
-            "astText": json.dumps(self.ast_json, indent=2),
-        }
-
 
 @cache
 def starter_list() -> tuple[Starter, ...]:

@@ -196,3 +196,37 @@ def test_strategy_export_then_import_round_trips_into_a_new_version(realm):
     assert again.ast_json == v1.ast_json
     fresh = services.strategy_import(realm=realm, bundle=bundle, name="imported")
     assert (fresh.name, fresh.version) == ("imported", 1)
+
+
+def test_strategy_transition_publishes_archives_and_rolls_back(realm):
+    v1 = _published(realm)
+    v2 = services.strategy_edit(strategy=v1, changes={"description": "v2"}).strategy
+    assert services.strategy_transition(strategy=v2, action="publish").strategy == v2
+    switch = services.strategy_transition(strategy=v2, action="rollback", version=1)
+    assert (switch.strategy.pk, switch.strategy.status) == (v1.pk, StrategyStatus.PUBLISHED)
+    archived = services.strategy_transition(strategy=v1, action="archive")
+    assert (archived.strategy.status, archived.games, archived.tasks) == ("ARCHIVED", 0, 0)
+    with pytest.raises(StrategyError):
+        services.strategy_transition(strategy=v1, action="delete")
+
+
+def test_a_bulk_publish_reports_each_draft_it_could_not_publish(realm):
+    good = services.strategy_create(
+        realm=realm, name="good", type="DSL_FULL", ast_json=strategy_program_full()
+    )
+    empty = services.strategy_create(realm=realm, name="empty", type="DSL_FULL")
+    live = _published(realm, name="live")
+    attempts = services.strategy_publish_drafts(strategies=StrategyDefinition.objects.all())
+    by_name = {a.strategy.name: a for a in attempts}
+    assert set(by_name) == {"good", "empty"}
+    assert by_name["good"].switch.strategy.pk == good.pk and by_name["good"].error is None
+    assert by_name["empty"].switch is None and isinstance(by_name["empty"].error, StrategyInvalid)
+    archived = services.strategy_archive_many(strategies=StrategyDefinition.objects.all())
+    assert {row.pk for row in archived} == {good.pk, empty.pk, live.pk}
+
+
+def test_strategy_name_check_refuses_a_name_the_realm_uses(realm):
+    _published(realm)
+    services.strategy_name_check(realm=realm, name="fresh")
+    with pytest.raises(StrategyNameTaken):
+        services.strategy_name_check(realm=realm, name="speed")

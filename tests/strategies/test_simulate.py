@@ -267,3 +267,21 @@ def test_simulating_a_program_that_echoes_a_megabyte_answers_small(
     assert (body["status"], body["errorCode"]) == ("limit", "DSL_VALUE_TOO_LARGE")
     assert body["fields"]["data.l"][-1]["$truncated"] == "bytes"
     assert body["trace"][-1]["$truncated"] == "bytes"
+
+
+def test_simulation_run_returns_the_public_outcome_and_the_program_that_ran(realm):
+    from strategies.simulation import simulation_run
+
+    simulation = simulation_run(
+        realm=realm,
+        type="DSL_FULL",
+        parent_strategy_id=None,
+        ast_json=strategy_program_full(),
+        data={"minutes": 45},
+    )
+    outcome = simulation.outcome
+    assert (outcome["points"], outcome["case_name"], outcome["status"]) == (10, "LongSession", "ok")
+    assert outcome["error_code"] is None and outcome["matched"] is True
+    assert (simulation.type, simulation.parent_strategy_id) == ("DSL_FULL", None)
+    assert simulation.program_ast["rules"][0]["id"] == "p.program.0.rule.0"
+    assert simulation.fields["data.minutes"] == 45

@@ -1,0 +1,241 @@
+"""The designer's custom admin pages: versions, diff, lifecycle confirmations, editor endpoints.
+
+``StrategyAdminViews`` is mixed into ``StrategyDefinitionAdmin``; each view checks a
+permission, calls one service or selector and renders.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from gamification.errors import DomainError
+from strategies import selectors, services
+from strategies.diff import strategy_diff
+from strategies.editor import (
+    EditorRequest,
+    defaults_answer,
+    editor_request_parse,
+    simulation_answer,
+    validation_answer,
+)
+from strategies.errors import StrategyInvalid, StrategyVersionNotFound
+from strategies.models import StrategyDefinition
+from strategies.programs import program_check
+from strategies.simulation import simulation_defaults, simulation_run
+from strategies.trace_tree import trace_tree
+
+PERMISSION = "strategies.%s_strategydefinition"
+NAME = "strategies_strategydefinition"
+TEMPLATES = "admin/strategies/strategydefinition/"
+
+
+class StrategyAdminViews:
+    """The views and URLs a ``ModelAdmin`` of ``StrategyDefinition`` adds to the contrib ones."""
+
+    def custom_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("simulate/", wrap(self.simulate_view), name=f"{NAME}_simulate"),
+            path(
+                "simulate/defaults/",
+                wrap(self.simulate_defaults_view),
+                name=f"{NAME}_simulate_defaults",
+            ),
+            path("validate/", wrap(self.validate_view), name=f"{NAME}_validate"),
+            path("<uuid:object_id>/versions/", wrap(self.versions_view), name=f"{NAME}_versions"),
+            path("<uuid:object_id>/diff/", wrap(self.diff_view), name=f"{NAME}_diff"),
+            *(
+                path(
+                    f"<uuid:object_id>/{action}/",
+                    wrap(self.transition_view),
+                    {"action": action},
+                    name=f"{NAME}_{action}",
+                )
+                for action in ("publish", "archive")
+            ),
+            path(
+                "<uuid:object_id>/rollback/<int:version>/",
+                wrap(self.transition_view),
+                {"action": "rollback"},
+                name=f"{NAME}_rollback",
+            ),
+        ]
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _has(self, request: HttpRequest, action: str) -> bool:
+        return request.user.has_perm(PERMISSION % action)
+
+    def _require(self, request: HttpRequest, *actions: str) -> None:
+        if not any(self._has(request, action) for action in actions):
+            raise PermissionDenied
+
+    def _url(self, view: str, *args: Any) -> str:
+        return reverse(f"admin:{NAME}_{view}", args=args)
+
+    def _get(self, request: HttpRequest, object_id: Any) -> StrategyDefinition:
+        obj = selectors.strategy_find(pk=object_id)
+        if obj is None:
+            raise Http404("No StrategyDefinition matches the given query.")
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def _page(self, request: HttpRequest, template: str, title: str, **context: Any):
+        return TemplateResponse(
+            request,
+            TEMPLATES + template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                **context,
+            },
+        )
+
+    # -- pages -----------------------------------------------------------------------------
+    def versions_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        obj = self._get(request, object_id)
+        games, tasks = selectors.strategy_usage_counts(strategy=obj)
+        return self._page(
+            request,
+            "versions.html",
+            f"Versions of {obj.name}",
+            strategy=obj,
+            versions=list(selectors.strategy_versions(strategy=obj)),
+            usage_games=games,
+            usage_tasks=tasks,
+            can_publish=self.has_publish_permission(request),
+            can_archive=self.has_archive_permission(request),
+            can_rollback=self.has_rollback_permission(request),
+        )
+
+    def diff_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        obj = self._get(request, object_id)
+        try:
+            old, new = selectors.strategy_version_pair(
+                strategy=obj,
+                old=int(request.GET.get("a", obj.version - 1 or 1)),
+                new=int(request.GET.get("b", obj.version)),
+            )
+        except (StrategyVersionNotFound, ValueError):
+            messages.error(request, "Pick two existing versions to compare.")
+            return HttpResponseRedirect(self._url("versions", obj.pk))
+        return self._page(
+            request,
+            "diff.html",
+            f"{obj.name}: v{old.version} → v{new.version}",
+            strategy=obj,
+            old=old,
+            new=new,
+            diff=strategy_diff(old=old, new=new),
+            old_json=json.dumps(old.ast_json, indent=2),
+            new_json=json.dumps(new.ast_json, indent=2),
+        )
+
+    def transition_view(
+        self, request: HttpRequest, object_id: Any, action: str, version: int | None = None
+    ) -> HttpResponse:
+        obj = self._get(request, object_id)
+        self._require(request, action)
+        if request.method != "POST":
+            preview = selectors.strategy_transition_preview(
+                strategy=obj, action=action, version=version
+            )
+            return self._page(
+                request,
+                "confirm.html",
+                f"{action.title()} {obj.name} v{preview.target}?",
+                strategy=obj,
+                action=action,
+                target=preview.target,
+                blast=preview.blast,
+            )
+        try:
+            switch = services.strategy_transition(
+                strategy=obj, action=action, version=version, actor=request.user
+            )
+        except StrategyInvalid as error:
+            messages.error(request, _problems(error))
+            return HttpResponseRedirect(self._url("change", obj.pk))
+        except DomainError as error:
+            messages.error(request, error.detail)
+            return HttpResponseRedirect(self._url("versions", obj.pk))
+        messages.success(request, _done(action, switch))
+        return HttpResponseRedirect(self._url("versions", obj.pk))
+
+    # -- JSON endpoints of the editor ------------------------------------------------------
+    def simulate_view(self, request: HttpRequest) -> JsonResponse:
+        self._require(request, "simulate")
+        if request.method != "POST":
+            return JsonResponse({"code": "METHOD_NOT_ALLOWED"}, status=405)
+        try:
+            body = _body(request, simulation=True)
+            simulation = simulation_run(
+                realm=selectors.simulation_realm_get(realm_id=body.realm_id),
+                type=body.type,
+                parent_strategy_id=body.parent_strategy_id,
+                ast_json=body.ast_json,
+                external_user_id=body.external_user_id,
+                data=body.data,
+                mock_state=body.mock_state,
+                external_game_id=body.external_game_id,
+                external_task_id=body.external_task_id,
+            )
+        except DomainError as error:
+            return JsonResponse(error.as_body(), status=error.http_status)
+        tree = TemplateResponse(
+            request,
+            TEMPLATES + "_trace_tree.html",
+            {"tree": trace_tree(ast=simulation.program_ast, trace=simulation.trace)},
+        ).rendered_content
+        return JsonResponse(simulation_answer(simulation, tree_html=tree))
+
+    def simulate_defaults_view(self, request: HttpRequest) -> JsonResponse:
+        self._require(request, "simulate")
+        try:
+            body = _body(request)
+        except DomainError as error:
+            return JsonResponse(error.as_body(), status=error.http_status)
+        defaults = simulation_defaults(
+            type=body.type, parent_strategy_id=body.parent_strategy_id, ast_json=body.ast_json
+        )
+        return JsonResponse(defaults_answer(defaults))
+
+    def validate_view(self, request: HttpRequest) -> JsonResponse:
+        self._require(request, "add", "change")
+        try:
+            body = _body(request)
+            check = program_check(
+                type=body.type, parent_strategy_id=body.parent_strategy_id, ast_json=body.ast_json
+            )
+        except DomainError as error:
+            return JsonResponse(error.as_body(), status=error.http_status)
+        return JsonResponse(validation_answer(check))
+
+
+def _body(request: HttpRequest, *, simulation: bool = False) -> EditorRequest:
+    return editor_request_parse(
+        raw=request.body, encoding=request.encoding or "utf-8", simulation=simulation
+    )
+
+
+def _problems(error: StrategyInvalid) -> str:
+    return "Cannot publish: the program has problems: " + "; ".join(
+        f"{e['pointer'] or '/'}: {e['message']}" for e in error.errors
+    )
+
+
+def _done(action: str, switch: services.Switch) -> str:
+    moved = f"{switch.games} game(s) and {switch.tasks} task(s) switched"
+    if action == "publish":
+        return f"Published v{switch.strategy.version}: {moved}."
+    if action == "archive":
+        return f"Archived v{switch.strategy.version}."
+    return f"Rolled back to v{switch.strategy.version}: {moved}."
