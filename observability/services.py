@@ -20,7 +20,7 @@ from gamification.errors import DomainError
 from observability import metrics
 from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
 from observability.rows import ExecutionLogRow, InvalidRowError, log_from_row
-from scoring.strategy_types import StrategyRun, run_outcome
+from scoring.strategy_types import RunOutcome, StrategyRun, run_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -281,8 +281,9 @@ def _logged_result(log: StrategyExecutionLog) -> ReplayOutcome:
     )
 
 
-def _run_result(run: StrategyRun, *, version: str) -> ReplayOutcome:
-    outcome = run_outcome(run)
+def _replay_outcome(
+    outcome: RunOutcome, *, version: str, trace: list[dict[str, Any]]
+) -> ReplayOutcome:
     return ReplayOutcome(
         version=version,
         status=outcome["status"],
@@ -293,15 +294,18 @@ def _run_result(run: StrategyRun, *, version: str) -> ReplayOutcome:
         error_node_id=outcome["error_node_id"],
         duration_ms=round(outcome["duration_ms"], 3),
         nodes_executed=outcome["nodes_executed"],
-        trace=list(run.trace or []),
+        trace=trace,
     )
 
 
-def _replay_custom(*, log: StrategyExecutionLog, definition: Any) -> ReplayOutcome:
-    from strategies.simulation import strategy_simulate
+def _run_result(run: StrategyRun, *, version: str) -> ReplayOutcome:
+    return _replay_outcome(run_outcome(run), version=version, trace=list(run.trace or []))
 
-    # The simulation answers in the simulate endpoint's (camelCase) form.
-    result = strategy_simulate(
+
+def _replay_custom(*, log: StrategyExecutionLog, definition: Any) -> ReplayOutcome:
+    from strategies.simulation import simulation_run
+
+    simulation = simulation_run(
         realm=definition.realm,
         type=definition.type,
         parent_strategy_id=definition.parent_strategy_id,
@@ -311,17 +315,8 @@ def _replay_custom(*, log: StrategyExecutionLog, definition: Any) -> ReplayOutco
         mock_state=log.fields or {},
         definition=definition,
     )
-    return ReplayOutcome(
-        version=str(definition.version),
-        status=result["status"],
-        points=result["points"],
-        case_name=result["caseName"],
-        callback_data=result["callbackData"],
-        error_code=result["errorCode"],
-        error_node_id=result["nodeId"],
-        duration_ms=result["durationMs"],
-        nodes_executed=result["nodesExecuted"],
-        trace=result["trace"],
+    return _replay_outcome(
+        simulation.outcome, version=str(definition.version), trace=simulation.trace
     )
 
 

@@ -177,17 +177,6 @@ def simulation_run(
     )
 
 
-def strategy_simulate(**inputs: Any) -> dict[str, Any]:
-    """Return ``simulation_run``'s answer in its camelCase wire form.
-
-    Kept for the execution-log replay, which shows this form; new callers use
-    ``simulation_run`` and render at their edge.
-    """
-    from strategies.serializers import simulation_body
-
-    return simulation_body(simulation_run(**inputs))
-
-
 def _bounded(value: Any, max_bytes: int) -> Any:
     return json_bounded(value, max_bytes=max_bytes, max_depth=ECHO_DEPTH).value
 
