@@ -85,10 +85,10 @@ class DslResult:
 
 
 class _EmptyAnalytics:
-    def get(self, path: str) -> Any:
+    def get(self, path: str) -> Any:  # noqa: ARG002 - the Analytics protocol
         return None
 
-    def recent_count(self, seconds: int) -> int:
+    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - the Analytics protocol
         return 0
 
 

@@ -312,7 +312,7 @@ class _Validator:
         if "when" not in missing:
             self.condition(rule["when"], 2, rid, 0, ptr + "/when", rid)
         if "then" not in missing:
-            self.statements(rule["then"], section, rid, ptr + "/then", rid, ptr)
+            self.statements(rule["then"], section, rid, ptr + "/then", rid)
         else_if = rule.get("else_if")
         if else_if is not None:
             if not isinstance(else_if, list):
@@ -321,7 +321,7 @@ class _Validator:
                 for j, branch in enumerate(else_if):
                     self.branch(branch, section, f"{rid}.else_if.{j}", f"{ptr}/else_if/{j}")
         if "else" in rule and rule["else"] is not None:
-            self.statements(rule["else"], section, f"{rid}.else", ptr + "/else", rid, ptr)
+            self.statements(rule["else"], section, f"{rid}.else", ptr + "/else", rid)
 
     def branch(self, branch: Any, section: str, bid: str, ptr: str) -> None:
         if not isinstance(branch, dict):
@@ -349,11 +349,9 @@ class _Validator:
         if "then" not in branch:
             self.issue(E.EMPTY_STATEMENT_LIST, "an else_if branch needs a 'then' list", ptr, bid)
         else:
-            self.statements(branch["then"], section, bid, ptr + "/then", bid, ptr)
+            self.statements(branch["then"], section, bid, ptr + "/then", bid)
 
-    def statements(
-        self, stmts: Any, section: str, prefix: str, ptr: str, owner: str, owner_ptr: str
-    ) -> None:
+    def statements(self, stmts: Any, section: str, prefix: str, ptr: str, owner: str) -> None:
         if not isinstance(stmts, list) or not stmts:
             self.issue(
                 E.EMPTY_STATEMENT_LIST,
