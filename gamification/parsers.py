@@ -127,7 +127,7 @@ class FiniteJSONParser(JSONParser):
         self,
         stream: Any,
         media_type: str | None = None,  # noqa: ARG002 - DRF parser signature
-        parser_context: dict | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         return json_document_load(raw=stream.read(), encoding=encoding)

@@ -85,6 +85,23 @@ class RunState:
         "vetoed",
         "working",
     )
+    cap: int
+    case: str | None
+    cb: dict[str, Any]
+    deadline: float
+    interval: int
+    matched: bool
+    max_nodes: int
+    n: int
+    points: int | float
+    received: Any
+    sizes: dict[int, tuple[Any, int]]
+    tb: int
+    trace: list[dict[str, Any]]
+    tv: int | None
+    v: dict[str, Any]
+    vetoed: bool
+    working: dict[str, Any]
 
     def over(self, block: tuple[NodeInfo, ...], before: int) -> None:
         """Handle a passed checkpoint: the node cap, or time to look at the clock."""
@@ -719,7 +736,11 @@ class _Builder:
         self, block: tuple[NodeInfo, ...], error: E.DslError | None, fail: Closure | None = None
     ) -> Closure:
         k = len(block)
-        failing = fail or _raiser(error)
+        if fail is None:
+            if error is None:
+                raise TypeError("charged_raiser needs an error or a failing closure")
+            fail = _raiser(error)
+        failing = fail
 
         def charged(st: RunState) -> Any:
             if k:

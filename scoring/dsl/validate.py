@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,7 +164,7 @@ class _Validator:
             return False
         return True
 
-    def keys(self, node: dict, kind: str, pointer: str, node_id: str | None) -> set[str]:
+    def keys(self, node: dict, kind: str, pointer: str, node_id: str | None) -> AbstractSet[str]:
         """Report missing and unexpected keys; return the missing ones."""
         required, optional = spec.NODE_KEYS[kind]
         present = set(node) - {"type", "id"}
@@ -416,7 +417,9 @@ class _Validator:
                     )
             self.operands(node, missing, depth, nid, ptr)
 
-    def operands(self, node: dict, missing: set[str], depth: int, nid: str, ptr: str) -> None:
+    def operands(
+        self, node: dict, missing: AbstractSet[str], depth: int, nid: str, ptr: str
+    ) -> None:
         for index, side in enumerate(("left", "right")):
             if side not in missing:
                 self.expression(node[side], depth + 1, nid, index, f"{ptr}/{side}", nid)
@@ -498,9 +501,12 @@ class _Validator:
             return
         self.paths.add(path)
 
-    def func_call(self, node: dict, missing: set[str], depth: int, nid: str, ptr: str) -> None:
+    def func_call(
+        self, node: dict, missing: AbstractSet[str], depth: int, nid: str, ptr: str
+    ) -> None:
         name = node.get("name")
-        name_ok = isinstance(name, str) and name in spec.FUNC_ARITY
+        arity = spec.FUNC_ARITY.get(name) if isinstance(name, str) else None
+        name_ok = arity is not None
         if "name" not in missing and not name_ok:
             self.issue(
                 E.FUNC_NAME_NOT_ALLOWED,
@@ -516,22 +522,22 @@ class _Validator:
             if name_ok:
                 self.issue(
                     E.FUNC_ARITY_MISMATCH,
-                    f"{name} needs an array of {spec.FUNC_ARITY[name]} arguments",
+                    f"{name} needs an array of {arity} arguments",
                     ptr,
                     nid,
                     name=name,
-                    expected=spec.FUNC_ARITY[name],
+                    expected=arity,
                     actual="non-list",
                 )
             return
-        if name_ok and len(args) != spec.FUNC_ARITY[name]:
+        if name_ok and len(args) != arity:
             self.issue(
                 E.FUNC_ARITY_MISMATCH,
-                f"{name} takes {spec.FUNC_ARITY[name]} arguments, got {len(args)}",
+                f"{name} takes {arity} arguments, got {len(args)}",
                 ptr,
                 nid,
                 name=name,
-                expected=spec.FUNC_ARITY[name],
+                expected=arity,
                 actual=len(args),
             )
         for i, arg in enumerate(args):
