@@ -28,7 +28,7 @@ class DictAnalytics:
     def get(self, path: str):
         return self.values.get(path)
 
-    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - the Analytics protocol; every window reads one count
+    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - one count for every window
         return self.values.get("user.recent_measurements_count", 0)
 
 

@@ -77,14 +77,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             api_key.last_used_at = now
         return ApiClient(api_key), api_key
 
-    def authenticate_header(self, request: Request) -> str:  # noqa: ARG002 - DRF authentication hook signature
+    def authenticate_header(self, request: Request) -> str:  # noqa: ARG002 - DRF hook
         return HEADER
 
 
 class HasRealm(permissions.BasePermission):
     """Allow callers authenticated with an API key (every query is then scoped to its realm)."""
 
-    def has_permission(self, request: Request, view: object) -> bool:  # noqa: ARG002 - DRF permission hook signature
+    def has_permission(self, request: Request, view: object) -> bool:  # noqa: ARG002 - DRF hook
         return isinstance(request.auth, ApiKey)
 
 

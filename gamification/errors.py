@@ -138,7 +138,7 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 }
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:  # noqa: ARG001 - DRF exception handler signature
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:  # noqa: ARG001 - DRF handler
     """Render every known error as ``{"code", "detail", ...}`` with its HTTP status."""
     if isinstance(exc, HttpMappedError):
         return Response(exc.as_body(), status=exc.http_status)

@@ -126,7 +126,7 @@ class FiniteJSONParser(JSONParser):
     def parse(
         self,
         stream: Any,
-        media_type: str | None = None,  # noqa: ARG002 - DRF parser signature
+        media_type: str | None = None,  # noqa: ARG002 - DRF parser API
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)

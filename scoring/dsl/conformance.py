@@ -56,7 +56,7 @@ class FieldsAnalytics:
     def get(self, path: str) -> Any:
         return self.fields.get(path)
 
-    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - the Analytics protocol; every window reads one count
+    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - one count for every window
         return self.fields.get("user.recent_measurements_count", 0)
 
 
@@ -71,7 +71,7 @@ class StubParent(BuiltinStrategy):
     def __init__(self, returns: Any) -> None:
         self.returns = returns
 
-    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:  # noqa: ARG002 - BuiltinStrategy signature
+    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:  # noqa: ARG002 - BuiltinStrategy API
         return AnalyticsRequest()
 
     def score(

@@ -86,10 +86,10 @@ class DslResult:
 
 
 class _EmptyAnalytics:
-    def get(self, path: str) -> Any:  # noqa: ARG002 - the Analytics protocol
+    def get(self, path: str) -> Any:  # noqa: ARG002 - Analytics protocol
         return None
 
-    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - the Analytics protocol
+    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - Analytics protocol
         return 0
 
 

@@ -35,10 +35,10 @@ class Parent(BuiltinStrategy):
         self.result = result if result is not None else StrategyResult(5, "ParentCase")
         self.calls: list[tuple[dict, dict]] = []
 
-    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:  # noqa: ARG002 - BuiltinStrategy signature
+    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:  # noqa: ARG002 - BuiltinStrategy API
         return AnalyticsRequest(paths=frozenset({"user.avg_time"}), recent_windows=frozenset({60}))
 
-    def score(self, *, event: ScoringEvent, analytics: Any, variables: Mapping[str, Any]) -> Any:  # noqa: ARG002 - BuiltinStrategy.score signature
+    def score(self, *, event: ScoringEvent, analytics: Any, variables: Mapping[str, Any]) -> Any:  # noqa: ARG002 - BuiltinStrategy API
         self.calls.append((dict(event.data), dict(variables)))
         return self.result
 
