@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make run   - the embedded demo (SQLite, in-process tasks) on http://127.0.0.1:8000
-#   make test  - lint and the whole suite against a throwaway PostgreSQL and Redis
+#   make test  - lint, type check and the whole suite against a throwaway PostgreSQL and Redis
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
@@ -25,7 +25,7 @@ endef
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite, tasks in-process)"
-	@echo "make test   ruff + the whole test suite against throwaway PostgreSQL and Redis"
+	@echo "make test   ruff, mypy + the whole test suite against throwaway PostgreSQL and Redis"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@python=$$($(find_python)) || { echo "error: Python 3.12 or newer is required (not found on PATH or in pyenv)" >&2; exit 1; }; \
@@ -45,6 +45,7 @@ run: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=true DATABASE_URL= $(VENV)/bin/mypy
 	DEBUG=true DATABASE_URL= $(PY) manage.py makemigrations --check --dry-run
 
 format: venv

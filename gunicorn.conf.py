@@ -99,7 +99,7 @@ def child_exit(server, worker) -> None:
         server.log.exception("mark_process_dead(%s) failed", worker.pid)
 
 
-def worker_exit(server, worker) -> None:
+def worker_exit(server, worker) -> None:  # noqa: ARG001 - gunicorn hook
     """In the exiting worker: flush buffered observability records (execution logs)."""
     try:
         from observability.sink import sink_shutdown

@@ -28,7 +28,7 @@ class DictAnalytics:
     def get(self, path: str):
         return self.values.get(path)
 
-    def recent_count(self, seconds: int) -> int:
+    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - one count for every window
         return self.values.get("user.recent_measurements_count", 0)
 
 
@@ -99,7 +99,7 @@ def main() -> None:
     synthetic = synthetic_program()
     event = ScoringEvent("g1", "t1", "u1", {"x": 5, "flag": True})
 
-    def loader(request: AnalyticsRequest) -> DictAnalytics:
+    def loader(_request: AnalyticsRequest) -> DictAnalytics:
         return TYPICAL
 
     rows = []

@@ -23,7 +23,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ["realm", "prefix", "secret_hash", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:  # noqa: ARG002 - admin hook
         return False
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
@@ -79,8 +79,8 @@ class AwardAdmin(admin.ModelAdmin):
     show_full_result_count = False
     date_hierarchy = None
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:  # noqa: ARG002 - admin hook
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Award | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Award | None = None) -> bool:  # noqa: ARG002 - admin hook
         return False

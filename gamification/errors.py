@@ -4,7 +4,7 @@ of the project to the same JSON shape: ``{"code": "...", "detail": "...", ...}``
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
@@ -29,7 +29,7 @@ class DomainError(Exception):
     """A business rule refused the request; ``code`` is stable and machine-readable."""
 
     code = "ERROR"
-    http_status = status.HTTP_400_BAD_REQUEST
+    http_status: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -88,7 +88,7 @@ class PayloadTooLarge(DomainError):
 RETRY_AFTER_SECONDS = 5
 
 
-def database_unavailable(exc: BaseException | None) -> bool:
+def database_unavailable(exc: BaseException | None) -> TypeGuard[OperationalError | InterfaceError]:
     """Whether ``exc`` means the database cannot be reached or used right now.
 
     OperationalError covers a refused or cut connection, too many clients, a cancelled
@@ -138,7 +138,7 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
 }
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:  # noqa: ARG001 - DRF handler
     """Render every known error as ``{"code", "detail", ...}`` with its HTTP status."""
     if isinstance(exc, HttpMappedError):
         return Response(exc.as_body(), status=exc.http_status)
@@ -168,8 +168,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         body = {"code": code, "detail": str(exc.detail)}
     headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if wait:
+        headers["Retry-After"] = str(int(wait))
     return Response(body, status=exc.status_code, headers=headers)

@@ -22,7 +22,7 @@ from gamification.errors import (
 
 
 @never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: HttpRequest) -> JsonResponse:  # noqa: ARG001 - Django view
     """The process is up and serving requests."""
     return JsonResponse({"status": "ok"})
 
@@ -52,16 +52,14 @@ def _broker_ok() -> str | None:
 
 
 @never_cache
-def readyz(request: HttpRequest) -> JsonResponse:
+def readyz(request: HttpRequest) -> JsonResponse:  # noqa: ARG001 - Django view
     """The database and, when configured, the broker answer."""
     checks = {"database": _database_ok(), "broker": _broker_ok()}
     ready = all(problem is None for problem in checks.values())
-    body = {
-        "status": "ok" if ready else "unavailable",
-        "checks": {name: problem or "ok" for name, problem in checks.items()},
-    }
+    shown = {name: problem or "ok" for name, problem in checks.items()}
     if not settings.CELERY_BROKER_URL:
-        body["checks"]["broker"] = "not configured (tasks run in-process)"
+        shown["broker"] = "not configured (tasks run in-process)"
+    body = {"status": "ok" if ready else "unavailable", "checks": shown}
     return JsonResponse(body, status=200 if ready else 503)
 
 
@@ -94,7 +92,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return ExportToDjangoView(request)
 
 
-def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
+def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:  # noqa: ARG001 - Django handler
     """Django's 400 (a suspicious request) in the API's error shape; a body over the limit is
     a 413."""
     if isinstance(exception, RequestDataTooBig):
@@ -105,14 +103,14 @@ def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
     return JsonResponse({"code": "BAD_REQUEST", "detail": "The request is malformed."}, status=400)
 
 
-def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:
+def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:  # noqa: ARG001 - Django handler
     return JsonResponse(
         {"code": "PERMISSION_DENIED", "detail": "You do not have permission for this."},
         status=403,
     )
 
 
-def server_error(request: HttpRequest) -> JsonResponse:
+def server_error(request: HttpRequest) -> JsonResponse:  # noqa: ARG001 - Django handler
     """Answer unexpected failures in the API's error shape instead of an HTML page.
 
     Django calls this while it handles the exception, so a database that went away while
@@ -127,5 +125,5 @@ def server_error(request: HttpRequest) -> JsonResponse:
     )
 
 
-def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:  # noqa: ARG001 - Django handler
     return JsonResponse({"code": "NOT_FOUND", "detail": "No such resource."}, status=404)

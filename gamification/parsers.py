@@ -124,7 +124,10 @@ class FiniteJSONParser(JSONParser):
     """
 
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+        self,
+        stream: Any,
+        media_type: str | None = None,  # noqa: ARG002 - DRF parser API
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         return json_document_load(raw=stream.read(), encoding=encoding)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from gamification.strategy_ids import strategy_id_is_custom
-from scoring.builtins.base import Analytics, AnalyticsRequest, ScoringEvent, StrategyResult
+from scoring.builtins.base import Analytics, AnalyticsRequest, ScoringEvent
 from scoring.builtins.registry import UnknownBuiltinStrategy, builtin_get
 from scoring.dsl.limits import DslLimits
 from scoring.dsl.run import run_program
@@ -63,6 +63,7 @@ def strategy_execute(
     """Run ``strategy`` on ``event``; engine failures come back in the run, never raised."""
     if strategy.kind == StrategyKind.BUILT_IN:
         return _builtin_execute(strategy=strategy, event=event, analytics_loader=analytics_loader)
+    assert strategy.program is not None, "a custom strategy is resolved with its program"
     outcome = run_program(
         strategy.program,
         event=event,
@@ -75,11 +76,7 @@ def strategy_execute(
     return StrategyRun(
         strategy=strategy,
         status=outcome.status,
-        result=(
-            StrategyResult(outcome.points, outcome.case_name, outcome.callback_data)
-            if outcome.error is None
-            else None
-        ),
+        result=outcome.as_strategy_result() if outcome.error is None else None,
         error=outcome.error,
         duration_ms=outcome.duration_ms,
         nodes_executed=outcome.nodes_executed,
@@ -94,6 +91,7 @@ def _builtin_execute(
     *, strategy: ResolvedStrategy, event: ScoringEvent, analytics_loader: AnalyticsLoader
 ) -> StrategyRun:
     builtin = strategy.builtin
+    assert builtin is not None, "a built-in strategy is resolved with its implementation"
     started = time.perf_counter()
     variables = builtin.resolve_variables()
     analytics = analytics_loader(builtin.analytics_needed(variables))

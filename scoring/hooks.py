@@ -47,12 +47,13 @@ class _Unobserved:
     def run_observe(
         self,
         *,
-        run: StrategyRun,
-        traced: bool,
-        realm: Realm,
-        event: ScoringEvent,
-        api_key: ApiKey | None,
-        correlation_id: str | None,
+        # The RunObserver signature; nothing observes the run.
+        run: StrategyRun,  # noqa: ARG002
+        traced: bool,  # noqa: ARG002
+        realm: Realm,  # noqa: ARG002
+        event: ScoringEvent,  # noqa: ARG002
+        api_key: ApiKey | None,  # noqa: ARG002
+        correlation_id: str | None,  # noqa: ARG002
     ) -> None:
         return None
 

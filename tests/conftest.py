@@ -14,7 +14,7 @@ from tests.factories import RealmFactory
 
 
 @pytest.fixture
-def realm(db) -> Realm:
+def realm(db) -> Realm:  # noqa: ARG001 - requested for database access
     return RealmFactory(slug="acme")
 
 
@@ -32,7 +32,7 @@ def api(api_key_pair: tuple[ApiKey, str]) -> APIClient:
 
 
 @pytest.fixture
-def other_api(db) -> APIClient:
+def other_api(db) -> APIClient:  # noqa: ARG001 - requested for database access
     """An API client of a second realm, which must see nothing of the first."""
     other = RealmFactory(slug="rival")
     _, raw = api_key_create(realm=other, name="rival-server")
@@ -47,7 +47,13 @@ class RecordingSink:
     def __init__(self) -> None:
         self.rows: list[dict] = []
 
-    def submit(self, row: dict, *, realm: str, strategy_type: str) -> None:
+    def submit(
+        self,
+        row: dict,
+        *,
+        realm: str,  # noqa: ARG002 - the sink's signature
+        strategy_type: str,  # noqa: ARG002 - the sink's signature
+    ) -> None:
         self.rows.append(row)
 
 
@@ -65,7 +71,7 @@ def execution_log_rows_kept_in_memory():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def execution_log_sink_stopped(django_db_setup):
+def execution_log_sink_stopped(django_db_setup):  # noqa: ARG001 - torn down before the test database
     """Stop the execution-log publisher before the test database is dropped: its thread holds
     a database session of its own while it persists rows in-process."""
     yield

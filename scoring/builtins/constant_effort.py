@@ -34,7 +34,7 @@ class ConstantEffortStrategy(BuiltinStrategy):
     def score(
         self,
         *,
-        event: ScoringEvent,
+        event: ScoringEvent,  # noqa: ARG002 - BuiltinStrategy API
         analytics: Analytics,
         variables: Mapping[str, Any],
     ) -> StrategyResult:

@@ -44,13 +44,13 @@ class DefaultStrategy(BuiltinStrategy):
         "variable_individual_adjustment_points": 8,
     }
 
-    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:
+    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:  # noqa: ARG002 - BuiltinStrategy API
         return AnalyticsRequest(paths=_PATHS)
 
     def score(
         self,
         *,
-        event: ScoringEvent,
+        event: ScoringEvent,  # noqa: ARG002 - BuiltinStrategy API
         analytics: Analytics,
         variables: Mapping[str, Any],
     ) -> StrategyResult:

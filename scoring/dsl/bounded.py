@@ -100,6 +100,10 @@ def _type_name(value: Any) -> str:
     return "string"
 
 
+# A container being copied: (copy, original, items iterator, depth of its children).
+_Frame = tuple[Any, Any, Any, int]
+
+
 class _Walk:
     def __init__(self, *, budget: int, max_depth: int) -> None:
         self.budget = budget
@@ -150,70 +154,79 @@ class _Walk:
         output, children = self._open(root, depth=1)
         if children is None:
             return output
-        # Each frame: (container out, the original, its items iterator, children's depth).
-        # The inner loops share the frame's iterator: they leave it to descend into a child
+        # The fill methods share the frame's iterator: they leave it to descend into a child
         # and pick up where they stopped once the child is done.
-        stack: list[tuple[Any, Any, Any, int]] = [(output, root, children, 2)]
+        stack: list[_Frame] = [(output, root, children, 2)]
         while stack:
             container, original, items, depth = stack[-1]
-            child_frame = None
             if type(container) is dict:
-                for key, child in items:
-                    text = key if type(key) is str else str(key)
-                    cost = len(text) + 2 + 2 * _SEPARATOR
-                    if cost <= self.budget:
-                        cost = text_size(text) + 2 * _SEPARATOR
-                    if cost > self.budget:
-                        self._close_cut(container, omitted=len(original) - len(container))
-                        break
-                    self.budget -= cost
-                    if _is_container(child):
-                        copied, grandchildren = self._open(child, depth=depth)
-                        container[text] = copied
-                        if grandchildren is not None:
-                            child_frame = (copied, child, grandchildren, depth + 1)
-                            break
-                    else:
-                        container[text] = self._leaf(child)
+                child_frame = self._fill_dict(container, original, items, depth)
             else:
-                budget = self.budget
-                append = container.append
-                for child in items:
-                    if budget <= 0:
-                        self.budget = budget
-                        self._close_cut(container, omitted=len(original) - len(container))
-                        break
-                    # Plain numbers, booleans and null inline: they are most of a big list.
-                    kind = type(child)
-                    if kind is int and -_SMALL_INT < child < _SMALL_INT:
-                        budget -= len(repr(child)) + _SEPARATOR
-                        append(child)
-                        continue
-                    if kind is float and -FLOAT_MAX <= child <= FLOAT_MAX:
-                        budget -= len(repr(child)) + _SEPARATOR
-                        append(child)
-                        continue
-                    if child is None or kind is bool:
-                        budget -= 5 + _SEPARATOR
-                        append(child)
-                        continue
-                    self.budget = budget - _SEPARATOR
-                    if _is_container(child):
-                        copied, grandchildren = self._open(child, depth=depth)
-                        append(copied)
-                        if grandchildren is not None:
-                            child_frame = (copied, child, grandchildren, depth + 1)
-                            break
-                    else:
-                        append(self._leaf(child))
-                    budget = self.budget
-                else:
-                    self.budget = budget
+                child_frame = self._fill_list(container, original, items, depth)
             if child_frame is None:
                 stack.pop()
             else:
                 stack.append(child_frame)
         return output
+
+    def _fill_dict(
+        self, container: dict[str, Any], original: Any, items: Any, depth: int
+    ) -> _Frame | None:
+        """Copy entries until the budget runs out or a child container must be descended."""
+        for key, child in items:
+            text = key if type(key) is str else str(key)
+            cost = len(text) + 2 + 2 * _SEPARATOR
+            if cost <= self.budget:
+                cost = text_size(text) + 2 * _SEPARATOR
+            if cost > self.budget:
+                self._close_cut(container, omitted=len(original) - len(container))
+                return None
+            self.budget -= cost
+            if _is_container(child):
+                copied, grandchildren = self._open(child, depth=depth)
+                container[text] = copied
+                if grandchildren is not None:
+                    return (copied, child, grandchildren, depth + 1)
+            else:
+                container[text] = self._leaf(child)
+        return None
+
+    def _fill_list(
+        self, container: list[Any], original: Any, items: Any, depth: int
+    ) -> _Frame | None:
+        """Copy items until the budget runs out or a child container must be descended."""
+        budget = self.budget
+        append = container.append
+        for child in items:
+            if budget <= 0:
+                self.budget = budget
+                self._close_cut(container, omitted=len(original) - len(container))
+                return None
+            # Plain numbers, booleans and null inline: they are most of a big list.
+            kind = type(child)
+            if kind is int and -_SMALL_INT < child < _SMALL_INT:
+                budget -= len(repr(child)) + _SEPARATOR
+                append(child)
+                continue
+            if kind is float and -FLOAT_MAX <= child <= FLOAT_MAX:
+                budget -= len(repr(child)) + _SEPARATOR
+                append(child)
+                continue
+            if child is None or kind is bool:
+                budget -= 5 + _SEPARATOR
+                append(child)
+                continue
+            self.budget = budget - _SEPARATOR
+            if _is_container(child):
+                copied, grandchildren = self._open(child, depth=depth)
+                append(copied)
+                if grandchildren is not None:
+                    return (copied, child, grandchildren, depth + 1)
+            else:
+                append(self._leaf(child))
+            budget = self.budget
+        self.budget = budget
+        return None
 
     def _open(self, value: Any, *, depth: int) -> tuple[Any, Any]:
         length = len(value)

@@ -85,6 +85,23 @@ class RunState:
         "vetoed",
         "working",
     )
+    cap: int
+    case: str | None
+    cb: dict[str, Any]
+    deadline: float
+    interval: int
+    matched: bool
+    max_nodes: int
+    n: int
+    points: int | float
+    received: Any
+    sizes: dict[int, tuple[Any, int]]
+    tb: int
+    trace: list[dict[str, Any]]
+    tv: int | None
+    v: dict[str, Any]
+    vetoed: bool
+    working: dict[str, Any]
 
     def over(self, block: tuple[NodeInfo, ...], before: int) -> None:
         """Handle a passed checkpoint: the node cap, or time to look at the clock."""
@@ -150,7 +167,7 @@ def _shown(value: Any) -> str:
 
 
 def _raiser(error: E.DslError) -> Closure:
-    def fail(st: RunState) -> Any:
+    def fail(_st: RunState) -> Any:
         raise error
 
     return fail
@@ -269,6 +286,87 @@ class Sections:
     post: tuple[Closure, ...] = ()
 
 
+def _logic_traced(
+    node_type: str, fns: tuple[Closure, ...], info: NodeInfo, block: tuple[NodeInfo, ...]
+) -> Closure:
+    """An ``and`` / ``or`` that records its value and which argument short-circuited."""
+    k = len(block)
+    nid = info.id
+    base = T.entry_cost(nid, node_type)
+    put = T.put
+    whole = base + 5
+    # Each argument with its short-circuit label and what that entry costs.
+    shorts = tuple(
+        (fn, f"short_circuit:{i}", whole + T.BRANCH_COST + len(f"short_circuit:{i}"))
+        for i, fn in enumerate(fns)
+    )
+
+    if node_type == "and":
+
+        def traced_and(st: RunState) -> Any:
+            _charge(st, k, block)
+            for fn, branch, cost in shorts:
+                if not fn(st):
+                    left = st.tb - cost
+                    if left >= 0:
+                        st.tb = left
+                        st.trace.append(
+                            {"nodeId": nid, "type": "and", "value": False, "branch": branch}
+                        )
+                    else:
+                        T.cut(st)
+                    return False
+            left = st.tb - whole
+            if left >= 0:
+                st.tb = left
+                st.trace.append({"nodeId": nid, "type": "and", "value": True})
+            else:
+                T.cut(st)
+            return True
+
+        return traced_and
+
+    def traced_or(st: RunState) -> Any:
+        _charge(st, k, block)
+        for i, fn in enumerate(fns):
+            if fn(st):
+                put(st, base, info, True, f"short_circuit:{i}")
+                return True
+        put(st, base, info, False)
+        return False
+
+    return traced_or
+
+
+def _logic_plain(node_type: str, fns: tuple[Closure, ...], block: tuple[NodeInfo, ...]) -> Closure:
+    k = len(block)
+    if node_type == "and":
+
+        def all_of(st: RunState) -> Any:
+            n = st.n + k
+            st.n = n
+            if n > st.cap:
+                st.over(block, n - k)
+            for fn in fns:  # noqa: SIM110 - a generator costs more on the hot path
+                if not fn(st):
+                    return False
+            return True
+
+        return all_of
+
+    def any_of(st: RunState) -> Any:
+        n = st.n + k
+        st.n = n
+        if n > st.cap:
+            st.over(block, n - k)
+        for fn in fns:  # noqa: SIM110 - a generator costs more on the hot path
+            if fn(st):
+                return True
+        return False
+
+    return any_of
+
+
 class _Builder:
     def __init__(self, limits: DslLimits, ops: Ops, traced: bool) -> None:
         self.max_depth = limits.run_depth
@@ -307,7 +405,7 @@ class _Builder:
         if expr.kind == CONST:
             value = expr.payload
 
-            def const(st: RunState) -> Any:
+            def const(_st: RunState) -> Any:
                 return value
 
             return const
@@ -638,7 +736,11 @@ class _Builder:
         self, block: tuple[NodeInfo, ...], error: E.DslError | None, fail: Closure | None = None
     ) -> Closure:
         k = len(block)
-        failing = fail or _raiser(error)
+        if fail is None:
+            if error is None:
+                raise TypeError("charged_raiser needs an error or a failing closure")
+            fail = _raiser(error)
+        failing = fail
 
         def charged(st: RunState) -> Any:
             if k:
@@ -738,78 +840,9 @@ class _Builder:
         self, node_type: str, fns: tuple[Closure, ...], info: NodeInfo, prefix: tuple[NodeInfo, ...]
     ) -> Closure:
         block = (*prefix, info)
-        k = len(block)
-        nid = info.id
         if self.traced:
-            base = T.entry_cost(nid, node_type)
-            put = T.put
-            whole = base + 5
-            # Each argument with its short-circuit label and what that entry costs.
-            shorts = tuple(
-                (fn, f"short_circuit:{i}", whole + T.BRANCH_COST + len(f"short_circuit:{i}"))
-                for i, fn in enumerate(fns)
-            )
-
-            if node_type == "and":
-
-                def traced_and(st: RunState) -> Any:
-                    _charge(st, k, block)
-                    for fn, branch, cost in shorts:
-                        if not fn(st):
-                            left = st.tb - cost
-                            if left >= 0:
-                                st.tb = left
-                                st.trace.append(
-                                    {"nodeId": nid, "type": "and", "value": False, "branch": branch}
-                                )
-                            else:
-                                T.cut(st)
-                            return False
-                    left = st.tb - whole
-                    if left >= 0:
-                        st.tb = left
-                        st.trace.append({"nodeId": nid, "type": "and", "value": True})
-                    else:
-                        T.cut(st)
-                    return True
-
-                return traced_and
-
-            def traced_or(st: RunState) -> Any:
-                _charge(st, k, block)
-                for i, fn in enumerate(fns):
-                    if fn(st):
-                        put(st, base, info, True, f"short_circuit:{i}")
-                        return True
-                put(st, base, info, False)
-                return False
-
-            return traced_or
-        if node_type == "and":
-
-            def all_of(st: RunState) -> Any:
-                n = st.n + k
-                st.n = n
-                if n > st.cap:
-                    st.over(block, n - k)
-                for fn in fns:  # noqa: SIM110 - a generator costs more on the hot path
-                    if not fn(st):
-                        return False
-                return True
-
-            return all_of
-
-        def any_of(st: RunState) -> Any:
-            n = st.n + k
-            st.n = n
-            if n > st.cap:
-                st.over(block, n - k)
-            for fn in fns:  # noqa: SIM110 - a generator costs more on the hot path
-                if fn(st):
-                    return True
-            return False
-
-        return any_of
+            return _logic_traced(node_type, fns, info, block)
+        return _logic_plain(node_type, fns, block)
 
     # -- statements ------------------------------------------------------------------------
     def stmt(
@@ -1021,90 +1054,144 @@ def _compare(
     block: tuple[NodeInfo, ...],
     to_fn: Callable[[_Expr], Closure],
 ) -> Closure:
-    k = len(block)
+    """Build the closure for ``left <op> right``, specialised on where each side comes from."""
     if left.kind == FIELD and right.kind == CONST and op in _FIELD_CONST:
         lpath, linfo = left.payload
-        return _FIELD_CONST[op](k, block, lpath, linfo, right.payload, info)
-    if left.kind == FIELD and right.kind == CONST:
-        lpath, linfo = left.payload
-        rc = right.payload
+        return _FIELD_CONST[op](len(block), block, lpath, linfo, right.payload, info)
+    shaped = _COMPARE_SHAPES.get((left.kind, right.kind))
+    if shaped is not None:
+        return shaped(raw, op, left, right, info, block)
+    return _cmp_generic(raw, op, to_fn(left), to_fn(right), info, block)
 
-        def cmp_field_const(st: RunState) -> Any:
-            n = st.n + k
-            st.n = n
-            if n > st.cap:
-                st.over(block, n - k)
-            try:
-                a = st.v[lpath]
-            except KeyError:
-                raise _missing_field(linfo, lpath) from None
-            try:
-                return raw(a, rc)
-            except Exception:  # noqa: BLE001 - host errors become DSL codes
-                raise _compare_error(info, op, a, rc) from None
 
-        return cmp_field_const
-    if left.kind == FIELD and right.kind == FIELD:
-        lpath, linfo = left.payload
-        rpath, rinfo = right.payload
+def _cmp_field_const(
+    raw: Callable[[Any, Any], bool],
+    op: str,
+    left: _Expr,
+    right: _Expr,
+    info: NodeInfo,
+    block: tuple[NodeInfo, ...],
+) -> Closure:
+    k = len(block)
+    lpath, linfo = left.payload
+    rc = right.payload
 
-        def cmp_field_field(st: RunState) -> Any:
-            n = st.n + k
-            st.n = n
-            if n > st.cap:
-                st.over(block, n - k)
-            v = st.v
-            try:
-                a = v[lpath]
-            except KeyError:
-                raise _missing_field(linfo, lpath) from None
-            try:
-                b = v[rpath]
-            except KeyError:
-                raise _missing_field(rinfo, rpath) from None
-            try:
-                return raw(a, b)
-            except Exception:  # noqa: BLE001 - host errors become DSL codes
-                raise _compare_error(info, op, a, b) from None
+    def cmp_field_const(st: RunState) -> Any:
+        n = st.n + k
+        st.n = n
+        if n > st.cap:
+            st.over(block, n - k)
+        try:
+            a = st.v[lpath]
+        except KeyError:
+            raise _missing_field(linfo, lpath) from None
+        try:
+            return raw(a, rc)
+        except Exception:  # noqa: BLE001 - host errors become DSL codes
+            raise _compare_error(info, op, a, rc) from None
 
-        return cmp_field_field
-    if left.kind == FN and right.kind == CONST:
-        lf = left.payload
-        rc = right.payload
+    return cmp_field_const
 
-        def cmp_fn_const(st: RunState) -> Any:
-            n = st.n + k
-            st.n = n
-            if n > st.cap:
-                st.over(block, n - k)
-            a = lf(st)
-            try:
-                return raw(a, rc)
-            except Exception:  # noqa: BLE001 - host errors become DSL codes
-                raise _compare_error(info, op, a, rc) from None
 
-        return cmp_fn_const
-    if left.kind == FN and right.kind == FIELD:
-        lf = left.payload
-        rpath, rinfo = right.payload
+def _cmp_field_field(
+    raw: Callable[[Any, Any], bool],
+    op: str,
+    left: _Expr,
+    right: _Expr,
+    info: NodeInfo,
+    block: tuple[NodeInfo, ...],
+) -> Closure:
+    k = len(block)
+    lpath, linfo = left.payload
+    rpath, rinfo = right.payload
 
-        def cmp_fn_field(st: RunState) -> Any:
-            n = st.n + k
-            st.n = n
-            if n > st.cap:
-                st.over(block, n - k)
-            a = lf(st)
-            try:
-                b = st.v[rpath]
-            except KeyError:
-                raise _missing_field(rinfo, rpath) from None
-            try:
-                return raw(a, b)
-            except Exception:  # noqa: BLE001 - host errors become DSL codes
-                raise _compare_error(info, op, a, b) from None
+    def cmp_field_field(st: RunState) -> Any:
+        n = st.n + k
+        st.n = n
+        if n > st.cap:
+            st.over(block, n - k)
+        v = st.v
+        try:
+            a = v[lpath]
+        except KeyError:
+            raise _missing_field(linfo, lpath) from None
+        try:
+            b = v[rpath]
+        except KeyError:
+            raise _missing_field(rinfo, rpath) from None
+        try:
+            return raw(a, b)
+        except Exception:  # noqa: BLE001 - host errors become DSL codes
+            raise _compare_error(info, op, a, b) from None
 
-        return cmp_fn_field
-    lf, rf = to_fn(left), to_fn(right)
+    return cmp_field_field
+
+
+def _cmp_fn_const(
+    raw: Callable[[Any, Any], bool],
+    op: str,
+    left: _Expr,
+    right: _Expr,
+    info: NodeInfo,
+    block: tuple[NodeInfo, ...],
+) -> Closure:
+    k = len(block)
+    lf = left.payload
+    rc = right.payload
+
+    def cmp_fn_const(st: RunState) -> Any:
+        n = st.n + k
+        st.n = n
+        if n > st.cap:
+            st.over(block, n - k)
+        a = lf(st)
+        try:
+            return raw(a, rc)
+        except Exception:  # noqa: BLE001 - host errors become DSL codes
+            raise _compare_error(info, op, a, rc) from None
+
+    return cmp_fn_const
+
+
+def _cmp_fn_field(
+    raw: Callable[[Any, Any], bool],
+    op: str,
+    left: _Expr,
+    right: _Expr,
+    info: NodeInfo,
+    block: tuple[NodeInfo, ...],
+) -> Closure:
+    k = len(block)
+    lf = left.payload
+    rpath, rinfo = right.payload
+
+    def cmp_fn_field(st: RunState) -> Any:
+        n = st.n + k
+        st.n = n
+        if n > st.cap:
+            st.over(block, n - k)
+        a = lf(st)
+        try:
+            b = st.v[rpath]
+        except KeyError:
+            raise _missing_field(rinfo, rpath) from None
+        try:
+            return raw(a, b)
+        except Exception:  # noqa: BLE001 - host errors become DSL codes
+            raise _compare_error(info, op, a, b) from None
+
+    return cmp_fn_field
+
+
+def _cmp_generic(
+    raw: Callable[[Any, Any], bool],
+    op: str,
+    lf: Closure,
+    rf: Closure,
+    info: NodeInfo,
+    block: tuple[NodeInfo, ...],
+) -> Closure:
+    k = len(block)
 
     def cmp_generic(st: RunState) -> Any:
         n = st.n + k
@@ -1119,6 +1206,15 @@ def _compare(
             raise _compare_error(info, op, a, b) from None
 
     return cmp_generic
+
+
+# (left kind, right kind) -> the builder that reads both sides without a closure call.
+_COMPARE_SHAPES: dict[tuple[int, int], Callable[..., Closure]] = {
+    (FIELD, CONST): _cmp_field_const,
+    (FIELD, FIELD): _cmp_field_field,
+    (FN, CONST): _cmp_fn_const,
+    (FN, FIELD): _cmp_fn_field,
+}
 
 
 # ``field <op> literal`` is the most common condition; these skip the operator-function call.
@@ -1329,7 +1425,7 @@ def _assign_points(
 
 
 def _set_points(
-    builder: _Builder, node: dict, info: NodeInfo, value: _Expr, block: tuple
+    builder: _Builder, _node: dict, info: NodeInfo, value: _Expr, block: tuple
 ) -> Closure:
     return _make_points(builder, info, value, block, E.SET_POINTS_NOT_NUMBER, None, False)
 
@@ -1381,7 +1477,7 @@ def _set_data(builder: _Builder, node: dict, info: NodeInfo, value: _Expr, block
 
 
 def _set_case_name(
-    builder: _Builder, node: dict, info: NodeInfo, value: _Expr, block: tuple
+    builder: _Builder, _node: dict, info: NodeInfo, value: _Expr, block: tuple
 ) -> Closure:
     k = len(block)
     get = _value_getter(builder, value)
@@ -1413,7 +1509,7 @@ def _set_case_name(
     return set_case
 
 
-def _return(builder: _Builder, node: dict, info: NodeInfo, value: None, block: tuple) -> Closure:
+def _return(builder: _Builder, _node: dict, info: NodeInfo, _value: None, block: tuple) -> Closure:
     traced = builder.traced
     base, put = T.entry_cost(info.id, "return"), T.put
 
@@ -1426,7 +1522,7 @@ def _return(builder: _Builder, node: dict, info: NodeInfo, value: None, block: t
     return halt
 
 
-def _veto(builder: _Builder, node: dict, info: NodeInfo, value: None, block: tuple) -> Closure:
+def _veto(builder: _Builder, node: dict, info: NodeInfo, _value: None, block: tuple) -> Closure:
     traced = builder.traced
     base, put = T.entry_cost(info.id, "veto"), T.put
     case = node["case_name"]

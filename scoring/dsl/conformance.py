@@ -56,7 +56,7 @@ class FieldsAnalytics:
     def get(self, path: str) -> Any:
         return self.fields.get(path)
 
-    def recent_count(self, seconds: int) -> int:
+    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - one count for every window
         return self.fields.get("user.recent_measurements_count", 0)
 
 
@@ -71,11 +71,16 @@ class StubParent(BuiltinStrategy):
     def __init__(self, returns: Any) -> None:
         self.returns = returns
 
-    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:
+    def analytics_needed(self, variables: Mapping[str, Any]) -> AnalyticsRequest:  # noqa: ARG002 - BuiltinStrategy API
         return AnalyticsRequest()
 
     def score(
-        self, *, event: ScoringEvent, analytics: Analytics, variables: Mapping[str, Any]
+        self,
+        *,
+        # The stub ignores its inputs; the names are BuiltinStrategy.score's.
+        event: ScoringEvent,  # noqa: ARG002
+        analytics: Analytics,  # noqa: ARG002
+        variables: Mapping[str, Any],  # noqa: ARG002
     ) -> StrategyResult | Any:
         return self.returns
 
@@ -150,7 +155,7 @@ def run_case(case: Mapping[str, Any], *, trace: bool = True) -> dict[str, Any]:
         program,
         event=event,
         mode=mode,
-        analytics_loader=lambda request: FieldsAnalytics(fields),
+        analytics_loader=lambda _request: FieldsAnalytics(fields),
         parent=parent,
         trace=trace,
     )

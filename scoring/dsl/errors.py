@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 # Codes the reference engine (GAME) already had; their corpus ``reason`` keeps the prefix.
 GAME_CODES = frozenset(
@@ -125,10 +125,14 @@ class Issue:
         }
 
 
+#: How a failed run ended; ``DslResult.status`` adds "ok".
+RunStatus = Literal["error", "timeout", "limit"]
+
+
 class DslError(Exception):
     """Base of every failure inside a strategy."""
 
-    status: ClassVar[str] = "error"
+    status: ClassVar[RunStatus] = "error"
 
     def __init__(
         self,

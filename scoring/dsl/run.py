@@ -81,14 +81,15 @@ class DslResult:
 
     def as_strategy_result(self) -> StrategyResult:
         self.raise_for_status()
+        assert self.points is not None, "a run without an error has scored"
         return StrategyResult(self.points, self.case_name, self.callback_data)
 
 
 class _EmptyAnalytics:
-    def get(self, path: str) -> Any:
+    def get(self, path: str) -> Any:  # noqa: ARG002 - Analytics protocol
         return None
 
-    def recent_count(self, seconds: int) -> int:
+    def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - Analytics protocol
         return 0
 
 
@@ -139,9 +140,9 @@ def run_program(
     st.cb = {}
     st.matched = False
     st.vetoed = False
-    st.trace = None
+    # Untraced closures never append; the result says None rather than an empty trace.
+    st.trace = []
     if trace:
-        st.trace = []
         budget = limits.trace_bytes
         st.tb = sys.maxsize if budget is None else max(0, budget - BRACKETS)
         st.tv = program.trace_value_bytes
@@ -182,7 +183,7 @@ def run_program(
             st.n,
             (end - start) * 1000.0,
             st.v,
-            st.trace,
+            st.trace if trace else None,
         )
     return DslResult(
         None,
@@ -197,7 +198,7 @@ def run_program(
         st.n,
         (end - start) * 1000.0,
         st.v,
-        st.trace,
+        st.trace if trace else None,
     )
 
 
@@ -383,6 +384,7 @@ def _run_extend(
 
 def _normalise_parent(raw: Any, max_int: int) -> tuple[int | float, str | None, dict[str, Any]]:
     """Apply spec 6.3 and the one points rule of Q13 to what the parent returned."""
+    callback: Any
     if isinstance(raw, StrategyResult):
         points, case_name, callback = raw.points, raw.case_name, raw.callback_data
     elif isinstance(raw, (tuple, list)) and len(raw) in (2, 3):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,7 +164,7 @@ class _Validator:
             return False
         return True
 
-    def keys(self, node: dict, kind: str, pointer: str, node_id: str | None) -> set[str]:
+    def keys(self, node: dict, kind: str, pointer: str, node_id: str | None) -> AbstractSet[str]:
         """Report missing and unexpected keys; return the missing ones."""
         required, optional = spec.NODE_KEYS[kind]
         present = set(node) - {"type", "id"}
@@ -312,7 +313,7 @@ class _Validator:
         if "when" not in missing:
             self.condition(rule["when"], 2, rid, 0, ptr + "/when", rid)
         if "then" not in missing:
-            self.statements(rule["then"], section, rid, ptr + "/then", rid, ptr)
+            self.statements(rule["then"], section, rid, ptr + "/then", rid)
         else_if = rule.get("else_if")
         if else_if is not None:
             if not isinstance(else_if, list):
@@ -321,7 +322,7 @@ class _Validator:
                 for j, branch in enumerate(else_if):
                     self.branch(branch, section, f"{rid}.else_if.{j}", f"{ptr}/else_if/{j}")
         if "else" in rule and rule["else"] is not None:
-            self.statements(rule["else"], section, f"{rid}.else", ptr + "/else", rid, ptr)
+            self.statements(rule["else"], section, f"{rid}.else", ptr + "/else", rid)
 
     def branch(self, branch: Any, section: str, bid: str, ptr: str) -> None:
         if not isinstance(branch, dict):
@@ -349,11 +350,9 @@ class _Validator:
         if "then" not in branch:
             self.issue(E.EMPTY_STATEMENT_LIST, "an else_if branch needs a 'then' list", ptr, bid)
         else:
-            self.statements(branch["then"], section, bid, ptr + "/then", bid, ptr)
+            self.statements(branch["then"], section, bid, ptr + "/then", bid)
 
-    def statements(
-        self, stmts: Any, section: str, prefix: str, ptr: str, owner: str, owner_ptr: str
-    ) -> None:
+    def statements(self, stmts: Any, section: str, prefix: str, ptr: str, owner: str) -> None:
         if not isinstance(stmts, list) or not stmts:
             self.issue(
                 E.EMPTY_STATEMENT_LIST,
@@ -418,7 +417,9 @@ class _Validator:
                     )
             self.operands(node, missing, depth, nid, ptr)
 
-    def operands(self, node: dict, missing: set[str], depth: int, nid: str, ptr: str) -> None:
+    def operands(
+        self, node: dict, missing: AbstractSet[str], depth: int, nid: str, ptr: str
+    ) -> None:
         for index, side in enumerate(("left", "right")):
             if side not in missing:
                 self.expression(node[side], depth + 1, nid, index, f"{ptr}/{side}", nid)
@@ -500,9 +501,12 @@ class _Validator:
             return
         self.paths.add(path)
 
-    def func_call(self, node: dict, missing: set[str], depth: int, nid: str, ptr: str) -> None:
+    def func_call(
+        self, node: dict, missing: AbstractSet[str], depth: int, nid: str, ptr: str
+    ) -> None:
         name = node.get("name")
-        name_ok = isinstance(name, str) and name in spec.FUNC_ARITY
+        arity = spec.FUNC_ARITY.get(name) if isinstance(name, str) else None
+        name_ok = arity is not None
         if "name" not in missing and not name_ok:
             self.issue(
                 E.FUNC_NAME_NOT_ALLOWED,
@@ -518,22 +522,22 @@ class _Validator:
             if name_ok:
                 self.issue(
                     E.FUNC_ARITY_MISMATCH,
-                    f"{name} needs an array of {spec.FUNC_ARITY[name]} arguments",
+                    f"{name} needs an array of {arity} arguments",
                     ptr,
                     nid,
                     name=name,
-                    expected=spec.FUNC_ARITY[name],
+                    expected=arity,
                     actual="non-list",
                 )
             return
-        if name_ok and len(args) != spec.FUNC_ARITY[name]:
+        if name_ok and len(args) != arity:
             self.issue(
                 E.FUNC_ARITY_MISMATCH,
-                f"{name} takes {spec.FUNC_ARITY[name]} arguments, got {len(args)}",
+                f"{name} takes {arity} arguments, got {len(args)}",
                 ptr,
                 nid,
                 name=name,
-                expected=spec.FUNC_ARITY[name],
+                expected=arity,
                 actual=len(args),
             )
         for i, arg in enumerate(args):

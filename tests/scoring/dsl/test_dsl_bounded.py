@@ -54,7 +54,8 @@ def test_cut_parts_are_replaced_by_explicit_markers():
     deep = json_bounded([[[1]]], max_bytes=300, max_depth=2).value
     assert deep == [[{MARKER: "depth", "type": "list", "length": 1}]]
     text = json_bounded("é" * 5_000, max_bytes=200, max_depth=2).value
-    assert text["type"] == "string" and text["length"] == 5_000
+    assert text["type"] == "string"
+    assert text["length"] == 5_000
     assert text["preview"] == "é" * len(text["preview"])
 
 
@@ -72,4 +73,5 @@ def test_the_cost_follows_the_budget_not_the_value():
         started = time.perf_counter()
         bounded = json_bounded(value, max_bytes=4_096, max_depth=8)
         assert time.perf_counter() - started < 0.1
-        assert bounded.truncated and bounded.size <= 4_096 + 500
+        assert bounded.truncated
+        assert bounded.size <= 4_096 + 500

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from test_dsl_run import Parent
 
 from scoring.builtins.base import ScoringEvent, StrategyResult
-from scoring.dsl.compile import compile_program
+from scoring.dsl.compile import CompiledProgram, compile_program
 from scoring.dsl.errors import DslError, DslValidationError
 from scoring.dsl.limits import DslLimits
 from scoring.dsl.run import run_program
@@ -132,6 +132,14 @@ fields = st.dictionaries(
 parents = st.sampled_from([(5, "P"), ("5", None), None, 3.5, StrategyResult(2, "Q", {"c": 1})])
 
 
+def compiled_or_error(ast, **options) -> CompiledProgram | DslError:
+    """Compile ``ast``, returning the DslError it raises; any other exception propagates."""
+    try:
+        return compile_program(ast, **options)
+    except DslError as error:
+        return error
+
+
 def check_run(compiled, data, analytics, mode, returns, trace) -> None:
     result = run_program(
         compiled,
@@ -143,7 +151,8 @@ def check_run(compiled, data, analytics, mode, returns, trace) -> None:
     )
     assert result.status in ("ok", "error", "limit", "timeout")
     if result.ok:
-        assert isinstance(result.points, (int, float)) and not isinstance(result.points, bool)
+        assert isinstance(result.points, (int, float))
+        assert not isinstance(result.points, bool)
         assert math.isfinite(result.points)
     else:
         assert isinstance(result.error, DslError)
@@ -157,10 +166,9 @@ def test_any_document_validates_or_fails_with_dsl_errors(
 ):
     report = validate_ast(ast)
     assert all(issue.code.startswith("DSL_") for issue in report.issues)
-    try:
-        compiled = compile_program(ast, limits=DslLimits(max_nodes=200))
-    except DslError as error:
-        assert error.code.startswith("DSL_")
+    compiled = compiled_or_error(ast, limits=DslLimits(max_nodes=200))
+    if isinstance(compiled, DslError):
+        assert compiled.code.startswith("DSL_")
     else:
         check_run(compiled, data, analytics, mode, returns, trace)
 
@@ -170,10 +178,9 @@ def test_any_document_validates_or_fails_with_dsl_errors(
 def test_unvalidated_documents_fail_at_run_time_with_dsl_errors_only(
     ast, data, analytics, mode, returns, trace
 ):
-    try:
-        compiled = compile_program(ast, validate=False, limits=DslLimits(runtime_max_depth=8))
-    except DslError as error:
-        assert error.code.startswith("DSL_")
+    compiled = compiled_or_error(ast, validate=False, limits=DslLimits(runtime_max_depth=8))
+    if isinstance(compiled, DslError):
+        assert compiled.code.startswith("DSL_")
     else:
         check_run(compiled, data, analytics, mode, returns, trace)
 
