@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,7 +31,7 @@ class GameListCreateView(generics.ListCreateAPIView):
     def get_queryset(self):
         return selectors.game_list(realm=request_realm(self.request)).order_by("external_game_id")
 
-    def perform_create(self, serializer: GameSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Game]) -> None:
         serializer.instance = services.game_create(
             realm=request_realm(self.request),
             api_key=request_api_key(self.request),
@@ -51,16 +51,18 @@ class GameDetailView(generics.RetrieveUpdateDestroyAPIView):
             realm=request_realm(self.request), external_game_id=self.kwargs["external_game_id"]
         )
 
-    def perform_update(self, serializer: GameSerializer) -> None:
-        serializer.instance = services.game_update(
-            game=serializer.instance, changes=serializer.validated_data
-        )
+    def perform_update(self, serializer: serializers.BaseSerializer[Game]) -> None:
+        game = serializer.instance
+        assert game is not None, "UpdateModelMixin.update binds the serializer to get_object()"
+        serializer.instance = services.game_update(game=game, changes=serializer.validated_data)
 
     def perform_destroy(self, instance: Game) -> None:
         services.game_delete(game=instance)
 
 
-class _GameScopedMixin:
+# A view under a game's URL: game() is that game, looked up once per request. Handlers still
+# take the external_game_id URL kwarg DRF passes (no docstring: it would become the schema's).
+class _GameScopedMixin(generics.GenericAPIView):
     def game(self) -> Game:
         if not hasattr(self, "_game"):
             self._game = selectors.game_get(
@@ -77,7 +79,7 @@ class TaskListCreateView(_GameScopedMixin, generics.ListCreateAPIView):
     def get_queryset(self):
         return selectors.task_list(game=self.game()).order_by("external_task_id")
 
-    def perform_create(self, serializer: TaskSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Task]) -> None:
         serializer.instance = services.task_create(
             game=self.game(), api_key=request_api_key(self.request), **serializer.validated_data
         )
@@ -88,7 +90,7 @@ class TaskBulkCreateView(_GameScopedMixin, generics.GenericAPIView):
     queryset = Task.objects.none()
 
     @extend_schema(responses={201: TaskSerializer(many=True)})
-    def post(self, request: Request, external_game_id: str) -> Response:
+    def post(self, request: Request, external_game_id: str) -> Response:  # noqa: ARG002
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         tasks = services.tasks_bulk_create(
@@ -112,10 +114,10 @@ class TaskDetailView(generics.RetrieveUpdateDestroyAPIView):
             external_task_id=self.kwargs["external_task_id"],
         )
 
-    def perform_update(self, serializer: TaskSerializer) -> None:
-        serializer.instance = services.task_update(
-            task=serializer.instance, changes=serializer.validated_data
-        )
+    def perform_update(self, serializer: serializers.BaseSerializer[Task]) -> None:
+        task = serializer.instance
+        assert task is not None, "UpdateModelMixin.update binds the serializer to get_object()"
+        serializer.instance = services.task_update(task=task, changes=serializer.validated_data)
 
     def perform_destroy(self, instance: Task) -> None:
         services.task_delete(task=instance)
@@ -136,7 +138,12 @@ class PlayerPointsView(_GameScopedMixin, generics.GenericAPIView):
 
     serializer_class = PlayerPointsSerializer
 
-    def get(self, request: Request, external_game_id: str, external_user_id: str) -> Response:
+    def get(
+        self,
+        request: Request,
+        external_game_id: str,  # noqa: ARG002
+        external_user_id: str,
+    ) -> Response:
         player = selectors.player_get(
             realm=request_realm(request), external_user_id=external_user_id
         )
@@ -144,7 +151,7 @@ class PlayerPointsView(_GameScopedMixin, generics.GenericAPIView):
         return Response(PlayerPointsSerializer(payload).data)
 
 
-class TaskPointsReadMixin:
+class TaskPointsReadMixin(generics.GenericAPIView):
     """GET on a task's points: its totals and the per-player totals, highest first."""
 
     @extend_schema(

@@ -68,7 +68,15 @@ def task_for_award(*, realm: Realm, external_game_id: str, external_task_id: str
     )
 
 
-def game_points_by_player(*, game: Game) -> QuerySet[PlayerTaskStats]:
+class PlayerTotal(TypedDict):
+    """One player's totals over a set of stats rows."""
+
+    player__external_user_id: str
+    points: float
+    awards: int
+
+
+def game_points_by_player(*, game: Game) -> QuerySet[PlayerTaskStats, PlayerTotal]:
     """Return per-player totals of a game, highest first (from the stats rows, not the awards)."""
     return (
         PlayerTaskStats.objects.filter(task__game=game)
@@ -78,7 +86,7 @@ def game_points_by_player(*, game: Game) -> QuerySet[PlayerTaskStats]:
     )
 
 
-def task_points_by_player(*, task: Task) -> QuerySet[PlayerTaskStats]:
+def task_points_by_player(*, task: Task) -> QuerySet[PlayerTaskStats, PlayerTotal]:
     return (
         PlayerTaskStats.objects.filter(task=task)
         .values("player__external_user_id")

@@ -6,11 +6,14 @@ from rest_framework import serializers
 
 from gamification.models import Game, Task, TaskStatus
 
-_ID = {"max_length": 255, "allow_blank": False}
+
+def _external_id(source: str) -> serializers.CharField:
+    """A game server's id of a game or task."""
+    return serializers.CharField(source=source, max_length=255, allow_blank=False)
 
 
 class GameSerializer(serializers.ModelSerializer):
-    externalGameId = serializers.CharField(source="external_game_id", **_ID)
+    externalGameId = _external_id("external_game_id")
     platform = serializers.CharField(max_length=100, required=False, allow_blank=True)
     strategyId = serializers.CharField(source="strategy_id", max_length=100, required=False)
     params = serializers.JSONField(required=False)
@@ -32,7 +35,7 @@ class GameUpdateSerializer(GameSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    externalTaskId = serializers.CharField(source="external_task_id", **_ID)
+    externalTaskId = _external_id("external_task_id")
     externalGameId = serializers.CharField(source="game.external_game_id", read_only=True)
     strategyId = serializers.CharField(
         source="strategy_id", max_length=100, required=False, allow_null=True
@@ -67,7 +70,8 @@ class TaskUpdateSerializer(TaskSerializer):
 
 
 class TaskBulkSerializer(serializers.Serializer):
-    tasks = TaskSerializer(many=True, allow_empty=False, max_length=1000)
+    # many=True takes the list's max_length (LIST_SERIALIZER_KWARGS); the stubs lack it.
+    tasks = TaskSerializer(many=True, allow_empty=False, max_length=1000)  # type: ignore[call-arg]
 
 
 class PlayerTotalSerializer(serializers.Serializer):

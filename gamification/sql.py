@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
+
+from django.db import models
 
 from gamification.models import Game, Task
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """Return the field ``name`` of ``model``, one with a column (not a reverse relation)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), f"{model.__name__}.{name} is a reverse relation"
+    return field
+
+
+def column(model: type[models.Model], name: str) -> str:
+    """Return the database column of the field ``name`` of ``model``."""
+    name_in_db = concrete_field(model, name).column
+    assert name_in_db is not None, f"{model.__name__}.{name} has no column"
+    return name_in_db
 
 
 @cache
@@ -15,9 +32,9 @@ def task_for_award() -> str:
     status, game id and external game id.
     """
     t, g = Task._meta, Game._meta
-    task = {name: t.get_field(name).column for name in ("id", "strategy_id", "status", "game")}
-    game = {name: g.get_field(name).column for name in ("id", "external_game_id", "realm")}
-    external_task_id = t.get_field("external_task_id").column
+    task = {name: column(Task, name) for name in ("id", "strategy_id", "status", "game")}
+    game = {name: column(Game, name) for name in ("id", "external_game_id", "realm")}
+    external_task_id = column(Task, "external_task_id")
     return (
         f"SELECT t.{task['id']}, t.{task['strategy_id']}, t.{task['status']}, "
         f"g.{game['id']}, g.{game['external_game_id']} "

@@ -68,7 +68,7 @@ class TaskPointsView(TaskPointsReadMixin, generics.GenericAPIView):
 
 class BuiltinStrategyListView(APIView):
     @extend_schema(responses=BuiltinStrategySerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:  # noqa: ARG002
         """List the built-in strategies with their tunable variables."""
         payload = [
             {

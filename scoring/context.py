@@ -80,6 +80,7 @@ def _moment(value: Any) -> datetime | None:
     if value is None:
         return None
     moment = value if isinstance(value, datetime) else parse_datetime(value)
+    assert moment is not None, f"the backend answered {value!r} for a datetime"
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

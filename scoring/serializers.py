@@ -5,7 +5,9 @@ from rest_framework import serializers
 
 class AwardRequestSerializer(serializers.Serializer):
     externalUserId = serializers.CharField(max_length=255)
-    data = serializers.DictField(required=False, default=dict)
+    # The stubs see this field shadow Serializer.data; the metaclass moves declared fields off
+    # the class, so the property stays.
+    data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
     dryRun = serializers.BooleanField(required=False, default=False)
 
 

@@ -53,6 +53,7 @@ def _award_replay(
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for another task or player."
         )
+    assert body is not None, "an award stored under an Idempotency-Key keeps its answer"
     return AwardOutcome(body=body.encode(), created=False)
 
 
@@ -185,6 +186,8 @@ def award_points(
     rendered = award_render(answer)
     if dry_run:
         return AwardOutcome(body=rendered, created=False, run=run, answer=answer)
+    assert player_id is not None, "the player exists once the award is not a dry run"
+    assert answer.points is not None, "a run without an error has scored"
     award = Award(
         id=award_id,
         realm_id=realm.pk,

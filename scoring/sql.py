@@ -13,6 +13,8 @@ from typing import Any
 from django.db import models
 
 from gamification.models import Award, Player, PlayerTaskStats, TaskStats
+from gamification.sql import column as _column
+from gamification.sql import concrete_field
 
 #: The fields the award INSERT writes, in column order: every concrete field of Award.
 AWARD_INSERT_FIELDS = (
@@ -43,10 +45,6 @@ def _table(model: type[models.Model]) -> str:
     return model._meta.db_table
 
 
-def _column(model: type[models.Model], name: str) -> str:
-    return model._meta.get_field(name).column
-
-
 def _as(column: str, alias: str) -> str:
     return column if column == alias else f"{column} AS {alias}"
 
@@ -58,7 +56,7 @@ def award_insert_columns() -> list[str]:
 
 @cache
 def _award_insert_attributes() -> tuple[tuple[str, bool], ...]:
-    fields = [Award._meta.get_field(name) for name in AWARD_INSERT_FIELDS]
+    fields = [concrete_field(Award, name) for name in AWARD_INSERT_FIELDS]
     return tuple((field.attname, isinstance(field, models.JSONField)) for field in fields)
 
 

@@ -17,7 +17,8 @@ def test_missing_key_is_a_401_with_a_json_error():
 
 
 @pytest.mark.parametrize("key", ["nonsense", "gk_unknown.secret", ""])
-def test_unknown_or_malformed_key_is_a_401(realm, key):
+@pytest.mark.usefixtures("realm")
+def test_unknown_or_malformed_key_is_a_401(key):
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=key)
 

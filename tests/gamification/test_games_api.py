@@ -112,7 +112,8 @@ def test_delete_game_removes_it_and_its_tasks(api, realm):
     assert not Task.objects.filter(game_id=game.pk).exists()
 
 
-def test_another_realm_sees_nothing_of_a_game(api, other_api, realm):
+@pytest.mark.usefixtures("api")
+def test_another_realm_sees_nothing_of_a_game(other_api, realm):
     GameFactory(realm=realm, external_game_id="g1")
 
     assert other_api.get("/api/v1/games").json()["count"] == 0

@@ -58,7 +58,7 @@ def draft(realm) -> StrategyDefinition:
 
 
 @pytest.fixture
-def superuser_client(client: Client, db) -> Client:
+def superuser_client(client: Client, db) -> Client:  # noqa: ARG001 - requested for database access
     """The test client logged in as a superuser (no password: nothing to hash)."""
     client.force_login(User.objects.create_superuser("root", "root@example.com", None))
     return client
@@ -106,42 +106,42 @@ Endpoint = tuple[str, Callable[[StrategyDefinition], str], Callable[[Any], Any],
 ENDPOINTS: dict[str, Endpoint] = {
     "award": (
         "POST",
-        lambda s: POINTS,
+        lambda _s: POINTS,
         lambda leaf: {"externalUserId": "alice", "data": {"level": leaf}},
         "/data/level",
         "api",
     ),
     "award dry run": (
         "POST",
-        lambda s: POINTS,
+        lambda _s: POINTS,
         lambda leaf: {"externalUserId": "alice", "dryRun": True, "data": {"level": leaf}},
         "/data/level",
         "api",
     ),
     "game create": (
         "POST",
-        lambda s: "/api/v1/games",
+        lambda _s: "/api/v1/games",
         lambda leaf: {"externalGameId": "arcade", "params": {"theme": leaf}},
         "/params/theme",
         "api",
     ),
     "game patch": (
         "PATCH",
-        lambda s: f"/api/v1/games/{GAME}",
+        lambda _s: f"/api/v1/games/{GAME}",
         lambda leaf: {"params": {"theme": leaf}},
         "/params/theme",
         "api",
     ),
     "task create": (
         "POST",
-        lambda s: f"/api/v1/games/{GAME}/tasks",
+        lambda _s: f"/api/v1/games/{GAME}/tasks",
         lambda leaf: {"externalTaskId": "level-2", "params": {"theme": leaf}},
         "/params/theme",
         "api",
     ),
     "task bulk create": (
         "POST",
-        lambda s: f"/api/v1/games/{GAME}/tasks/bulk",
+        lambda _s: f"/api/v1/games/{GAME}/tasks/bulk",
         lambda leaf: {
             "tasks": [
                 {"externalTaskId": "level-2"},
@@ -153,14 +153,14 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "task patch": (
         "PATCH",
-        lambda s: f"/api/v1/games/{GAME}/tasks/{TASK}",
+        lambda _s: f"/api/v1/games/{GAME}/tasks/{TASK}",
         lambda leaf: {"params": {"theme": leaf}},
         "/params/theme",
         "api",
     ),
     "strategy create": (
         "POST",
-        lambda s: CUSTOM,
+        lambda _s: CUSTOM,
         lambda leaf: {"name": "sprint", "type": "DSL_FULL", "astJson": _program(leaf)},
         "/astJson/default/case_name",
         "api",
@@ -181,7 +181,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "strategy import": (
         "POST",
-        lambda s: f"{CUSTOM}/import",
+        lambda _s: f"{CUSTOM}/import",
         lambda leaf: {"name": "imported", "type": "DSL_FULL", "astJson": _program(leaf)},
         "/astJson/default/case_name",
         "api",
@@ -195,28 +195,28 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "unsaved simulate": (
         "POST",
-        lambda s: "/api/v1/strategies/simulate",
+        lambda _s: "/api/v1/strategies/simulate",
         lambda leaf: {"type": "DSL_FULL", "astJson": _program(), "data": {"level": leaf}},
         "/data/level",
         "api",
     ),
     "admin validate": (
         "POST",
-        lambda s: f"{ADMIN}/validate/",
+        lambda _s: f"{ADMIN}/validate/",
         lambda leaf: {"type": "DSL_FULL", "astJson": _program(leaf)},
         "/astJson/default/case_name",
         "admin",
     ),
     "admin simulate": (
         "POST",
-        lambda s: f"{ADMIN}/simulate/",
+        lambda _s: f"{ADMIN}/simulate/",
         lambda leaf: {"type": "DSL_FULL", "astJson": _program(), "data": {"level": leaf}},
         "/data/level",
         "admin",
     ),
     "admin simulate defaults": (
         "POST",
-        lambda s: f"{ADMIN}/simulate/defaults/",
+        lambda _s: f"{ADMIN}/simulate/defaults/",
         lambda leaf: {"type": "DSL_FULL", "astJson": _program(leaf)},
         "/astJson/default/case_name",
         "admin",
@@ -231,7 +231,7 @@ BAD_STRINGS = {
 
 
 @pytest.fixture
-def endpoint_client(request, api, task, draft):
+def endpoint_client(request, api, task, draft):  # noqa: ARG001 - the paths name the task
     """Return a function sending a body to an endpoint of ENDPOINTS with the right client."""
 
     def send(name: str, leaf: Any, *, data: Any = None) -> Any:
@@ -286,14 +286,16 @@ def test_a_bad_object_key_is_a_400_pointing_at_its_member_and_writes_nothing(
     assert _state() == before
 
 
-def test_a_valid_surrogate_pair_is_an_emoji_and_is_stored(api, task):
+@pytest.mark.usefixtures("task")
+def test_a_valid_surrogate_pair_is_an_emoji_and_is_stored(api):
     response = _send(api, "POST", POINTS, {"externalUserId": "alice", "data": {"mood": "😀"}})
 
     assert response.status_code == 201, response.content
     assert Award.objects.get().data == {"mood": "😀"}
 
 
-def test_an_escaped_backslash_before_u0000_is_plain_text_and_is_stored(api, task):
+@pytest.mark.usefixtures("task")
+def test_an_escaped_backslash_before_u0000_is_plain_text_and_is_stored(api):
     text = "C:\\u0000\\ud800"  # a backslash, then letters: no NUL, no surrogate
 
     response = _send(api, "POST", POINTS, {"externalUserId": "alice", "data": {"path": text}})
@@ -302,7 +304,8 @@ def test_an_escaped_backslash_before_u0000_is_plain_text_and_is_stored(api, task
     assert Award.objects.get().data == {"path": text}
 
 
-def test_an_encoded_surrogate_in_the_raw_bytes_is_refused_like_an_escape(api, task):
+@pytest.mark.usefixtures("task")
+def test_an_encoded_surrogate_in_the_raw_bytes_is_refused_like_an_escape(api):
     raw = '{"externalUserId": "alice", "data": {"level": "\ud800"}}'.encode(
         "utf-8", "surrogatepass"
     )
@@ -317,7 +320,8 @@ def test_an_encoded_surrogate_in_the_raw_bytes_is_refused_like_an_escape(api, ta
     assert not Award.objects.exists()
 
 
-def test_pointer_tokens_escape_tilde_and_slash(api, task):
+@pytest.mark.usefixtures("task")
+def test_pointer_tokens_escape_tilde_and_slash(api):
     body = {"externalUserId": "alice", "data": {"a/b~c": {"x\x00": 1}}}
 
     response = _send(api, "POST", POINTS, body)
@@ -325,7 +329,8 @@ def test_pointer_tokens_escape_tilde_and_slash(api, task):
     assert response.json()["pointer"] == "/data/a~1b~0c/x\x00"
 
 
-def test_the_first_bad_string_in_document_order_is_reported(api, task):
+@pytest.mark.usefixtures("task")
+def test_the_first_bad_string_in_document_order_is_reported(api):
     body = {"externalUserId": "alice", "data": {"a": [{"b": "ok"}, {"c": "\x00"}], "d": "\x00"}}
 
     response = _send(api, "POST", POINTS, body)
@@ -340,7 +345,8 @@ def _nested(depth: int, leaf: Any) -> Any:
     return value
 
 
-def test_data_nested_980_deep_still_scores(api, task):
+@pytest.mark.usefixtures("task")
+def test_data_nested_980_deep_still_scores(api):
     data = {"x": _nested(980, 1)}
 
     response = _send(api, "POST", POINTS, {"externalUserId": "alice", "data": data})
@@ -349,7 +355,8 @@ def test_data_nested_980_deep_still_scores(api, task):
     assert Award.objects.get().data == data
 
 
-def test_a_bad_string_at_the_bottom_of_deep_data_is_found_without_recursion(api, task):
+@pytest.mark.usefixtures("task")
+def test_a_bad_string_at_the_bottom_of_deep_data_is_found_without_recursion(api):
     data = {"x": _nested(980, "a\x00")}
 
     response = _send(api, "POST", POINTS, {"externalUserId": "alice", "data": data})
@@ -375,7 +382,8 @@ def test_a_bad_string_at_the_bottom_of_deep_data_is_found_without_recursion(api,
         ("/api/v1/games?%00=1", "query", "\x00"),
     ],
 )
-def test_a_nul_in_the_url_is_a_400_before_any_lookup(api, task, path, location, parameter):
+@pytest.mark.usefixtures("task")
+def test_a_nul_in_the_url_is_a_400_before_any_lookup(api, path, location, parameter):
     response = api.get(path)
 
     assert response.status_code == 400
@@ -384,14 +392,16 @@ def test_a_nul_in_the_url_is_a_400_before_any_lookup(api, task, path, location, 
     assert body.get("parameter") == parameter
 
 
-def test_an_encoded_percent_sign_is_not_a_nul(api, task):
+@pytest.mark.usefixtures("task")
+def test_an_encoded_percent_sign_is_not_a_nul(api):
     response = api.get("/api/v1/games/a%2500b")
 
     assert response.status_code == 404
     assert response.json()["code"] == "GAME_NOT_FOUND"
 
 
-def test_a_nul_in_a_header_is_a_400_and_writes_nothing(api, task):
+@pytest.mark.usefixtures("task")
+def test_a_nul_in_a_header_is_a_400_and_writes_nothing(api):
     response = api.post(
         POINTS, {"externalUserId": "alice"}, format="json", HTTP_IDEMPOTENCY_KEY="a\x00b"
     )
@@ -429,7 +439,8 @@ def test_the_event_data_limit_defaults_to_64_kib(settings):
     assert settings.DSL_EVENT_DATA_MAX_BYTES == 65536
 
 
-def test_event_data_at_the_limit_scores(api, task):
+@pytest.mark.usefixtures("task")
+def test_event_data_at_the_limit_scores(api):
     data = _data_of_size(65536)
 
     response = _send(api, "POST", POINTS, {"externalUserId": "alice", "data": data})
@@ -455,7 +466,8 @@ def test_event_data_over_the_limit_is_a_413_before_anything_runs(
     assert _state() == before
 
 
-def test_the_event_data_limit_follows_the_setting(api, task, settings):
+@pytest.mark.usefixtures("task")
+def test_the_event_data_limit_follows_the_setting(api, settings):
     settings.DSL_EVENT_DATA_MAX_BYTES = 100
 
     small = _send(api, "POST", POINTS, {"externalUserId": "a", "data": _data_of_size(100)})
@@ -484,8 +496,9 @@ def test_the_request_limit_defaults_to_1_mib(settings):
         ("admin", f"{ADMIN}/add/"),
     ],
 )
+@pytest.mark.usefixtures("task")
 def test_a_body_over_the_limit_is_a_json_413_before_anything_reads_it(
-    api, superuser_client, task, who, path
+    api, superuser_client, who, path
 ):
     client = {"api": api, "anonymous": Client(), "admin": superuser_client}[who]
     before = _state()
@@ -500,7 +513,8 @@ def test_a_body_over_the_limit_is_a_json_413_before_anything_reads_it(
 
 
 @pytest.mark.parametrize("length", ["abc", "-1", "+12", " 12", "1_2", "١٢"])
-def test_a_content_length_that_is_no_number_is_a_json_400(api, task, length):
+@pytest.mark.usefixtures("task")
+def test_a_content_length_that_is_no_number_is_a_json_400(api, length):
     before = _state()
     body = json.dumps({"externalUserId": "alice"})
 
@@ -642,7 +656,7 @@ def _wsgi_call(path: str, body: bytes, **environ: Any) -> tuple[int, dict[str, s
     }
     answer: dict[str, Any] = {}
 
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+    def start_response(status: str, headers: list[tuple[str, str]], _exc_info: Any = None):
         answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
 
     with _test_database_connection_kept():
@@ -720,7 +734,7 @@ def _end_sessions_opened_since(before: set[int], timeout: float = 10) -> None:
 
 
 @pytest.fixture
-def gunicorn_url(transactional_db, tmp_path) -> Iterator[tuple[str, int]]:
+def gunicorn_url(transactional_db, tmp_path) -> Iterator[tuple[str, int]]:  # noqa: ARG001
     """The project under gunicorn (its own config) on the test database; limit 64 KiB."""
     port = _free_port()
     env = {
@@ -817,7 +831,7 @@ def _proxy_up(proxy: TcpProxy, timeout: float = 5) -> None:
 
 
 @pytest.fixture
-def database_proxy(transactional_db) -> Iterator[TcpProxy]:
+def database_proxy(transactional_db) -> Iterator[TcpProxy]:  # noqa: ARG001 - real commits
     """Route the test's database connection through a loopback proxy the test can take down."""
     settings_dict = connection.settings_dict
     original = settings_dict["HOST"], settings_dict["PORT"]
@@ -845,8 +859,9 @@ def _assert_service_unavailable(response: Any) -> None:
 
 @postgresql_only
 @pytest.mark.services
+@pytest.mark.usefixtures("task")
 def test_the_api_answers_503_while_the_database_is_away_and_recovers(
-    database_proxy, api, api_key_pair, task
+    database_proxy, api, api_key_pair
 ):
     assert api.get("/api/v1/games").status_code == 200  # the key is now cached
     database_proxy.down()
@@ -877,7 +892,8 @@ def test_an_admin_endpoint_answers_503_while_the_database_is_away(database_proxy
 
 @postgresql_only
 @pytest.mark.services
-def test_a_database_refusing_connections_is_a_503(transactional_db, api, api_key_pair, task):
+@pytest.mark.usefixtures("transactional_db", "task")
+def test_a_database_refusing_connections_is_a_503(api, api_key_pair):
     settings_dict = connection.settings_dict
     original = settings_dict["PORT"]
     connection.close()
@@ -977,7 +993,8 @@ def test_an_unreadable_admin_body_is_a_json_400(superuser_client, view, raw):
 @pytest.mark.parametrize(
     "realm_value", ["abc", [1], {"id": 1}, True, 1.5, -1, 2**63, "1e3", "\u0661"]
 )
-def test_a_malformed_realm_is_a_json_400(superuser_client, realm, realm_value):
+@pytest.mark.usefixtures("realm")
+def test_a_malformed_realm_is_a_json_400(superuser_client, realm_value):
     body = {"type": "DSL_FULL", "astJson": _program(), "realm": realm_value}
 
     response = _send(superuser_client, "POST", f"{ADMIN}/simulate/", body)
@@ -1001,7 +1018,8 @@ def test_the_realm_may_be_the_select_text_or_a_number(superuser_client, realm):
     "field", ["type", "parentStrategyId", "externalUserId", "externalGameId", "externalTaskId"]
 )
 @pytest.mark.parametrize("view", ADMIN_VIEWS)
-def test_an_admin_text_field_of_another_type_is_a_json_400(superuser_client, realm, view, field):
+@pytest.mark.usefixtures("realm")
+def test_an_admin_text_field_of_another_type_is_a_json_400(superuser_client, view, field):
     body = {"astJson": _program(), field: {"not": "text"}}
 
     response = _send(superuser_client, "POST", f"{ADMIN}/{view}", body)

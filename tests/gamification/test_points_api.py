@@ -26,7 +26,8 @@ def history(realm):
     return first, second, player
 
 
-def test_a_players_points_answer_the_camel_case_shape(api, history):
+@pytest.mark.usefixtures("history")
+def test_a_players_points_answer_the_camel_case_shape(api):
     response = api.get("/api/v1/games/g1/players/u1/points")
 
     assert response.status_code == 200
@@ -52,7 +53,8 @@ def test_a_players_points_answer_the_camel_case_shape(api, history):
     }
 
 
-def test_a_tasks_points_answer_the_summary_in_camel_case(api, history):
+@pytest.mark.usefixtures("history")
+def test_a_tasks_points_answer_the_summary_in_camel_case(api):
     body = api.get("/api/v1/games/g1/tasks/a/points").json()
 
     assert body["summary"] == {

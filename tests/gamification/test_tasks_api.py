@@ -13,7 +13,8 @@ def game(realm):
     return GameFactory(realm=realm, external_game_id="g1", strategy_id="default")
 
 
-def test_task_created_without_strategy_inherits_and_follows_the_games(api, game):
+@pytest.mark.usefixtures("game")
+def test_task_created_without_strategy_inherits_and_follows_the_games(api):
     created = api.post("/api/v1/games/g1/tasks", {"externalTaskId": "t1"}, format="json")
     assert created.status_code == 201
     assert created.json()["strategyId"] == "default"
@@ -24,7 +25,8 @@ def test_task_created_without_strategy_inherits_and_follows_the_games(api, game)
     assert api.get("/api/v1/games/g1/tasks/t1").json()["strategyId"] == "constant_effort"
 
 
-def test_task_created_with_its_own_strategy_keeps_it(api, game):
+@pytest.mark.usefixtures("game")
+def test_task_created_with_its_own_strategy_keeps_it(api):
     api.post(
         "/api/v1/games/g1/tasks",
         {"externalTaskId": "t1", "strategyId": "constant_effort"},
@@ -49,7 +51,8 @@ def test_patching_strategy_to_null_follows_the_game_again(api, game):
     assert response.json()["inheritsStrategy"] is True
 
 
-def test_duplicate_task_id_in_a_game_is_a_409(api, game):
+@pytest.mark.usefixtures("game")
+def test_duplicate_task_id_in_a_game_is_a_409(api):
     api.post("/api/v1/games/g1/tasks", {"externalTaskId": "t1"}, format="json")
 
     response = api.post("/api/v1/games/g1/tasks", {"externalTaskId": "t1"}, format="json")

@@ -20,7 +20,8 @@ def task(realm):
 
 
 @pytest.mark.django_db
-def test_award_answers_201_with_points_and_case_name(api, task):
+@pytest.mark.usefixtures("task")
+def test_award_answers_201_with_points_and_case_name(api):
     response = api.post(URL, {"externalUserId": "u1", "data": {"score": 3}}, format="json")
 
     assert response.status_code == 201
@@ -50,7 +51,8 @@ def test_second_award_reuses_the_player_and_updates_stats(api, task):
 
 
 @pytest.mark.django_db
-def test_same_idempotency_key_replays_the_stored_body_byte_for_byte(api, task):
+@pytest.mark.usefixtures("task")
+def test_same_idempotency_key_replays_the_stored_body_byte_for_byte(api):
     first = api.post(URL, {"externalUserId": "u1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     second = api.post(URL, {"externalUserId": "u1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
 
@@ -61,7 +63,8 @@ def test_same_idempotency_key_replays_the_stored_body_byte_for_byte(api, task):
 
 
 @pytest.mark.django_db
-def test_idempotency_key_reused_for_another_player_is_a_409(api, task):
+@pytest.mark.usefixtures("task")
+def test_idempotency_key_reused_for_another_player_is_a_409(api):
     api.post(URL, {"externalUserId": "u1"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
 
     response = api.post(URL, {"externalUserId": "u2"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
@@ -103,7 +106,8 @@ def test_concurrent_duplicates_store_exactly_one_award_and_answer_identically(re
 
 
 @pytest.mark.django_db
-def test_dry_run_scores_but_writes_nothing(api, task):
+@pytest.mark.usefixtures("task")
+def test_dry_run_scores_but_writes_nothing(api):
     response = api.post(URL, {"externalUserId": "u1", "dryRun": True}, format="json")
 
     assert response.status_code == 200
@@ -150,7 +154,8 @@ def test_unknown_strategy_is_a_422(api, task, strategy_id):
         {"externalUserId": "u" * 300},
     ],
 )
-def test_bad_award_payload_is_a_400(api, task, payload):
+@pytest.mark.usefixtures("task")
+def test_bad_award_payload_is_a_400(api, payload):
     response = api.post(URL, payload, format="json")
 
     assert response.status_code == 400
@@ -158,7 +163,8 @@ def test_bad_award_payload_is_a_400(api, task, payload):
 
 
 @pytest.mark.django_db
-def test_award_on_a_missing_task_is_a_404(api, task):
+@pytest.mark.usefixtures("task")
+def test_award_on_a_missing_task_is_a_404(api):
     response = api.post(
         "/api/v1/games/g1/tasks/nope/points", {"externalUserId": "u"}, format="json"
     )
@@ -168,7 +174,8 @@ def test_award_on_a_missing_task_is_a_404(api, task):
 
 
 @pytest.mark.django_db
-def test_another_realm_cannot_award_or_read_points(api, other_api, task):
+@pytest.mark.usefixtures("task")
+def test_another_realm_cannot_award_or_read_points(api, other_api):
     api.post(URL, {"externalUserId": "u1"}, format="json")
 
     assert other_api.post(URL, {"externalUserId": "u1"}, format="json").status_code == 404
@@ -178,7 +185,8 @@ def test_another_realm_cannot_award_or_read_points(api, other_api, task):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_award_endpoint_query_count_is_bounded(api, task, django_assert_max_num_queries):
+@pytest.mark.usefixtures("task")
+def test_award_endpoint_query_count_is_bounded(api, django_assert_max_num_queries):
     """Key, task, replay check, player with analytics, and one statement writing the award
     with its stats (outside a test transaction, so no savepoints are counted)."""
     if connection.vendor != "postgresql":
@@ -194,7 +202,8 @@ def test_award_endpoint_query_count_is_bounded(api, task, django_assert_max_num_
 
 
 @pytest.mark.django_db
-def test_points_reads_per_game_player_and_task(api, task):
+@pytest.mark.usefixtures("task")
+def test_points_reads_per_game_player_and_task(api):
     for user in ("u1", "u1", "u2"):
         api.post(URL, {"externalUserId": user}, format="json")
 

@@ -49,7 +49,8 @@ def award(api, data):
     )
 
 
-def test_custom_strategy_scores_through_the_engine(api, task):
+@pytest.mark.usefixtures("task")
+def test_custom_strategy_scores_through_the_engine(api):
     response = award(api, {"divisor": 8})
 
     assert response.status_code == 201
@@ -61,7 +62,8 @@ def test_custom_strategy_scores_through_the_engine(api, task):
     ("data", "code"),
     [({"divisor": 0}, "DSL_ARITH_DIV_BY_ZERO"), ({"divisor": "x"}, "DSL_ARITH_TYPE_MISMATCH")],
 )
-def test_failing_custom_strategy_answers_422_with_code_node_and_pointer(api, task, data, code):
+@pytest.mark.usefixtures("task")
+def test_failing_custom_strategy_answers_422_with_code_node_and_pointer(api, data, code):
     response = award(api, data)
 
     assert response.status_code == 422

@@ -57,7 +57,7 @@ def custom_task(realm):
 
 
 @pytest.fixture
-def resolved(realm):
+def resolved():
     """Install a resolver of ``CUSTOM_ID`` for the test; yield the (realm, id) it was asked."""
     asked: list[tuple[int, str]] = []
 
@@ -224,9 +224,8 @@ def test_a_custom_strategy_is_resolved_through_the_registered_resolver(
     assert (award.points, award.strategy_id, award.strategy_version) == (12.5, CUSTOM_ID, "3")
 
 
-def test_a_failing_strategy_raises_strategy_failed_and_stores_nothing(
-    realm, custom_task, resolved, observer
-):
+@pytest.mark.usefixtures("resolved")
+def test_a_failing_strategy_raises_strategy_failed_and_stores_nothing(realm, custom_task, observer):
     with pytest.raises(StrategyFailed) as failure:
         _award(realm, custom_task, data={"divisor": 0}, idempotency_key="k-fail")
 
