@@ -6,7 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten, flatten_fieldsets
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils import timezone
@@ -21,9 +23,15 @@ from observability.windows import WINDOWS
 #: The admin never counts further than this; the changelist shows "N+" pages at most.
 COUNT_CAP = 10_000
 
+#: A list filter's ``(value, label)`` choices.
+_Choices = list[tuple[str, str]]
+
 
 class BoundedCountPaginator(Paginator):
     """Count at most ``COUNT_CAP`` rows: ``SELECT COUNT(*) FROM (... LIMIT n)``."""
+
+    #: The admin's changelists paginate querysets.
+    object_list: QuerySet[Any]
 
     @cached_property
     def count(self) -> int:
@@ -34,10 +42,10 @@ class RealmFilter(admin.SimpleListFilter):
     title = "realm"
     parameter_name = "realm"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> _Choices:  # noqa: ARG002
         return selectors.realm_choices()
 
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:  # noqa: ARG002
         return queryset.filter(realm_id=self.value()) if self.value() else queryset
 
 
@@ -47,7 +55,7 @@ class InputFilter(admin.SimpleListFilter):
     template = "admin/observability/input_filter.html"
     field = ""
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> _Choices:  # noqa: ARG002
         return [("", "")]
 
     def choices(self, changelist: Any) -> Any:
@@ -58,7 +66,7 @@ class InputFilter(admin.SimpleListFilter):
         }
         yield {"value": self.value() or "", "query": query, "parameter": self.parameter_name}
 
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:  # noqa: ARG002
         value = (self.value() or "").strip()
         if not value:
             return queryset
@@ -83,7 +91,7 @@ class TimeRangeFilter(admin.SimpleListFilter):
     title = "time range"
     parameter_name = "window"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> _Choices:  # noqa: ARG002
         return [
             ("1h", "Last hour"),
             ("24h", "Last 24 hours"),
@@ -91,10 +99,11 @@ class TimeRangeFilter(admin.SimpleListFilter):
             ("30d", "Last 30 days"),
         ]
 
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:  # noqa: ARG002
         spans = {"1h": timedelta(hours=1), **WINDOWS}
-        if self.value() in spans:
-            return queryset.filter(created_at__gte=timezone.now() - spans[self.value()])
+        value = self.value()
+        if value in spans:
+            return queryset.filter(created_at__gte=timezone.now() - spans[value])
         return queryset
 
 
@@ -182,17 +191,15 @@ class StrategyExecutionLogAdmin(admin.ModelAdmin):
         ),
         ("Trace", {"fields": ["trace_pretty"]}),
     ]
+    readonly_fields = flatten_fieldsets(fieldsets)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:  # noqa: ARG002
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
         return False
 
     @admin.display(description="strategy", ordering="strategy_id")
@@ -286,12 +293,12 @@ class ExecutionLogDeadLetterAdmin(admin.ModelAdmin):
         "payload_bytes",
         "payload_pretty",
     ]
-    readonly_fields = fields
+    readonly_fields = flatten(fields)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:  # noqa: ARG002
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
         return False
 
     @admin.display(description="detail")

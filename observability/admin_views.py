@@ -37,7 +37,8 @@ class ReplayView(_AdminPage):
         model_admin = self.model_admin
         log = model_admin.get_object(request, object_id)
         if log is None:
-            return model_admin._get_obj_does_not_exist_redirect(
+            # The admin's own "does not exist" redirect: private, so the stubs omit it.
+            return model_admin._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
                 request, model_admin.model._meta, object_id
             )
         columns = presenters.replay_columns(log=log, replay=execution_log_replay(log=log))

@@ -117,14 +117,15 @@ class StrategyCompareView(APIView):
         responses=dict,
     )
     def get(self, request: Request) -> Response:
-        ids = {}
-        errors = {}
+        ids: dict[str, uuid.UUID] = {}
+        errors: dict[str, list[str]] = {}
         for side in ("a", "b"):
             raw = request.query_params.get(side, "")
             parsed = strategy_uuid(raw) if raw else None
             if parsed is None:
                 errors[side] = ["A custom strategy UUID is required."]
-            ids[side] = parsed
+            else:
+                ids[side] = parsed
         if errors:
             raise serializers.ValidationError(errors)
         a, window = _stats(request, ids["a"])

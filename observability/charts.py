@@ -157,7 +157,7 @@ def line_chart(
     return mark_safe("".join(parts))
 
 
-def _empty() -> str:
+def _empty() -> SafeString:
     return format_html(
         '<text x="{}" y="{}" font-size="12" text-anchor="middle" fill="#666">{}</text>',
         WIDTH / 2,

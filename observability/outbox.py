@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -33,7 +34,10 @@ SWEEP_LOCK_KEY = "execution-log:sweep-lock"
 
 
 def redis_client(url: str, *, socket_timeout: float | None = None) -> redis.Redis:
-    """A client whose every operation is bounded and never retried behind the caller's back."""
+    """A client whose every operation is bounded and never retried behind the caller's back.
+
+    Replies are not decoded: values and members come back as ``bytes``.
+    """
     transport = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     return redis.Redis.from_url(
         url,
@@ -88,7 +92,7 @@ class Outbox:
         if payload is None:
             return None
         attempts = self.client.hincrby(ATTEMPTS_KEY, batch_id, 1)
-        return Claimed(payload=payload, attempts=int(attempts))
+        return Claimed(payload=cast(bytes, payload), attempts=int(attempts))
 
     def defer(self, *, batch_id: str, backoff_max: float) -> float:
         """Make the batch due again after a backoff that doubles with each deferral.
@@ -123,7 +127,7 @@ class Outbox:
         try:
             now = time.time()
             due = self.client.zrangebyscore(DUE_KEY, "-inf", now, start=0, num=limit)
-            ids = [item.decode() for item in due]
+            ids = [item.decode() for item in cast(list[bytes], due)]
             if ids:
                 self.client.zadd(DUE_KEY, dict.fromkeys(ids, now + redeliver_after), xx=True)
             return ids

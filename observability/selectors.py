@@ -255,7 +255,7 @@ def _figures_sql(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) -> _F
         # Bucketing -duration over the negated edges gives (lower, upper] buckets, counted
         # from the top: 0 is above the last edge, len(edges) is at or below the first.
         durations={len(DURATION_EDGES_MS) - b: (n, float(e)) for b, n, e in dur_rows or []},
-        points_bounds=(lo, hi) if lo is not None else None,
+        points_bounds=(lo, hi) if lo is not None and hi is not None else None,
         points={int(b or 0): (n, float(e)) for b, n, e in point_rows or []},
         errors=[(code, n, float(e)) for code, n, e in errors or []],
         cases=[(case, n, float(e)) for case, n, e in cases or []],

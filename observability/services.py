@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,6 +21,9 @@ from observability import metrics
 from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
 from observability.rows import ExecutionLogRow, InvalidRowError, log_from_row
 from scoring.strategy_types import RunOutcome, StrategyRun, run_outcome
+
+if TYPE_CHECKING:
+    from gamification.models import Realm
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +101,8 @@ def execution_log_outbox_batch_persist(*, batch_id: str) -> int:
 
     from observability.outbox import outbox_for_process
 
-    outbox = outbox_for_process(settings.CELERY_BROKER_URL)
+    # Batch ids travel only through a broker: without one the sink persists in-process.
+    outbox = outbox_for_process(cast(str, settings.CELERY_BROKER_URL))
     try:
         claimed = outbox.claim(batch_id=batch_id)
         if claimed is None:
@@ -330,10 +334,11 @@ def _replay_builtin(*, log: StrategyExecutionLog) -> ReplayOutcome:
         def get(self, path: str) -> Any:
             return fields.get(path, 0)
 
-        def recent_count(self, seconds: int) -> int:
+        def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - the log holds one count
             return int(fields.get("user.recent_measurements_count", 0) or 0)
 
-    strategy = strategy_resolve(realm=log.realm, strategy_id=log.strategy_id)
+    # Only a custom strategy is resolved in its realm: a built-in's row may have none.
+    strategy = strategy_resolve(realm=cast("Realm", log.realm), strategy_id=log.strategy_id)
     run = strategy_execute(
         strategy=strategy,
         event=ScoringEvent(
@@ -342,7 +347,7 @@ def _replay_builtin(*, log: StrategyExecutionLog) -> ReplayOutcome:
             external_user_id=log.external_user_id,
             data=log.data or {},
         ),
-        analytics_loader=lambda request: _LoggedAnalytics(),
+        analytics_loader=lambda _request: _LoggedAnalytics(),
         trace=True,
         mock_state=fields,
     )
@@ -371,6 +376,8 @@ def execution_log_replay(*, log: StrategyExecutionLog) -> Replay:
         StrategyDefinition.objects.select_related("realm")
         .filter(pk=log.definition_id, realm_id=log.realm_id)
         .first()
+        if log.realm_id is not None  # every definition belongs to a realm
+        else None
     )
     if ran is None:
         missing = "The version that ran no longer exists."

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import redis
 from django.conf import settings
@@ -50,7 +50,12 @@ Item = tuple[ExecutionLogRow, str, str]
 TASK_NAME = "observability.tasks.execution_logs_persist_task"
 
 #: The row's values that come from outside (the event) or grow with it (the trace).
-BOUNDED_VALUES = ("data", "fields", "callback_data", "trace")
+BOUNDED_VALUES: tuple[Literal["data", "fields", "callback_data", "trace"], ...] = (
+    "data",
+    "fields",
+    "callback_data",
+    "trace",
+)
 
 
 def row_bounded(row: ExecutionLogRow) -> ExecutionLogRow:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 
 from observability.models import StrategyExecutionLog
 from observability.percentiles import EPSILON
@@ -80,7 +80,10 @@ _PERCENTILE_SQL = (
 
 
 def _column(name: str) -> str:
-    return connection.ops.quote_name(StrategyExecutionLog._meta.get_field(name).column)
+    field = StrategyExecutionLog._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise LookupError(f"{name!r} is not a column of {StrategyExecutionLog.__name__}")
+    return connection.ops.quote_name(field.column)
 
 
 def stats_work_mem_raise(cursor: CursorWrapper) -> None:

@@ -59,8 +59,8 @@ def execution_logs_purge_task() -> int:
 
 
 @worker_ready.connect
-def _worker_watchdog_start(sender: Any = None, **_: Any) -> None:
-    watchdog_start(consumer=sender)
+def _worker_watchdog_start(**_: Any) -> None:
+    watchdog_start()
 
 
 @worker_shutdown.connect

@@ -43,7 +43,7 @@ class Watchdog:
         interval: float,
         stall_seconds: float,
         exit_after: float,
-        heartbeat_file: str,
+        heartbeat_file: str | None,
         redeliver_after: float,
     ) -> None:
         self.broker_url = broker_url
@@ -159,7 +159,7 @@ class Watchdog:
 _watchdog: Watchdog | None = None
 
 
-def watchdog_start(*, consumer: Any = None) -> Watchdog | None:
+def watchdog_start() -> Watchdog | None:
     """Start this worker's watchdog (``worker_ready``); nothing without a broker."""
     global _watchdog
     if not settings.CELERY_BROKER_URL or _watchdog is not None:

@@ -80,8 +80,11 @@ def make_event(user: str = "u1") -> ScoringEvent:
 
 
 @pytest.fixture
-def captured(settings) -> Iterator[tuple[ExecutionObserver, list[dict[str, Any]]]]:
-    """An observer whose sink persists nothing but records every published row, in-process."""
+def captured(settings) -> Iterator[tuple[ExecutionObserver, list[dict[str, Any]]]]:  # noqa: ARG001
+    """An observer whose sink persists nothing but records every published row, in-process.
+
+    It asks for ``settings`` so that it is torn down before a test's settings are restored.
+    """
     rows: list[dict[str, Any]] = []
     sink = ExecutionLogSink(inline=True, persist=rows.extend, circuit_seconds=0)
     observer = ExecutionObserver(sink=sink)
@@ -147,8 +150,8 @@ def hung_url() -> Iterator[str]:
     server.close()
 
 
-def test_database_url(name: str | None = None, *, port: int | None = None) -> str:
-    """The DATABASE_URL of pytest-django's test database (``test_<name>``)."""
+def test_database_url(name: str | None = None, *, port: int | None = None) -> str:  # noqa: PT028
+    """The DATABASE_URL of pytest-django's test database (``test_<name>``); not a test."""
     parts = urlsplit(os.environ["DATABASE_URL"])
     netloc = parts.netloc
     if port is not None:
@@ -234,8 +237,11 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(transactional_db, fresh_redis: str, tmp_path: Path):
-    """Start real Celery workers on the test Redis and the test database; stop them after."""
+def start_worker(transactional_db, fresh_redis: str, tmp_path: Path):  # noqa: ARG001
+    """Start real Celery workers on the test Redis and the test database; stop them after.
+
+    Transactional, so that the workers, in their own processes, see the test's rows.
+    """
     workers: list[Worker] = []
 
     def start(

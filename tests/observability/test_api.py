@@ -15,7 +15,8 @@ BASE = "/api/v1/strategies/custom"
 OTHER_ID = "0190a5b0-0000-7000-8000-000000000002"
 
 
-def test_executions_list_most_recent_first_with_status_filter(api, dataset):
+@pytest.mark.usefixtures("dataset")
+def test_executions_list_most_recent_first_with_status_filter(api):
     response = api.get(f"{BASE}/{DEFINITION_ID}/executions")
     assert response.status_code == 200
     results = response.json()["results"]
@@ -32,12 +33,14 @@ def test_executions_list_most_recent_first_with_status_filter(api, dataset):
     assert all(row["errorCode"] == "DSL_ARITH_DIV_BY_ZERO" for row in failures["results"])
 
     page = api.get(f"{BASE}/{DEFINITION_ID}/executions", {"limit": 3}).json()
-    assert len(page["results"]) == 3 and page["next"]
+    assert len(page["results"]) == 3
+    assert page["next"]
     rest = api.get(f"{BASE}/{DEFINITION_ID}/executions", {"before": page["next"]}).json()
     assert len(rest["results"]) == 5
 
 
-def test_executions_accept_the_custom_prefix(api, dataset):
+@pytest.mark.usefixtures("dataset")
+def test_executions_accept_the_custom_prefix(api):
     response = api.get(f"{BASE}/custom:{DEFINITION_ID}/executions")
     assert response.status_code == 200
     assert len(response.json()["results"]) == 8
@@ -59,14 +62,16 @@ def test_execution_detail_has_input_fields_and_trace(api, realm):
     assert api.get(f"{BASE}/{OTHER_ID}/executions/{log.pk}").status_code == 404
 
 
-def test_other_realms_see_nothing(other_api, dataset, realm):
+@pytest.mark.usefixtures("dataset")
+def test_other_realms_see_nothing(other_api, realm):
     log = log_make(realm=realm)
     assert other_api.get(f"{BASE}/{DEFINITION_ID}/executions").status_code == 404
     assert other_api.get(f"{BASE}/{DEFINITION_ID}/executions/{log.pk}").status_code == 404
     assert other_api.get(f"{BASE}/{DEFINITION_ID}/metrics").status_code == 404
 
 
-def test_unknown_strategy_is_404_and_bad_status_is_400(api, dataset):
+@pytest.mark.usefixtures("dataset")
+def test_unknown_strategy_is_404_and_bad_status_is_400(api):
     assert api.get(f"{BASE}/{OTHER_ID}/executions").status_code == 404
     response = api.get(f"{BASE}/{DEFINITION_ID}/executions", {"status": "nope"})
     assert response.status_code == 400
@@ -102,14 +107,16 @@ def test_metrics_are_sampling_corrected(api, dataset):
     assert body["window"] == "custom"
 
 
-def test_metrics_default_window_is_24h(api, dataset):
+@pytest.mark.usefixtures("dataset")
+def test_metrics_default_window_is_24h(api):
     body = api.get(f"{BASE}/{DEFINITION_ID}/metrics").json()
     assert body["window"] == "24h"
     assert body["rows"] == 7
     assert api.get(f"{BASE}/{DEFINITION_ID}/metrics", {"window": "30d"}).json()["rows"] == 8
 
 
-def test_metrics_reject_bad_windows(api, dataset):
+@pytest.mark.usefixtures("dataset")
+def test_metrics_reject_bad_windows(api):
     bad = api.get(f"{BASE}/{DEFINITION_ID}/metrics", {"since": "yesterday"})
     assert bad.status_code == 400
     reversed_window = api.get(
@@ -119,7 +126,8 @@ def test_metrics_reject_bad_windows(api, dataset):
     assert reversed_window.status_code == 400
 
 
-def test_compare_returns_both_and_deltas(api, dataset, realm):
+@pytest.mark.usefixtures("dataset")
+def test_compare_returns_both_and_deltas(api, realm):
     for i in range(3):
         log_make(
             realm=realm,
@@ -138,12 +146,14 @@ def test_compare_returns_both_and_deltas(api, dataset, realm):
     assert body["delta"]["durationMsP50"] == pytest.approx(11 - 3)
 
 
-def test_compare_needs_both_ids(api, dataset):
+@pytest.mark.usefixtures("dataset")
+def test_compare_needs_both_ids(api):
     response = api.get(f"{BASE}/compare", {"a": DEFINITION_ID})
     assert response.status_code == 400
     assert "b" in response.json()["errors"]
 
 
-def test_endpoints_need_an_api_key(client, dataset):
+@pytest.mark.usefixtures("dataset")
+def test_endpoints_need_an_api_key(client):
     assert client.get(f"{BASE}/{DEFINITION_ID}/executions").status_code in (401, 403)
     assert client.get(f"{BASE}/compare?a={DEFINITION_ID}&b={OTHER_ID}").status_code in (401, 403)

@@ -22,7 +22,7 @@ def received_and_failed_ack(url: str, transport: str):
     )
     received = []
     consumer = Consumer(
-        channel, [queue], callbacks=[lambda body, message: received.append(message)]
+        channel, [queue], callbacks=[lambda _body, message: received.append(message)]
     )
     consumer.qos(prefetch_count=1)
     consumer.consume()

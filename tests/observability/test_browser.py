@@ -67,7 +67,7 @@ def browser_page(chromium):
 
 def login(page, live_server, admin_user) -> None:
     page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "admin")
+    page.fill("#id_username", admin_user.username)
     page.fill("#id_password", "password")
     page.click("input[type=submit]")
     page.wait_for_url(f"{live_server.url}/admin/")

@@ -59,7 +59,8 @@ def test_malformed_rows_are_dead_lettered_alone_and_the_others_inserted():
     }
     letters = list(ExecutionLogDeadLetter.objects.order_by("created_at"))
     assert [letter.reason for letter in letters] == [DeadLetterReason.INVALID_ROW] * 3
-    assert letters[0].row_id is not None and letters[0].realm_id == realm.pk
+    assert letters[0].row_id is not None
+    assert letters[0].realm_id == realm.pk
     assert "bad-number" in letters[0].payload
     assert dead_lettered("invalid_row") - before == 3
 

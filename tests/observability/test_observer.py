@@ -20,7 +20,8 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_run_observe_emits_duration_nodes_and_error_metrics(captured, settings):
+@pytest.mark.usefixtures("captured")
+def test_run_observe_emits_duration_nodes_and_error_metrics():
     realm = RealmFactory(slug="metrics-realm")
     labels = {"realm": "metrics-realm", "strategy_type": "DSL_FULL"}
     before_count = sample("dsl_execution_duration_seconds_count", **labels, status="ok")
@@ -189,7 +190,7 @@ def test_long_traces_keep_their_head_and_say_so(captured, settings):
     assert rows[0]["notes"] == "trace truncated: 12 -> 5 entries"
 
 
-def test_a_full_buffer_drops_and_counts_instead_of_waiting(settings):
+def test_a_full_buffer_drops_and_counts_instead_of_waiting():
     realm = RealmFactory(slug="full-realm")
     blocker_started = []
 
@@ -221,7 +222,7 @@ def test_a_full_buffer_drops_and_counts_instead_of_waiting(settings):
 
 
 class _BrokenSink:
-    def submit(self, row, *, realm, strategy_type):
+    def submit(self, row, *, realm, strategy_type):  # noqa: ARG002 - the sink's signature
         raise RuntimeError("sink exploded")
 
 

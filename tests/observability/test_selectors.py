@@ -122,7 +122,8 @@ def test_histograms(dataset, realm):
     assert dataclasses.asdict(points[-1]) == {"start": 18, "end": 20, "rows": 1, "estimated": 20}
 
 
-def test_list_for_strategy_is_most_recent_first_filtered_and_capped(dataset, realm):
+@pytest.mark.usefixtures("dataset")
+def test_list_for_strategy_is_most_recent_first_filtered_and_capped(realm):
     logs = selectors.list_for_strategy(strategy_id=S, realm=realm)
     assert [log.created_at for log in logs] == sorted(
         (log.created_at for log in logs), reverse=True
