@@ -296,17 +296,7 @@ def _figures_python(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) ->
     rows = [
         (status, code, case, points, duration, nodes, created_at, _weight(sampled, rate))
         for status, code, case, points, duration, nodes, created_at, sampled, rate in (
-            queryset.order_by().values_list(
-                "status",
-                "error_code",
-                "case_name",
-                "points",
-                "duration_ms",
-                "nodes_executed",
-                "created_at",
-                "sampled",
-                "sample_rate",
-            )
+            queryset.order_by().values_list(*sql.STATS_FIELDS)
         )
     ]
     with_points = [(row[3], row[7]) for row in rows if row[0] == "ok" and row[3] is not None]

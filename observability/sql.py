@@ -15,8 +15,8 @@ from django.db.models import Field, QuerySet
 from observability.models import StrategyExecutionLog
 from observability.percentiles import EPSILON
 
-#: The columns the statement reads (the covering indexes hold them).
-_COLUMNS = (
+#: The fields the statistics read, in this order (the covering indexes hold them).
+STATS_FIELDS = (
     "status",
     "error_code",
     "case_name",
@@ -113,7 +113,7 @@ def stats_fetch(
     sql = _STATS_SQL.format(
         inner=inner,
         percentiles=" ".join([_PERCENTILE_SQL] * len(fractions)),
-        **{name: _column(name) for name in _COLUMNS},
+        **{name: _column(name) for name in STATS_FIELDS},
     )
     params = [
         *inner_params,
