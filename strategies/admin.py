@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -20,6 +20,8 @@ from strategies.forms import StrategyDefinitionForm
 from strategies.models import StrategyDefinition, StrategyStatus
 
 BLOCKLY_VERSION = "12.3.1"
+#: The request attribute by which ``save_model`` tells ``response_change`` about a new version.
+NEW_VERSION = "_strategy_new_version"
 
 
 @admin.register(StrategyDefinition)
@@ -67,35 +69,31 @@ class StrategyDefinitionAdmin(StrategyAdminViews, admin.ModelAdmin):
     def tasks_using(self, obj: StrategyDefinition) -> int:
         return getattr(obj, "task_count", 0)
 
-    # -- permissions -----------------------------------------------------------------------
-    def has_publish_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "publish")
-
-    def has_archive_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "archive")
-
-    def has_rollback_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "rollback")
-
-    def has_simulate_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "simulate")
-
+    # -- permissions (the custom actions' are in StrategyAdminViews) ------------------------
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status == StrategyStatus.ARCHIVED:
             return False
         return super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(
+        self,
+        request: HttpRequest,  # noqa: ARG002 - admin hook
+        obj: Any = None,  # noqa: ARG002 - admin hook
+    ) -> bool:
         # Versions are history: archive instead of deleting.
         return False
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(
+        self,
+        request: HttpRequest,  # noqa: ARG002 - admin hook
+        obj: Any = None,
+    ) -> list[str]:
         always = ["version", "status", "published_at", "created_by", "api_key_used"]
         if obj is None:
             return always
         return ["realm", "name", *always, "created_at", "updated_at"]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None):  # noqa: ARG002 - admin hook
         first = ["starter"] if obj is None else []
         return [
             (
@@ -128,12 +126,14 @@ class StrategyDefinitionAdmin(StrategyAdminViews, admin.ModelAdmin):
         }
         if change:
             current = selectors.strategy_find(pk=obj.pk)
+            if current is None:  # the page's version is gone: versions are never deleted here
+                raise Http404("No StrategyDefinition matches the given query.")
             outcome = services.strategy_edit(
                 strategy=current, changes=fields, actor=request.user, allow_invalid=True
             )
             row = outcome.strategy
             if outcome.created:
-                request._strategy_new_version = row
+                setattr(request, NEW_VERSION, row)
                 self.message_user(
                     request,
                     f"v{current.version} is published and stays untouched: your changes were "
@@ -169,7 +169,7 @@ class StrategyDefinitionAdmin(StrategyAdminViews, admin.ModelAdmin):
         return super().response_add(request, obj, *args)
 
     def response_change(self, request: HttpRequest, obj: StrategyDefinition) -> HttpResponse:
-        new = getattr(request, "_strategy_new_version", None)
+        new = getattr(request, NEW_VERSION, None)
         if new is not None or obj.validation_errors:
             return HttpResponseRedirect(self._url("change", (new or obj).pk))
         return super().response_change(request, obj)
@@ -211,19 +211,19 @@ class StrategyDefinitionAdmin(StrategyAdminViews, admin.ModelAdmin):
     # -- actions ---------------------------------------------------------------------------
     @admin.action(description="Publish selected drafts", permissions=["publish"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[StrategyDefinition]):
-        for attempt in services.strategy_publish_drafts(strategies=queryset, actor=request.user):
-            row, switch = attempt.strategy, attempt.switch
-            if switch is None:
-                self.message_user(request, f"{row}: {attempt.error.detail}", messages.ERROR)
-                continue
-            self.message_user(
-                request,
-                f"Published {row.name} v{row.version} ({switch.games} game(s), "
-                f"{switch.tasks} task(s) switched).",
-                messages.SUCCESS,
-            )
+        for attempt in services.strategy_publish_drafts(strategies=queryset):
+            row, switch, error = attempt.strategy, attempt.switch, attempt.error
+            if error is not None:
+                self.message_user(request, f"{row}: {error.detail}", messages.ERROR)
+            elif switch is not None:
+                self.message_user(
+                    request,
+                    f"Published {row.name} v{row.version} ({switch.games} game(s), "
+                    f"{switch.tasks} task(s) switched).",
+                    messages.SUCCESS,
+                )
 
     @admin.action(description="Archive selected versions", permissions=["archive"])
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[StrategyDefinition]):
-        services.strategy_archive_many(strategies=queryset, actor=request.user)
+        services.strategy_archive_many(strategies=queryset)
         self.message_user(request, "Archived the selected versions.", messages.SUCCESS)

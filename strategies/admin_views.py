@@ -7,9 +7,9 @@ permission, calls one service or selector and renders.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
@@ -35,8 +35,14 @@ PERMISSION = "strategies.%s_strategydefinition"
 NAME = "strategies_strategydefinition"
 TEMPLATES = "admin/strategies/strategydefinition/"
 
+if TYPE_CHECKING:
+    # What the mixin is mixed into: its views use the admin site, options and permissions.
+    _AdminBase = admin.ModelAdmin[StrategyDefinition]
+else:
+    _AdminBase = object
 
-class StrategyAdminViews:
+
+class StrategyAdminViews(_AdminBase):
     """The views and URLs a ``ModelAdmin`` of ``StrategyDefinition`` adds to the contrib ones."""
 
     def custom_urls(self) -> list[URLPattern]:
@@ -67,6 +73,19 @@ class StrategyAdminViews:
                 name=f"{NAME}_rollback",
             ),
         ]
+
+    # -- permissions of the custom actions ---------------------------------------------------
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, "publish")
+
+    def has_archive_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, "archive")
+
+    def has_rollback_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, "rollback")
+
+    def has_simulate_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, "simulate")
 
     # -- helpers ---------------------------------------------------------------------------
     def _has(self, request: HttpRequest, action: str) -> bool:
@@ -158,9 +177,7 @@ class StrategyAdminViews:
                 blast=preview.blast,
             )
         try:
-            switch = services.strategy_transition(
-                strategy=obj, action=action, version=version, actor=request.user
-            )
+            switch = services.strategy_transition(strategy=obj, action=action, version=version)
         except StrategyInvalid as error:
             messages.error(request, _problems(error))
             return HttpResponseRedirect(self._url("change", obj.pk))
@@ -213,7 +230,7 @@ class StrategyAdminViews:
         try:
             body = _body(request)
             check = program_check(
-                type=body.type, parent_strategy_id=body.parent_strategy_id, ast_json=body.ast_json
+                parent_strategy_id=body.parent_strategy_id, ast_json=body.ast_json
             )
         except DomainError as error:
             return JsonResponse(error.as_body(), status=error.http_status)

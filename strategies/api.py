@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from gamification.auth import request_api_key, request_realm
@@ -45,18 +48,18 @@ class StrategyFilter(django_filters.FilterSet):
         fields = ["status", "type", "name", "nameContains", "experimentTag"]
 
 
-def _switch_body(switch: Switch) -> dict:
-    row = switch.strategy
-    row.switchedGames = switch.games
-    row.switchedTasks = switch.tasks
-    return SwitchSerializer(row).data
+def _switch_body(switch: Switch) -> dict[str, Any]:
+    """Render a switch as ``SwitchSerializer`` documents it: the version and the counts."""
+    return {
+        **StrategyDefinitionSerializer(switch.strategy).data,
+        "switchedGames": switch.games,
+        "switchedTasks": switch.tasks,
+    }
 
 
-class _StrategyMixin:
-    def strategy(self) -> StrategyDefinition:
-        return selectors.strategy_get(
-            realm=request_realm(self.request), strategy_id=self.kwargs["strategy_id"]
-        )
+def _strategy(request: Request, strategy_id: str) -> StrategyDefinition:
+    """The version of the URL, in the realm of the caller's key."""
+    return selectors.strategy_get(realm=request_realm(request), strategy_id=strategy_id)
 
 
 @extend_schema(tags=TAG)
@@ -71,7 +74,7 @@ class StrategyListCreateView(generics.ListCreateAPIView):
             return StrategyDefinition.objects.none()
         return selectors.strategy_list(realm=request_realm(self.request))
 
-    def perform_create(self, serializer: StrategyDefinitionSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[StrategyDefinition]) -> None:
         data = serializer.validated_data
         serializer.instance = services.strategy_create(
             realm=request_realm(self.request),
@@ -87,11 +90,11 @@ class StrategyListCreateView(generics.ListCreateAPIView):
 
 
 @extend_schema(tags=TAG)
-class StrategyDetailView(_StrategyMixin, generics.GenericAPIView):
+class StrategyDetailView(generics.GenericAPIView):
     serializer_class = StrategyDefinitionSerializer
 
     def get(self, request: Request, strategy_id: str) -> Response:
-        return Response(StrategyDefinitionSerializer(self.strategy()).data)
+        return Response(StrategyDefinitionSerializer(_strategy(request, strategy_id)).data)
 
     @extend_schema(
         request=StrategyUpdateSerializer,
@@ -107,7 +110,9 @@ class StrategyDetailView(_StrategyMixin, generics.GenericAPIView):
         if "parent_strategy_id" in changes:
             changes["parent_strategy_id"] = changes["parent_strategy_id"] or None
         outcome = services.strategy_edit(
-            strategy=self.strategy(), changes=changes, api_key=request_api_key(request)
+            strategy=_strategy(request, strategy_id),
+            changes=changes,
+            api_key=request_api_key(request),
         )
         return Response(
             StrategyDefinitionSerializer(outcome.strategy).data,
@@ -116,61 +121,63 @@ class StrategyDetailView(_StrategyMixin, generics.GenericAPIView):
 
 
 @extend_schema(tags=TAG)
-class StrategyPublishView(_StrategyMixin, APIView):
+class StrategyPublishView(APIView):
     @extend_schema(request=None, responses=SwitchSerializer)
     def post(self, request: Request, strategy_id: str) -> Response:
         """Publish a DRAFT: the published sibling is archived and its consumers follow."""
-        return Response(_switch_body(services.strategy_publish(strategy=self.strategy())))
+        switch = services.strategy_publish(strategy=_strategy(request, strategy_id))
+        return Response(_switch_body(switch))
 
 
 @extend_schema(tags=TAG)
-class StrategyArchiveView(_StrategyMixin, APIView):
+class StrategyArchiveView(APIView):
     @extend_schema(request=None, responses=StrategyDefinitionSerializer)
     def post(self, request: Request, strategy_id: str) -> Response:
         """Archive a version; archiving the published one stops the family from scoring."""
-        row = services.strategy_archive(strategy=self.strategy())
+        row = services.strategy_archive(strategy=_strategy(request, strategy_id))
         return Response(StrategyDefinitionSerializer(row).data)
 
 
 @extend_schema(tags=TAG)
-class StrategyRollbackView(_StrategyMixin, APIView):
+class StrategyRollbackView(APIView):
     @extend_schema(request=RollbackSerializer, responses=SwitchSerializer)
     def post(self, request: Request, strategy_id: str) -> Response:
         """Make an earlier version of the family live again; its consumers follow."""
         payload = RollbackSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         switch = services.strategy_rollback(
-            strategy=self.strategy(), version=payload.validated_data["version"]
+            strategy=_strategy(request, strategy_id), version=payload.validated_data["version"]
         )
         return Response(_switch_body(switch))
 
 
 @extend_schema(tags=TAG)
-class StrategyVersionsView(_StrategyMixin, APIView):
+class StrategyVersionsView(APIView):
     @extend_schema(responses=StrategyDefinitionSerializer(many=True))
     def get(self, request: Request, strategy_id: str) -> Response:
         """Every version of the strategy's family, newest first."""
-        rows = selectors.strategy_versions(strategy=self.strategy())
+        rows = selectors.strategy_versions(strategy=_strategy(request, strategy_id))
         return Response(StrategyDefinitionSerializer(rows, many=True).data)
 
 
 @extend_schema(tags=TAG)
-class StrategyUsageView(_StrategyMixin, APIView):
+class StrategyUsageView(APIView):
     @extend_schema(responses=UsageSerializer)
     def get(self, request: Request, strategy_id: str) -> Response:
         """The games and tasks bound to any version of the strategy's family."""
-        return Response(UsageSerializer(selectors.strategy_usage(strategy=self.strategy())).data)
+        usage = selectors.strategy_usage(strategy=_strategy(request, strategy_id))
+        return Response(UsageSerializer(usage).data)
 
 
 @extend_schema(tags=TAG)
-class StrategyDuplicateView(_StrategyMixin, APIView):
+class StrategyDuplicateView(APIView):
     @extend_schema(request=DuplicateSerializer, responses={201: StrategyDefinitionSerializer})
     def post(self, request: Request, strategy_id: str) -> Response:
         """Copy this version into a new family (v1 DRAFT)."""
         payload = DuplicateSerializer(data=request.data or {})
         payload.is_valid(raise_exception=True)
         row = services.strategy_duplicate(
-            strategy=self.strategy(),
+            strategy=_strategy(request, strategy_id),
             name=payload.validated_data.get("name"),
             api_key=request_api_key(request),
         )
@@ -178,11 +185,12 @@ class StrategyDuplicateView(_StrategyMixin, APIView):
 
 
 @extend_schema(tags=TAG)
-class StrategyExportView(_StrategyMixin, APIView):
+class StrategyExportView(APIView):
     @extend_schema(responses=BundleSerializer)
     def get(self, request: Request, strategy_id: str) -> Response:
         """This version as a portable JSON bundle."""
-        return Response(BundleSerializer(selectors.strategy_export(strategy=self.strategy())).data)
+        bundle = selectors.strategy_export(strategy=_strategy(request, strategy_id))
+        return Response(BundleSerializer(bundle).data)
 
 
 @extend_schema(tags=TAG)
@@ -211,13 +219,13 @@ def _simulation_inputs(data: dict) -> dict:
 
 
 @extend_schema(tags=TAG)
-class StrategySimulateView(_StrategyMixin, APIView):
+class StrategySimulateView(APIView):
     @extend_schema(request=SimulateSerializer, responses=SimulationResultSerializer)
     def post(self, request: Request, strategy_id: str) -> Response:
         """Dry-run this version (any status) with its real type; nothing is stored."""
         payload = SimulateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        row = self.strategy()
+        row = _strategy(request, strategy_id)
         simulation = simulation_run(
             realm=request_realm(request),
             type=row.type,

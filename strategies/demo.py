@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gamification.models import Realm
 from strategies import services
 from strategies.errors import StrategyInvalid
@@ -27,7 +29,9 @@ def demo_strategy_ensure(*, realm: Realm, name: str, starter_key: str) -> Strate
     if live is not None:
         return live
     starter = starter_get(starter_key)
-    program = {
+    if starter is None:
+        raise LookupError(f"No starter {starter_key!r} for the demo strategy {name!r}.")
+    program: dict[str, Any] = {
         "type": starter.type,
         "parent_strategy_id": starter.parent_strategy_id,
         "ast_json": starter.ast_json,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,50 +22,66 @@ def node_text(node: Any) -> str:
     if not isinstance(node, dict):
         return repr(node)
     kind = node.get("type")
-    if kind == "literal":
-        value = node.get("value")
-        return f'"{value}"' if isinstance(value, str) else _scalar(value)
-    if kind == "field":
-        return str(node.get("path"))
-    if kind in ("compare", "arith"):
-        op = node.get("op")
-        left, right = node_text(node.get("left")), node_text(node.get("right"))
-        if op in ("min", "max"):
-            return f"{op}({left}, {right})"
-        return f"({left} {op} {right})" if kind == "arith" else f"{left} {op} {right}"
-    if kind in ("and", "or"):
-        return f" {kind} ".join(f"({node_text(a)})" for a in node.get("args") or [])
-    if kind == "not":
-        return f"not ({node_text(node.get('arg'))})"
-    if kind == "func_call":
-        return f"{node.get('name')}({', '.join(node_text(a) for a in node.get('args') or [])})"
-    if kind == "assign_points":
-        return f"award {node_text(node.get('value'))} as {node.get('case_name')}"
-    if kind == "set_callback_data":
-        return f"callback {node.get('key')} = {node_text(node.get('value'))}"
-    if kind == "set_data":
-        return f"data.{node.get('key')} = {node_text(node.get('value'))}"
-    if kind == "set_points":
-        return f"points = {node_text(node.get('value'))}"
-    if kind == "set_case_name":
-        return f"case name = {node_text(node.get('value'))}"
-    if kind == "veto":
-        return f"veto as {node.get('case_name')}"
-    if kind == "return":
-        return "stop"
-    if kind == "rule":
-        text = f"when {node_text(node.get('when'))} then " + "; ".join(
-            node_text(s) for s in node.get("then") or []
-        )
-        for branch in node.get("else_if") or []:
-            if isinstance(branch, dict):
-                text += f" / else if {node_text(branch.get('when'))} then " + "; ".join(
-                    node_text(s) for s in branch.get("then") or []
-                )
-        if node.get("else"):
-            text += " / else " + "; ".join(node_text(s) for s in node["else"])
-        return text
-    return str(kind)
+    text = _TEXTS.get(kind) if isinstance(kind, str) else None
+    return text(node) if text is not None else str(kind)
+
+
+def _joined(nodes: Any, separator: str = "; ") -> str:
+    return separator.join(node_text(n) for n in nodes or [])
+
+
+def _literal_text(node: dict[str, Any]) -> str:
+    value = node.get("value")
+    return f'"{value}"' if isinstance(value, str) else _scalar(value)
+
+
+def _operation_text(node: dict[str, Any]) -> str:
+    kind, op = node.get("type"), node.get("op")
+    left, right = node_text(node.get("left")), node_text(node.get("right"))
+    if op in ("min", "max"):
+        return f"{op}({left}, {right})"
+    return f"({left} {op} {right})" if kind == "arith" else f"{left} {op} {right}"
+
+
+def _logic_text(node: dict[str, Any]) -> str:
+    return f" {node.get('type')} ".join(f"({node_text(a)})" for a in node.get("args") or [])
+
+
+def _rule_text(node: dict[str, Any]) -> str:
+    text = f"when {node_text(node.get('when'))} then " + _joined(node.get("then"))
+    for branch in node.get("else_if") or []:
+        if isinstance(branch, dict):
+            text += f" / else if {node_text(branch.get('when'))} then " + _joined(
+                branch.get("then")
+            )
+    if node.get("else"):
+        text += " / else " + _joined(node["else"])
+    return text
+
+
+#: How each node type reads, by its ``type``; any other type reads as its name.
+_TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "literal": _literal_text,
+    "field": lambda node: str(node.get("path")),
+    "compare": _operation_text,
+    "arith": _operation_text,
+    "and": _logic_text,
+    "or": _logic_text,
+    "not": lambda node: f"not ({node_text(node.get('arg'))})",
+    "func_call": lambda node: f"{node.get('name')}({_joined(node.get('args'), ', ')})",
+    "assign_points": lambda node: (
+        f"award {node_text(node.get('value'))} as {node.get('case_name')}"
+    ),
+    "set_callback_data": lambda node: (
+        f"callback {node.get('key')} = {node_text(node.get('value'))}"
+    ),
+    "set_data": lambda node: f"data.{node.get('key')} = {node_text(node.get('value'))}",
+    "set_points": lambda node: f"points = {node_text(node.get('value'))}",
+    "set_case_name": lambda node: f"case name = {node_text(node.get('value'))}",
+    "veto": lambda node: f"veto as {node.get('case_name')}",
+    "return": lambda _node: "stop",
+    "rule": _rule_text,
+}
 
 
 def _scalar(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -67,19 +67,25 @@ class StrategyDefinitionForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["starter"].choices = [("", "---------")] + [
-            (s.key, s.title) for s in starter_list()
-        ]
-        self.fields["parent_strategy_id"].choices = [("", "— none (DSL_FULL) —")] + [
-            (b.id, b.id) for b in builtin_list()
-        ]
+        self._choices_set(
+            "starter", [("", "---------")] + [(s.key, s.title) for s in starter_list()]
+        )
+        self._choices_set(
+            "parent_strategy_id",
+            [("", "— none (DSL_FULL) —")] + [(b.id, b.id) for b in builtin_list()],
+        )
         if "type" in self.fields:
-            self.fields["type"].choices = [(t.value, t.label) for t in AUTHORABLE_TYPES]
+            self._choices_set("type", [(t.value, t.label) for t in AUTHORABLE_TYPES])
         if not self.instance._state.adding:
             del self.fields["starter"]
 
+    def _choices_set(self, name: str, choices: list[tuple[str, str]]) -> None:
+        # Each is a ChoiceField: the two declared above, and ``type``, a model field with choices.
+        cast(forms.ChoiceField, self.fields[name]).choices = choices
+
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         starter = starter_get(data.get("starter") or "")
         if starter is not None and not data.get("ast_json"):
             data["ast_json"] = starter.ast_json

@@ -70,8 +70,8 @@ def parent_get(parent_strategy_id: str) -> BuiltinStrategy:
         ) from None
 
 
-def program_check(*, type: str, parent_strategy_id: str | None, ast_json: Any) -> ProgramCheck:
-    """Validate ``ast_json`` for a strategy of ``type`` (the parent checks parent_variables)."""
+def program_check(*, parent_strategy_id: str | None, ast_json: Any) -> ProgramCheck:
+    """Validate ``ast_json``; a parent built-in, if any, checks its parent_variables."""
     if ast_json is None:
         return ProgramCheck(
             ast=None, issues=[Issue(AST_MISSING, "The strategy has no program yet.", "", None)]

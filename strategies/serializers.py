@@ -137,8 +137,10 @@ class BundleSerializer(serializers.Serializer):
 
 
 class SimulateSerializer(serializers.Serializer):
+    # Declared fields leave the class namespace (the metaclass collects them), so the wire names
+    # ``data`` here and ``fields`` below do not shadow the serializer's properties of those names.
     externalUserId = serializers.CharField(max_length=255, required=False, default="simulated-user")
-    data = serializers.DictField(required=False, default=dict)
+    data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
     mockState = serializers.DictField(required=False, default=dict)
     externalGameId = serializers.CharField(max_length=255, required=False, allow_null=True)
     externalTaskId = serializers.CharField(max_length=255, required=False, allow_null=True)
@@ -168,7 +170,7 @@ class SimulationResultSerializer(serializers.Serializer):
     pointer = serializers.CharField(allow_null=True)
     durationMs = serializers.FloatField()
     nodesExecuted = serializers.IntegerField()
-    fields = serializers.DictField()
+    fields = serializers.DictField()  # type: ignore[assignment]  # see SimulateSerializer
 
 
 class GameUsageSerializer(serializers.Serializer):
@@ -195,7 +197,7 @@ class UsageSerializer(serializers.Serializer):
 
 
 class SwitchSerializer(StrategyDefinitionSerializer):
-    """A version made live, with how many games and tasks followed it."""
+    """Document a version made live, with how many games and tasks followed it."""
 
     switchedGames = serializers.IntegerField(read_only=True)
     switchedTasks = serializers.IntegerField(read_only=True)

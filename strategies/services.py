@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -28,6 +27,10 @@ from strategies.errors import (
 )
 from strategies.models import BUNDLE_FORMAT, StrategyDefinition, StrategyStatus
 from strategies.programs import program_check, strategy_shape_check
+
+if TYPE_CHECKING:
+    # ``User`` is what the stubs resolve AUTH_USER_MODEL, and so ``request.user``, to.
+    from django.contrib.auth.models import AnonymousUser, User
 
 #: Fields an edit may change; the name is the family's identity and never changes.
 EDITABLE_FIELDS = frozenset(
@@ -53,14 +56,17 @@ class Switch:
     tasks: int
 
 
+def _creator(actor: User | AnonymousUser | None) -> User | None:
+    """The signed-in user a new row records as its author; None for anonymous or API writes."""
+    return actor if actor is not None and actor.is_authenticated else None
+
+
 def _program_store(row: StrategyDefinition, *, allow_invalid: bool) -> None:
     """Validate the row's program; store the id-filled AST, or refuse it unless allowed.
 
     A draft may have no program yet; it cannot be published until it has a valid one.
     """
-    check = program_check(
-        type=row.type, parent_strategy_id=row.parent_strategy_id, ast_json=row.ast_json
-    )
+    check = program_check(parent_strategy_id=row.parent_strategy_id, ast_json=row.ast_json)
     if not check.ok and not allow_invalid and row.ast_json is not None:
         raise StrategyInvalid(check.issues)
     if check.ast is not None:
@@ -118,7 +124,7 @@ def strategy_create(
     description: str = "",
     blockly_xml: str = "",
     experiment_tag: str | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | AnonymousUser | None = None,
     api_key: ApiKey | None = None,
     allow_invalid: bool = False,
 ) -> StrategyDefinition:
@@ -138,7 +144,7 @@ def strategy_create(
         experiment_tag=experiment_tag or None,
         version=1,
         status=StrategyStatus.DRAFT,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=_creator(actor),
         api_key_used=api_key,
     )
     strategy_name_check(realm=realm, name=name)
@@ -156,7 +162,7 @@ def strategy_edit(
     *,
     strategy: StrategyDefinition,
     changes: Mapping[str, Any],
-    actor: AbstractBaseUser | None = None,
+    actor: User | AnonymousUser | None = None,
     api_key: ApiKey | None = None,
     allow_invalid: bool = False,
 ) -> EditOutcome:
@@ -194,7 +200,7 @@ def strategy_edit(
             experiment_tag=current.experiment_tag,
             version=max(r.version for r in family) + 1,
             status=StrategyStatus.DRAFT,
-            created_by=actor if actor is not None and actor.is_authenticated else None,
+            created_by=_creator(actor),
             api_key_used=api_key,
         )
     else:
@@ -215,9 +221,7 @@ def strategy_edit(
 
 
 @transaction.atomic
-def strategy_publish(
-    *, strategy: StrategyDefinition, actor: AbstractBaseUser | None = None
-) -> Switch:
+def strategy_publish(*, strategy: StrategyDefinition) -> Switch:
     """Publish a version: validate it again, archive the published sibling, move consumers over."""
     family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
     target = next(row for row in family if row.pk == strategy.pk)
@@ -247,9 +251,7 @@ def _make_live(*, family: list[StrategyDefinition], target: StrategyDefinition) 
 
 
 @transaction.atomic
-def strategy_archive(
-    *, strategy: StrategyDefinition, actor: AbstractBaseUser | None = None
-) -> StrategyDefinition:
+def strategy_archive(*, strategy: StrategyDefinition) -> StrategyDefinition:
     """Archive a version; archiving the PUBLISHED one is the kill switch (no more scoring)."""
     family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
     target = next(row for row in family if row.pk == strategy.pk)
@@ -260,9 +262,7 @@ def strategy_archive(
 
 
 @transaction.atomic
-def strategy_rollback(
-    *, strategy: StrategyDefinition, version: int, actor: AbstractBaseUser | None = None
-) -> Switch:
+def strategy_rollback(*, strategy: StrategyDefinition, version: int) -> Switch:
     """Make an earlier version of ``strategy``'s family live again; consumers follow."""
     family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
     target = next((row for row in family if row.version == version), None)
@@ -282,24 +282,20 @@ TRANSITIONS = ("publish", "archive", "rollback")
 
 
 def strategy_transition(
-    *,
-    strategy: StrategyDefinition,
-    action: str,
-    version: int | None = None,
-    actor: AbstractBaseUser | None = None,
+    *, strategy: StrategyDefinition, action: str, version: int | None = None
 ) -> Switch:
     """Publish, archive, or roll ``strategy``'s family back to ``version``.
 
     An archive moves no consumer: its switch names the archived version and zero counts.
     """
     if action == "publish":
-        return strategy_publish(strategy=strategy, actor=actor)
+        return strategy_publish(strategy=strategy)
     if action == "archive":
-        row = strategy_archive(strategy=strategy, actor=actor)
+        row = strategy_archive(strategy=strategy)
         return Switch(strategy=row, previous=None, games=0, tasks=0)
     if action == "rollback":
         target = strategy.version if version is None else version
-        return strategy_rollback(strategy=strategy, version=target, actor=actor)
+        return strategy_rollback(strategy=strategy, version=target)
     raise StrategyError(f"Unknown transition {action!r}.", code="TRANSITION_UNKNOWN")
 
 
@@ -312,26 +308,21 @@ class PublishAttempt:
     error: StrategyError | None = None
 
 
-def strategy_publish_drafts(
-    *, strategies: QuerySet[StrategyDefinition], actor: AbstractBaseUser | None = None
-) -> list[PublishAttempt]:
+def strategy_publish_drafts(*, strategies: QuerySet[StrategyDefinition]) -> list[PublishAttempt]:
     """Publish each DRAFT among ``strategies``, one transaction each; refusals are reported."""
     attempts = []
     for row in strategies.filter(status=StrategyStatus.DRAFT):
         try:
-            attempts.append(PublishAttempt(row, strategy_publish(strategy=row, actor=actor)))
+            attempts.append(PublishAttempt(row, strategy_publish(strategy=row)))
         except StrategyError as error:
             attempts.append(PublishAttempt(row, None, error))
     return attempts
 
 
-def strategy_archive_many(
-    *, strategies: QuerySet[StrategyDefinition], actor: AbstractBaseUser | None = None
-) -> list[StrategyDefinition]:
+def strategy_archive_many(*, strategies: QuerySet[StrategyDefinition]) -> list[StrategyDefinition]:
     """Archive every version among ``strategies`` that is not archived yet."""
     return [
-        strategy_archive(strategy=row, actor=actor)
-        for row in strategies.exclude(status=StrategyStatus.ARCHIVED)
+        strategy_archive(strategy=row) for row in strategies.exclude(status=StrategyStatus.ARCHIVED)
     ]
 
 
@@ -352,7 +343,7 @@ def strategy_duplicate(
     *,
     strategy: StrategyDefinition,
     name: str | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | AnonymousUser | None = None,
     api_key: ApiKey | None = None,
 ) -> StrategyDefinition:
     """Copy a version into a new family (version 1, DRAFT)."""
@@ -376,7 +367,7 @@ def strategy_import(
     realm: Realm,
     bundle: Mapping[str, Any],
     name: str | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | AnonymousUser | None = None,
     api_key: ApiKey | None = None,
 ) -> StrategyDefinition:
     """Create a DRAFT from an exported bundle: a new family, or the next version of one.
@@ -390,7 +381,7 @@ def strategy_import(
     name = name or bundle.get("name")
     if not isinstance(name, str) or not name.strip():
         raise StrategyError("The bundle has no name.", code="BUNDLE_INVALID", field="name")
-    fields = {
+    fields: dict[str, Any] = {
         "type": bundle.get("type"),
         "parent_strategy_id": bundle.get("parent_strategy_id"),
         "ast_json": bundle.get("ast_json"),
@@ -407,7 +398,7 @@ def strategy_import(
             name=name,
             version=max(r.version for r in family) + 1,
             status=StrategyStatus.DRAFT,
-            created_by=actor if actor is not None and actor.is_authenticated else None,
+            created_by=_creator(actor),
             api_key_used=api_key,
             **fields,
         )

@@ -159,14 +159,12 @@ def simulation_run(
     # Everything that echoes the input is bounded, so the answer stays small whatever the
     # event data: the trace by the engine, the rest here (cut parts carry "$truncated").
     outcome = run_outcome(run)
-    outcome.update(
-        case_name=_bounded(outcome["case_name"], TEXT_BYTES),
-        callback_data=_bounded(outcome["callback_data"], ECHO_BYTES),
-        error_message=_bounded(outcome["error_message"], TEXT_BYTES),
-        error_node_id=_bounded(outcome["error_node_id"], TEXT_BYTES),
-        error_pointer=_bounded(outcome["error_pointer"], TEXT_BYTES),
-        duration_ms=round(outcome["duration_ms"], 3),
-    )
+    outcome["case_name"] = _bounded(outcome["case_name"], TEXT_BYTES)
+    outcome["callback_data"] = _bounded(outcome["callback_data"], ECHO_BYTES)
+    outcome["error_message"] = _bounded(outcome["error_message"], TEXT_BYTES)
+    outcome["error_node_id"] = _bounded(outcome["error_node_id"], TEXT_BYTES)
+    outcome["error_pointer"] = _bounded(outcome["error_pointer"], TEXT_BYTES)
+    outcome["duration_ms"] = round(outcome["duration_ms"], 3)
     return Simulation(
         type=strategy.kind,
         parent_strategy_id=strategy.parent_strategy_id,

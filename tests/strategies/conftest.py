@@ -11,4 +11,3 @@ def _fresh_program_caches():
     """Compiled programs are cached per process; start every test cold."""
     clear_cache()
     selectors._PROGRAMS.clear()
-    yield

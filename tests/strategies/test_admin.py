@@ -25,19 +25,19 @@ def _user(group: str | None, username: str) -> User:
 
 
 @pytest.fixture
-def designer(client, db):
+def designer(client, db):  # noqa: ARG001 - requested for database access
     client.force_login(_user(DESIGNERS, "dana"))
     return client
 
 
 @pytest.fixture
-def publisher(client, db):
+def publisher(client, db):  # noqa: ARG001 - requested for database access
     client.force_login(_user(PUBLISHERS, "paul"))
     return client
 
 
 @pytest.fixture
-def operator(client, db):
+def operator(client, db):  # noqa: ARG001 - requested for database access
     client.force_login(_user(OPERATORS, "olga"))
     return client
 
@@ -49,7 +49,8 @@ def _live(realm, name="speed"):
     return services.strategy_publish(strategy=row).strategy
 
 
-def test_the_role_groups_are_seeded_with_their_permissions(db):
+@pytest.mark.usefixtures("db")
+def test_the_role_groups_are_seeded_with_their_permissions():
     def codenames(name):
         return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
 
@@ -68,7 +69,9 @@ def test_the_list_shows_status_version_and_usage(designer, realm):
     row = _live(realm)
     TaskFactory(game=GameFactory(realm=realm, strategy_id=row.strategy_id))
     page = designer.get(reverse(f"{ADMIN}_changelist")).content.decode()
-    assert "speed" in page and "v1" in page and "PUBLISHED" in page
+    assert "speed" in page
+    assert "v1" in page
+    assert "PUBLISHED" in page
     assert '<td class="field-games_using">1</td>' in page
     assert '<td class="field-tasks_using">1</td>' in page
 
@@ -129,7 +132,8 @@ def test_editing_a_published_version_in_the_admin_saves_a_new_draft(designer, re
     new = StrategyDefinition.objects.get(name="speed", version=2)
     assert response.status_code == 302
     assert response.url == reverse(f"{ADMIN}_change", args=[new.pk])
-    assert new.status == StrategyStatus.DRAFT and new.blockly_xml == "<xml/>"
+    assert new.status == StrategyStatus.DRAFT
+    assert new.blockly_xml == "<xml/>"
     row.refresh_from_db()
     assert (row.status, row.description) == (StrategyStatus.PUBLISHED, "")
 
@@ -195,7 +199,8 @@ def test_publishing_an_invalid_draft_in_the_admin_is_refused_with_the_problems(p
     assert row.status == StrategyStatus.DRAFT
 
 
-def test_the_publish_action_needs_the_publish_permission(designer, publisher, realm):
+@pytest.mark.usefixtures("designer")  # logs the shared client in; the publisher's login follows
+def test_the_publish_action_needs_the_publish_permission(publisher, realm):
     row = services.strategy_create(
         realm=realm, name="d", type="DSL_FULL", ast_json=strategy_program_full()
     )
@@ -205,7 +210,8 @@ def test_the_publish_action_needs_the_publish_permission(designer, publisher, re
     assert row.status == StrategyStatus.PUBLISHED
 
 
-def test_designers_do_not_see_the_publish_action(designer, realm):
+@pytest.mark.usefixtures("realm")
+def test_designers_do_not_see_the_publish_action(designer):
     page = designer.get(reverse(f"{ADMIN}_changelist")).content.decode()
     assert "publish_selected" not in page
 
@@ -243,12 +249,14 @@ def test_operators_can_read_but_not_edit_or_simulate(operator, realm):
     assert response.status_code == 403
 
 
-def test_staff_without_a_role_cannot_open_the_strategies(client, db):
+@pytest.mark.usefixtures("db")
+def test_staff_without_a_role_cannot_open_the_strategies(client):
     client.force_login(_user(None, "nobody"))
     assert client.get(reverse(f"{ADMIN}_changelist")).status_code == 403
 
 
-def test_the_validate_endpoint_returns_issues_with_pointers(designer, realm):
+@pytest.mark.usefixtures("realm")
+def test_the_validate_endpoint_returns_issues_with_pointers(designer):
     response = designer.post(
         reverse(f"{ADMIN}_validate"),
         json.dumps({"type": "DSL_FULL", "astText": '{"type": "program", "rules": [{}]}'}),
@@ -259,7 +267,8 @@ def test_the_validate_endpoint_returns_issues_with_pointers(designer, realm):
     assert body["errors"][0]["pointer"].startswith("/rules/0")
 
 
-def test_simulation_defaults_prefill_the_fields_the_program_reads(designer, realm):
+@pytest.mark.usefixtures("realm")
+def test_simulation_defaults_prefill_the_fields_the_program_reads(designer):
     response = designer.post(
         reverse(f"{ADMIN}_simulate_defaults"),
         json.dumps(
@@ -304,5 +313,6 @@ def test_the_change_page_carries_the_vendored_editor_and_the_starters(designer, 
     assert "strategies/vendor/blockly-12.3.1/blockly_compressed.js" in page
     # Nothing is loaded from another host (a random CSRF token may spell "cdn").
     assert not re.search(r"""(?:src|href)=["'](?:https?:)?//""", page)
-    assert "example-weekend_bonus" in page and "twin-default" in page
+    assert "example-weekend_bonus" in page
+    assert "twin-default" in page
     assert 'id="dsl-simulate"' in page

@@ -78,13 +78,15 @@ def test_list_filters_by_status_type_and_name_and_paginates(api):
     api.patch(f"{BASE}/{speed['id']}", {"description": "v2"}, format="json")
     _create(api, name="other")
     body = api.get(BASE).json()
-    assert body["count"] == 3 and len(body["results"]) == 3
+    assert body["count"] == 3
+    assert len(body["results"]) == 3
     published = api.get(BASE, {"status": "PUBLISHED"}).json()["results"]
     assert [(r["name"], r["version"]) for r in published] == [("speed", 1)]
     assert [r["version"] for r in api.get(BASE, {"name": "speed"}).json()["results"]] == [2, 1]
     assert api.get(BASE, {"type": "DSL_EXTEND"}).json()["count"] == 0
     page = api.get(BASE, {"pageSize": 1}).json()
-    assert len(page["results"]) == 1 and page["next"]
+    assert len(page["results"]) == 1
+    assert page["next"]
 
 
 def test_read_answers_the_version_by_uuid_or_custom_id(api):
@@ -145,7 +147,8 @@ def test_publish_archives_the_sibling_and_reports_the_consumers_that_followed(ap
     task = TaskFactory(game=game)
     v2 = api.patch(f"{BASE}/{v1['id']}", {"description": "v2"}, format="json").json()
     body = _publish(api, v2)
-    assert body["status"] == "PUBLISHED" and body["publishedAt"]
+    assert body["status"] == "PUBLISHED"
+    assert body["publishedAt"]
     assert (body["switchedGames"], body["switchedTasks"]) == (1, 1)
     assert api.get(f"{BASE}/{v1['id']}").json()["status"] == "ARCHIVED"
     assert Task.objects.get(pk=task.pk).strategy_id == v2["strategyId"]
@@ -254,7 +257,8 @@ def test_endpoints_need_an_api_key(client):
     assert client.post("/api/v1/strategies/simulate", {}).status_code in (401, 403)
 
 
-def test_the_schema_documents_the_custom_strategy_paths(api):
+@pytest.mark.usefixtures("api")
+def test_the_schema_documents_the_custom_strategy_paths():
     from drf_spectacular.generators import SchemaGenerator
 
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]

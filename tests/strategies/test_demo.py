@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from django.core.management import call_command
 
 from gamification.models import Task
 from strategies.models import StrategyDefinition, StrategyStatus
 
 
-def test_seed_demo_publishes_one_custom_strategy_of_each_type_once(db, tmp_path):
+@pytest.mark.usefixtures("db")
+def test_seed_demo_publishes_one_custom_strategy_of_each_type_once(tmp_path):
     for _ in range(2):
         call_command("seed_demo", key_file=str(tmp_path / "key"), stdout=io.StringIO())
     rows = StrategyDefinition.objects.filter(realm__slug="demo")
@@ -21,7 +23,8 @@ def test_seed_demo_publishes_one_custom_strategy_of_each_type_once(db, tmp_path)
     assert bound["weekend-run"] == rows.get(type="DSL_EXTEND").strategy_id
 
 
-def test_seed_demo_restores_a_demo_strategy_left_archived_with_an_unfinished_draft(db, tmp_path):
+@pytest.mark.usefixtures("db")
+def test_seed_demo_restores_a_demo_strategy_left_archived_with_an_unfinished_draft(tmp_path):
     from strategies import services
 
     call_command("seed_demo", key_file=str(tmp_path / "key"), stdout=io.StringIO())

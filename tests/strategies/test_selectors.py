@@ -84,7 +84,8 @@ def test_a_simulation_runs_in_the_realm_asked_for_else_in_the_first_one(realm):
     assert selectors.simulation_realm_get(realm_id=other.pk + 1000) == realm
 
 
-def test_a_simulation_without_any_realm_is_refused(db):
+@pytest.mark.usefixtures("db")
+def test_a_simulation_without_any_realm_is_refused():
     with pytest.raises(DomainError) as refused:
         selectors.simulation_realm_get(realm_id=None)
     assert refused.value.code == "REALM_REQUIRED"

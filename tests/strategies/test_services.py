@@ -63,7 +63,8 @@ def test_strategy_create_refuses_an_invalid_program_unless_a_draft_may_keep_it(r
         _create(realm, ast_json=bad)
     assert info.value.errors[0]["pointer"].startswith("/rules/0")
     row = _create(realm, ast_json=bad, allow_invalid=True)
-    assert row.validation_errors and row.status == StrategyStatus.DRAFT
+    assert row.validation_errors
+    assert row.status == StrategyStatus.DRAFT
 
 
 def test_strategy_create_refuses_a_taken_name(realm):
@@ -164,7 +165,8 @@ def test_strategy_rollback_republishes_an_archived_version(realm):
     services.strategy_publish(strategy=v2)
     task = TaskFactory(game=GameFactory(realm=realm), strategy_id=v2.strategy_id)
     switch = services.strategy_rollback(strategy=v2, version=1)
-    assert switch.strategy.pk == v1.pk and switch.tasks == 1
+    assert switch.strategy.pk == v1.pk
+    assert switch.tasks == 1
     statuses = dict(StrategyDefinition.objects.values_list("version", "status"))
     assert statuses == {1: StrategyStatus.PUBLISHED, 2: StrategyStatus.ARCHIVED}
     assert Task.objects.get(pk=task.pk).strategy_id == v1.strategy_id
@@ -219,8 +221,10 @@ def test_a_bulk_publish_reports_each_draft_it_could_not_publish(realm):
     attempts = services.strategy_publish_drafts(strategies=StrategyDefinition.objects.all())
     by_name = {a.strategy.name: a for a in attempts}
     assert set(by_name) == {"good", "empty"}
-    assert by_name["good"].switch.strategy.pk == good.pk and by_name["good"].error is None
-    assert by_name["empty"].switch is None and isinstance(by_name["empty"].error, StrategyInvalid)
+    assert by_name["good"].switch.strategy.pk == good.pk
+    assert by_name["good"].error is None
+    assert by_name["empty"].switch is None
+    assert isinstance(by_name["empty"].error, StrategyInvalid)
     archived = services.strategy_archive_many(strategies=StrategyDefinition.objects.all())
     assert {row.pk for row in archived} == {good.pk, empty.pk, live.pk}
 

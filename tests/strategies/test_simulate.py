@@ -55,8 +55,10 @@ def test_simulating_a_stored_draft_returns_points_case_and_trace(api):
     assert body["errorCode"] is None
     rule = next(e for e in body["trace"] if e["type"] == "rule")
     assert (rule["nodeId"], rule["branch"]) == ("p.program.0.rule.0", "match")
-    assert body["nodesExecuted"] > 0 and body["durationMs"] >= 0
-    assert not Award.objects.exists() and not Player.objects.exists()
+    assert body["nodesExecuted"] > 0
+    assert body["durationMs"] >= 0
+    assert not Award.objects.exists()
+    assert not Player.objects.exists()
 
 
 def test_simulating_an_extension_runs_its_parent_too(api):
@@ -120,7 +122,8 @@ def test_an_execution_error_comes_back_in_the_simulation_result(api):
     ).json()
     assert body["status"] == "error"
     assert body["errorCode"] == "DSL_ASSIGN_POINTS_NOT_NUMBER"
-    assert body["nodeId"] and body["pointer"] == "/default"
+    assert body["nodeId"]
+    assert body["pointer"] == "/default"
     assert body["points"] is None
 
 
@@ -201,8 +204,9 @@ def edge_limits_raised(settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 8_000_000
 
 
+@pytest.mark.usefixtures("edge_limits_raised")
 def test_simulating_the_amplification_program_on_a_megabyte_answers_small_and_on_time(
-    api, settings, edge_limits_raised
+    api, settings
 ):
     rules = [
         {
@@ -234,9 +238,8 @@ def test_simulating_the_amplification_program_on_a_megabyte_answers_small_and_on
     assert len(json.dumps(body["trace"])) <= settings.DSL_EXECUTION_LOG_TRACE_BYTES + 64
 
 
-def test_simulating_a_program_that_echoes_a_megabyte_answers_small(
-    api, settings, edge_limits_raised
-):
+@pytest.mark.usefixtures("edge_limits_raised")
+def test_simulating_a_program_that_echoes_a_megabyte_answers_small(api, settings):
     echoes = [
         {"type": "set_callback_data", "key": f"copy{i}", "value": _field("data.l")}
         for i in range(150)
@@ -281,7 +284,8 @@ def test_simulation_run_returns_the_public_outcome_and_the_program_that_ran(real
     )
     outcome = simulation.outcome
     assert (outcome["points"], outcome["case_name"], outcome["status"]) == (10, "LongSession", "ok")
-    assert outcome["error_code"] is None and outcome["matched"] is True
+    assert outcome["error_code"] is None
+    assert outcome["matched"] is True
     assert (simulation.type, simulation.parent_strategy_id) == ("DSL_FULL", None)
     assert simulation.program_ast["rules"][0]["id"] == "p.program.0.rule.0"
     assert simulation.fields["data.minutes"] == 45
