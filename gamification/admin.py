@@ -2,14 +2,33 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from gamification.models import ApiKey, Award, Game, Player, Realm, Task
+from gamification.models import ApiKey, Award, Game, Player, Realm, RealmMembership, Task
 from gamification.services import api_key_revoke
+
+
+class RealmMembershipInline(admin.TabularInline):
+    model = RealmMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+    readonly_fields = ["created_at", "updated_at"]
 
 
 @admin.register(Realm)
 class RealmAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
+    inlines = [RealmMembershipInline]
+
+
+@admin.register(RealmMembership)
+class RealmMembershipAdmin(admin.ModelAdmin):
+    """Who holds which role in which realm (also ``manage.py realm_member_add``)."""
+
+    list_display = ["user", "realm", "role", "updated_at"]
+    list_filter = ["role", "realm"]
+    list_select_related = ["user", "realm"]
+    search_fields = ["user__username", "realm__slug"]
+    autocomplete_fields = ["user", "realm"]
 
 
 @admin.register(ApiKey)

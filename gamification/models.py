@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -20,6 +21,35 @@ class Realm(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class RealmRole(models.TextChoices):
+    """What a person may do in one realm (a publisher may also do what a designer does)."""
+
+    DESIGNER = "designer", "Designer (create, edit, simulate)"
+    PUBLISHER = "publisher", "Publisher (also publish, archive, roll back)"
+    OPERATOR = "operator", "Operator (logs, replays, dashboards)"
+
+
+class RealmMembership(models.Model):
+    """A staff user's role in one realm; one role per person and realm."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="realm_memberships"
+    )
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=RealmRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["realm__slug", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "realm"], name="membership_one_role_per_realm")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.realm}: {self.role}"
 
 
 class ApiKey(models.Model):

@@ -1,17 +1,19 @@
-"""Writes of the core domain: realms, API keys, games and tasks."""
+"""Writes of the core domain: realms and their members, API keys, games and tasks."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gamification.auth import api_key_cache_forget, hash_secret
 from gamification.errors import ConflictError, DomainError
-from gamification.models import ApiKey, Game, Realm, Task
+from gamification.models import ApiKey, Game, Realm, RealmMembership, RealmRole, Task
 from gamification.strategy_ids import strategy_id_well_formed
 
 #: Path segment of the bulk endpoint, so it cannot be a task id.
@@ -203,3 +205,75 @@ def task_update(*, task: Task, changes: Mapping[str, Any]) -> Task:
 
 def task_delete(*, task: Task) -> None:
     task.delete()
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipChange:
+    """What ``realm_member_add`` did: the membership and what it had to create or replace."""
+
+    membership: RealmMembership
+    user_created: bool
+    realm_created: bool
+    previous_role: str | None
+
+
+def realm_member_add(
+    *, username: str, realm_slug: str, role: str, password: str | None = None
+) -> MembershipChange:
+    """Give ``username`` the ``role`` in realm ``realm_slug``; idempotent.
+
+    The staff user and the realm are created when missing; a second role for the same realm
+    replaces the first. A password, when given, is set (also on an existing user).
+    """
+    if role not in RealmRole.values:
+        raise DomainError(
+            f"{role!r} is not a role; choose one of {', '.join(RealmRole.values)}.",
+            code="ROLE_INVALID",
+        )
+    user_model = get_user_model()
+    with transaction.atomic():
+        realm, realm_created = realm_get_or_create(slug=realm_slug)
+        user, user_created = user_model.objects.get_or_create(
+            username=username, defaults={"is_staff": True}
+        )
+        changed_fields = []
+        if not user.is_staff:
+            user.is_staff = True
+            changed_fields.append("is_staff")
+        if password is not None:
+            user.set_password(password)
+            changed_fields.append("password")
+        elif user_created:
+            user.set_unusable_password()
+            changed_fields.append("password")
+        if changed_fields:
+            user.save(update_fields=changed_fields)
+        membership = (
+            RealmMembership.objects.select_for_update().filter(user=user, realm=realm).first()
+        )
+        previous_role = membership.role if membership is not None else None
+        if membership is None:
+            membership = RealmMembership.objects.create(user=user, realm=realm, role=role)
+        elif membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role", "updated_at"])
+    return MembershipChange(
+        membership=membership,
+        user_created=user_created,
+        realm_created=realm_created,
+        previous_role=previous_role,
+    )
+
+
+def realm_member_remove(*, username: str, realm_slug: str) -> bool:
+    """Take ``username``'s role in realm ``realm_slug`` away; return whether there was one.
+
+    The user stays (with roles in other realms, and their history); only the membership goes.
+    """
+    membership = RealmMembership.objects.filter(
+        user__username=username, realm__slug=realm_slug
+    ).first()
+    if membership is None:
+        return False
+    membership.delete()
+    return True

@@ -53,3 +53,29 @@ def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     """post_migrate hook: permissions of later apps (observability) reach their groups."""
     if sender.label in ("strategies", "observability"):
         roles_sync(apps=kwargs.get("apps") or global_apps)
+
+
+#: The group that carries each realm role's model permissions.
+ROLE_GROUPS: dict[str, str] = {
+    "designer": DESIGNERS,
+    "publisher": PUBLISHERS,
+    "operator": OPERATORS,
+}
+
+
+def user_role_groups_sync(*, user: Any) -> None:
+    """Put ``user`` in exactly the groups of the roles they hold in some realm.
+
+    The groups carry the model permissions the admin checks; which realm's rows a member
+    may touch is the membership's business. Groups that are not role groups are kept.
+    """
+    Group = global_apps.get_model("auth", "Group")
+    wanted = {ROLE_GROUPS[role] for role in user.realm_memberships.values_list("role", flat=True)}
+    role_groups = Group.objects.filter(name__in=ROLE_GROUPS.values())
+    user.groups.remove(*[group for group in role_groups if group.name not in wanted])
+    user.groups.add(*[group for group in role_groups if group.name in wanted])
+
+
+def membership_changed(sender: Any, instance: Any, **kwargs: Any) -> None:  # noqa: ARG001
+    """post_save/post_delete receiver of ``RealmMembership``."""
+    user_role_groups_sync(user=instance.user)
