@@ -12,9 +12,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gamification.auth import api_key_cache_forget, hash_secret
-from gamification.errors import ConflictError, DomainError
+from gamification.errors import ConflictError, DomainError, UnprocessableError
+from gamification.hooks import strategy_exists_check
 from gamification.models import ApiKey, Game, Realm, RealmMembership, RealmRole, Task
-from gamification.strategy_ids import strategy_id_well_formed
+from gamification.strategy_ids import strategy_id_is_custom, strategy_id_well_formed
 
 #: Path segment of the bulk endpoint, so it cannot be a task id.
 RESERVED_TASK_IDS = frozenset({"bulk"})
@@ -24,13 +25,21 @@ class InvalidStrategyId(DomainError):
     code = "STRATEGY_ID_INVALID"
 
 
-def strategy_id_check(strategy_id: str) -> str:
-    """Reject strategy ids that can never resolve (a built-in name or ``custom:<uuid>``)."""
+class UnknownStrategy(UnprocessableError):
+    code = "STRATEGY_NOT_FOUND"
+
+
+def strategy_id_check(*, realm: Realm, strategy_id: str) -> str:
+    """Reject strategy ids that name no strategy of ``realm``: malformed ids (400), unknown
+    built-ins and custom ids of no version or of another realm's (422)."""
     if not strategy_id_well_formed(strategy_id):
         raise InvalidStrategyId(
             f"{strategy_id!r} is neither a built-in strategy id nor custom:<uuid>.",
             field="strategyId",
         )
+    check = strategy_exists_check("custom" if strategy_id_is_custom(strategy_id) else "builtin")
+    if check is not None and not check(realm=realm, strategy_id=strategy_id):
+        raise UnknownStrategy(f"No strategy {strategy_id!r} in this realm.", field="strategyId")
     return strategy_id
 
 
@@ -65,7 +74,7 @@ def game_create(
     strategy_id: str = "default",
     params: Mapping[str, Any] | None = None,
 ) -> Game:
-    strategy_id_check(strategy_id)
+    strategy_id_check(realm=realm, strategy_id=strategy_id)
     try:
         with transaction.atomic():
             return Game.objects.create(
@@ -87,7 +96,7 @@ def game_create(
 def game_update(*, game: Game, changes: Mapping[str, Any]) -> Game:
     """Apply ``changes``; tasks that follow the game's strategy follow a new one."""
     if "strategy_id" in changes:
-        strategy_id_check(changes["strategy_id"])
+        strategy_id_check(realm=game.realm, strategy_id=changes["strategy_id"])
     for field, value in changes.items():
         setattr(game, field, value)
     game.save()
@@ -110,6 +119,7 @@ def _task_build(
     strategy_id: str | None = None,
     status: str = "open",
     params: Mapping[str, Any] | None = None,
+    check_strategy: bool = True,
 ) -> Task:
     if external_task_id in RESERVED_TASK_IDS:
         raise DomainError(
@@ -117,8 +127,8 @@ def _task_build(
             code="TASK_ID_RESERVED",
             field="externalTaskId",
         )
-    if strategy_id is not None:
-        strategy_id_check(strategy_id)
+    if strategy_id is not None and check_strategy:
+        strategy_id_check(realm=game.realm, strategy_id=strategy_id)
     return Task(
         game=game,
         external_task_id=external_task_id,
@@ -163,7 +173,15 @@ def tasks_bulk_create(
     *, game: Game, api_key: ApiKey | None, items: Iterable[Mapping[str, Any]]
 ) -> list[Task]:
     """Create many tasks at once: all of them, or none when one id is taken or repeated."""
-    tasks = [_task_build(game=game, api_key=api_key, **item) for item in items]
+    items = list(items)
+    # Each distinct id is checked once, not once per task.
+    for strategy_id in sorted(
+        {str(i["strategy_id"]) for i in items if i.get("strategy_id") is not None}
+    ):
+        strategy_id_check(realm=game.realm, strategy_id=strategy_id)
+    tasks = [
+        _task_build(game=game, api_key=api_key, check_strategy=False, **item) for item in items
+    ]
     ids = [task.external_task_id for task in tasks]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     taken = sorted(
@@ -195,7 +213,7 @@ def task_update(*, task: Task, changes: Mapping[str, Any]) -> Task:
             task.strategy_id = task.game.strategy_id
             task.inherits_strategy = True
         else:
-            task.strategy_id = strategy_id_check(strategy_id)
+            task.strategy_id = strategy_id_check(realm=task.game.realm, strategy_id=strategy_id)
             task.inherits_strategy = False
     for field, value in changes.items():
         setattr(task, field, value)

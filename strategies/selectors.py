@@ -335,3 +335,12 @@ def simulation_realm_get(*, realm_id: int | None) -> Realm:
     if realm is None:
         raise DomainError("Create a realm first.", code="REALM_REQUIRED")
     return realm
+
+
+def custom_strategy_exists(*, realm: Realm, strategy_id: str) -> bool:
+    """Whether ``custom:<uuid>`` names a version of ``realm`` (any status: a task may be bound
+    to a family before its first version is published)."""
+    definition_id = strategy_uuid(strategy_id)
+    if definition_id is None:
+        return False
+    return StrategyDefinition.objects.filter(pk=definition_id, realm=realm).exists()
