@@ -35,7 +35,7 @@ class RealmMembershipAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys are created with ``manage.py create_api_key`` (the secret is shown only there)."""
 
-    list_display = ["name", "prefix", "realm", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "prefix", "realm", "rate", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["realm", ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["realm"]
     search_fields = ["name", "prefix"]

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
+from django.conf import settings
 from django.utils import timezone
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
 from gamification.models import ApiKey, Realm
+from gamification.rates import Rate, rate_limit_wait, rate_parse
 
 HEADER = "X-API-Key"
 #: How long a process trusts a key it has already checked. Revoking a key through
@@ -95,3 +97,39 @@ def request_realm(request: Request) -> Realm:
 def request_api_key(request: Request) -> ApiKey:
     """The caller's key; ``HasRealm`` admitted only requests authenticated with one."""
     return cast(ApiKey, request.auth)
+
+
+_default_rate: tuple[str | None, Rate | None] = (None, None)
+
+
+def _rate_of(api_key: ApiKey) -> Rate | None:
+    global _default_rate
+    if api_key.rate:
+        return rate_parse(api_key.rate)
+    text = settings.API_KEY_DEFAULT_RATE
+    if _default_rate[0] != text:
+        _default_rate = (text, rate_parse(text) if text else None)
+    return _default_rate[1]
+
+
+class ApiKeyRateThrottle(throttling.BaseThrottle):
+    """The key's own rate, else ``API_KEY_DEFAULT_RATE``; no rate means no limit.
+
+    Over the limit DRF answers 429 (``RATE_LIMITED``) with ``Retry-After``.
+    """
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: object) -> bool:  # noqa: ARG002 - DRF hook
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return True
+        rate = _rate_of(api_key)
+        if rate is None:
+            return True
+        self._wait = rate_limit_wait(key_id=api_key.pk, rate=rate)
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait

@@ -133,7 +133,7 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.NotAcceptable: "NOT_ACCEPTABLE",
     exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
     exceptions.ParseError: "PARSE_ERROR",
-    exceptions.Throttled: "THROTTLED",
+    exceptions.Throttled: "RATE_LIMITED",
     exceptions.ValidationError: "VALIDATION_ERROR",
 }
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from gamification.ids import uuid7
+from gamification.rates import rate_validate
 
 
 class Realm(models.Model):
@@ -62,6 +63,13 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    rate = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        validators=[rate_validate],
+        help_text="Requests allowed, such as 600/minute; empty: API_KEY_DEFAULT_RATE.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from gamification.auth import api_key_cache_forget, hash_secret
 from gamification.errors import ConflictError, DomainError, UnprocessableError
 from gamification.hooks import strategy_exists_check
 from gamification.models import ApiKey, Game, Realm, RealmMembership, RealmRole, Task
+from gamification.rates import rate_parse
 from gamification.strategy_ids import strategy_id_is_custom, strategy_id_well_formed
 
 #: Path segment of the bulk endpoint, so it cannot be a task id.
@@ -47,12 +49,20 @@ def realm_get_or_create(*, slug: str, name: str | None = None) -> tuple[Realm, b
     return Realm.objects.get_or_create(slug=slug, defaults={"name": name or slug})
 
 
-def api_key_create(*, realm: Realm, name: str) -> tuple[ApiKey, str]:
-    """Create a key and return it with its raw value, which is never stored or shown again."""
+def api_key_create(*, realm: Realm, name: str, rate: str = "") -> tuple[ApiKey, str]:
+    """Create a key and return it with its raw value, which is never stored or shown again.
+
+    ``rate`` (``600/minute``) limits the key; empty: ``API_KEY_DEFAULT_RATE``.
+    """
+    if rate:
+        try:
+            rate_parse(rate)
+        except ValidationError as error:
+            raise DomainError(error.messages[0], code="RATE_INVALID", field="rate") from None
     prefix = f"gk_{secrets.token_hex(6)}"
     secret = secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
-        realm=realm, name=name, prefix=prefix, secret_hash=hash_secret(secret)
+        realm=realm, name=name, prefix=prefix, secret_hash=hash_secret(secret), rate=rate
     )
     return api_key, f"{prefix}.{secret}"
 

@@ -118,6 +118,7 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBU
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["gamification.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["gamification.auth.HasRealm"],
+    "DEFAULT_THROTTLE_CLASSES": ["gamification.auth.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["gamification.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["gamification.parsers.FiniteJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -150,6 +151,32 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
     # kombu's Redis transport with acknowledgements that cannot wedge the consumer.
     CELERY_BROKER_TRANSPORT = "observability.broker:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# API-key rate limits count in Redis (REDIS_CACHE_URL, else the broker's Redis) so that every
+# process shares one count; the demo counts in process memory.
+REDIS_CACHE_URL = env_str("REDIS_CACHE_URL") or (
+    CELERY_BROKER_URL
+    if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else None
+)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "rate_limits": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+            "KEY_PREFIX": "gamification",
+            "OPTIONS": {
+                "socket_timeout": env_float("REDIS_CACHE_SOCKET_TIMEOUT", 0.2, minimum=0),
+                "socket_connect_timeout": env_float("REDIS_CACHE_SOCKET_TIMEOUT", 0.2, minimum=0),
+            },
+        }
+        if REDIS_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rates"}
+    ),
+}
+#: The rate of keys without their own (``600/minute``); unset: no limit.
+API_KEY_DEFAULT_RATE = env_str("API_KEY_DEFAULT_RATE") or None
 # A task running when the broker connection drops cannot be acknowledged any more; it is
 # delivered again, so the copy still running is stopped rather than duplicated.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
