@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from gamification.auth import api_key_cache_forget, hash_secret
@@ -259,6 +260,15 @@ def realm_member_add(
             code="ROLE_INVALID",
         )
     user_model = get_user_model()
+    username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    assert isinstance(username_field, Field), "a user model's username is a concrete field"
+    try:
+        username_field.clean(username, None)
+    except ValidationError as error:
+        raise DomainError(
+            f"{username!r} cannot be a username: {' '.join(error.messages)}",
+            code="USERNAME_INVALID",
+        ) from None
     with transaction.atomic():
         realm, realm_created = realm_get_or_create(slug=realm_slug)
         user, user_created = user_model.objects.get_or_create(

@@ -156,3 +156,11 @@ def test_the_realm_admin_lists_and_edits_its_members(admin_client):
     assert listing.status_code == 200
     assert b"dana" in listing.content
     assert b"Designer (create, edit, simulate)" in listing.content
+
+
+@pytest.mark.parametrize("username", ["a\x00b", "x" * 151, "spaces are not allowed"])
+def test_realm_member_add_refuses_a_username_the_user_model_refuses(username):
+    with pytest.raises(CommandError, match="cannot be a username"):
+        member_add(username, "--realm", "studio-a", "--role", "designer")
+    assert not get_user_model().objects.exists()
+    assert not Realm.objects.filter(slug="studio-a").exists()
