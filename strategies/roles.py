@@ -15,6 +15,8 @@ _DESIGN = [
     "strategies.add_strategydefinition",
     "strategies.change_strategydefinition",
     "strategies.simulate_strategydefinition",
+    "gamification.view_game",
+    "gamification.view_task",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     DESIGNERS: _DESIGN,
@@ -23,10 +25,21 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "strategies.publish_strategydefinition",
         "strategies.archive_strategydefinition",
         "strategies.rollback_strategydefinition",
+        "gamification.add_game",
+        "gamification.change_game",
+        "gamification.add_task",
+        "gamification.change_task",
     ],
     OPERATORS: [
         "strategies.view_strategydefinition",
         "strategies.view_dashboard",
+        "gamification.view_game",
+        "gamification.view_task",
+        "gamification.view_player",
+        "gamification.view_award",
+        "gamification.view_apikey",
+        "gamification.add_apikey",
+        "gamification.change_apikey",
         # Defined by the observability app; granted once that model exists.
         "observability.view_strategyexecutionlog",
         "observability.view_executionlogdeadletter",
