@@ -2,8 +2,9 @@
 
 ``RealmScopedAdmin`` narrows the changelist, the change page, list actions and foreign-key
 choices to the realms where the user's role allows the capability, so another realm's object
-is the admin's own "does not exist" redirect (``get_object`` goes through ``get_queryset``)
-and never appears in a list. Model permissions (the role groups) are checked first, as the
+is a 404 (``get_object`` goes through ``get_queryset``, and a missing object is a 404 rather
+than the admin's redirect, so a missing row and a foreign one look the same) and never
+appears in a list. Model permissions (the role groups) are checked first, as the
 admin always does; the realm check narrows them.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
 from gamification.access import (
     Capability,
@@ -54,6 +55,15 @@ class RealmScopedAdmin(admin.ModelAdmin):
             capability=capability,
             realm_id=object_realm_id(obj, lookup=self.realm_lookup),
         )
+
+    def _get_obj_does_not_exist_redirect(
+        self,
+        request: HttpRequest,  # noqa: ARG002 - admin hook
+        opts: Any,
+        object_id: str,  # noqa: ARG002 - admin hook
+    ) -> HttpResponse:
+        """A missing or foreign object is a 404, like every custom page of the admin."""
+        raise Http404(f"No {opts.verbose_name} matches the given query.")
 
     # -- permissions -----------------------------------------------------------------------
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
