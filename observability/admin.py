@@ -126,7 +126,7 @@ class StrategyExecutionLogAdmin(RealmScopedAdmin):
         "points",
         "case",
         "duration",
-        "realm",
+        "realm_slug",
         "user",
     ]
     list_filter = [
@@ -245,6 +245,10 @@ class StrategyExecutionLogAdmin(RealmScopedAdmin):
     @admin.display(description="case", ordering="case_name")
     def case(self, obj: StrategyExecutionLog) -> SafeString:
         return presenters.clipped(obj.case_name or "")
+
+    @admin.display(description="realm", ordering="realm__slug")
+    def realm_slug(self, obj: StrategyExecutionLog) -> SafeString:
+        return presenters.clipped(obj.realm.slug if obj.realm else "")
 
     @admin.display(description="user", ordering="external_user_id")
     def user(self, obj: StrategyExecutionLog) -> SafeString:

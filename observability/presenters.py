@@ -92,7 +92,12 @@ def status_badge(*, status: str, error_code: str | None = None) -> SafeString:
     badge = format_html('<span class="dsl-status dsl-status-{}">{}</span>', status, status)
     if not error_code:
         return badge
-    return format_html('{}<br><code class="execlog-code">{}</code>', badge, error_code)
+    return format_html(
+        '{}<br><code class="execlog-code execlog-clip" title="{}">{}</code>',
+        badge,
+        error_code,
+        error_code,
+    )
 
 
 def clipped(text: str) -> SafeString:
