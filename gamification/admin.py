@@ -1,9 +1,39 @@
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+"""The core domain in the admin, each realm's rows shown only to that realm's members.
 
+Games and tasks are read by every role and changed by publishers; players and awards are
+read by operators; API keys are created, renamed and revoked by operators. Realms are read by
+their members and changed, like memberships, only by superusers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from gamification.access import (
+    Capability,
+    capability_anywhere,
+    realm_allowed,
+    realm_ids_allowed,
+    realm_q,
+    user_sees_every_realm,
+)
+from gamification.admin_realms import RealmScopedAdmin, ScopedRealmFilter
 from gamification.models import ApiKey, Award, Game, Player, Realm, RealmMembership, Task
-from gamification.services import api_key_revoke
+from gamification.services import api_key_create, api_key_revoke, api_key_update
+
+#: Where ``save_model`` leaves a new key's raw value for ``response_add``, and nowhere else.
+_RAW_KEY = "_raw_key_shown_once"
 
 
 class RealmMembershipInline(admin.TabularInline):
@@ -15,14 +45,49 @@ class RealmMembershipInline(admin.TabularInline):
 
 @admin.register(Realm)
 class RealmAdmin(admin.ModelAdmin):
+    """A member reads the realms they belong to; only superusers add or change realms."""
+
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [RealmMembershipInline]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Realm]:
+        realms = super().get_queryset(request)
+        allowed = realm_ids_allowed(user=request.user, capability=Capability.VIEW)
+        return realms if allowed is None else realms.filter(pk__in=sorted(allowed))
+
+    def get_inlines(self, request: HttpRequest, obj: Realm | None) -> list[Any]:  # noqa: ARG002
+        return list(self.inlines) if user_sees_every_realm(user=request.user) else []
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return super().has_module_permission(request) or capability_anywhere(
+            user=request.user, capability=Capability.VIEW
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: Realm | None = None) -> bool:
+        if user_sees_every_realm(user=request.user):
+            return super().has_view_permission(request, obj)
+        if obj is None:
+            return capability_anywhere(user=request.user, capability=Capability.VIEW)
+        return realm_allowed(user=request.user, capability=Capability.VIEW, realm_id=obj.pk)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return user_sees_every_realm(user=request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Realm | None = None) -> bool:
+        return user_sees_every_realm(user=request.user) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Realm | None = None) -> bool:
+        return user_sees_every_realm(user=request.user) and super().has_delete_permission(
+            request, obj
+        )
+
 
 @admin.register(RealmMembership)
 class RealmMembershipAdmin(admin.ModelAdmin):
-    """Who holds which role in which realm (also ``manage.py realm_member_add``)."""
+    """Who holds which role in which realm (also ``manage.py realm_member_add``): superusers."""
 
     list_display = ["user", "realm", "role", "updated_at"]
     list_filter = ["role", "realm"]
@@ -30,40 +95,192 @@ class RealmMembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "realm__slug"]
     autocomplete_fields = ["user", "realm"]
 
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return user_sees_every_realm(user=request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
+        return user_sees_every_realm(user=request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return user_sees_every_realm(user=request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
+        return user_sees_every_realm(user=request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
+        return user_sees_every_realm(user=request.user)
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["realm", "name", "rate"]
+
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are created with ``manage.py create_api_key`` (the secret is shown only there)."""
+class ApiKeyAdmin(RealmScopedAdmin):
+    """A key is created here or with ``manage.py create_api_key``; its secret is shown once."""
 
-    list_display = ["name", "prefix", "realm", "rate", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["realm", ("revoked_at", admin.EmptyFieldListFilter)]
+    view_capability = Capability.MANAGE_KEYS
+    change_capability = Capability.MANAGE_KEYS
+    list_display = ["name", "prefix", "realm", "rate", "created_at", "last_used_at", "state"]
+    list_filter = [ScopedRealmFilter, ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["realm"]
     search_fields = ["name", "prefix"]
-    readonly_fields = ["realm", "prefix", "secret_hash", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+    add_form = ApiKeyCreateForm
+    change_fields = ["name", "rate", "realm", "prefix", "created_at", "last_used_at", "revoked_at"]
+    change_readonly_fields = ["realm", "prefix", "created_at", "last_used_at", "revoked_at"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:  # noqa: ARG002 - admin hook
-        return False
+    def get_form(
+        self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        if obj is None:
+            kwargs["form"] = self.add_form
+            kwargs["fields"] = ApiKeyCreateForm.Meta.fields
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:  # noqa: ARG002
+        return tuple(ApiKeyCreateForm.Meta.fields if obj is None else self.change_fields)
+
+    def get_readonly_fields(
+        self,
+        request: HttpRequest,  # noqa: ARG002
+        obj: ApiKey | None = None,
+    ) -> tuple[str, ...]:
+        return () if obj is None else tuple(self.change_readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:  # noqa: ARG002
+        data = form.cleaned_data
+        if change:
+            api_key_update(api_key=obj, name=data["name"], rate=data["rate"])
+            return
+        created, raw_key = api_key_create(realm=data["realm"], name=data["name"], rate=data["rate"])
+        # The admin goes on with ``obj`` (LogEntry, the page after): make it the stored key.
+        obj.pk = created.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+        setattr(obj, _RAW_KEY, raw_key)
+
+    def response_add(
+        self,
+        request: HttpRequest,
+        obj: ApiKey,
+        post_url_continue: str | None = None,  # noqa: ARG002
+    ) -> HttpResponse:
+        """Show the new key's full value on this one page; it is kept nowhere."""
+        return TemplateResponse(
+            request,
+            "admin/gamification/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"API key {obj.name} created",
+                "api_key": obj,
+                "raw_key": getattr(obj, _RAW_KEY),
+                "change_url": reverse("admin:gamification_apikey_change", args=[obj.pk]),
+                "list_url": reverse("admin:gamification_apikey_changelist"),
+            },
+        )
+
+    @admin.display(description="state", ordering="revoked_at")
+    def state(self, obj: ApiKey) -> SafeString:
+        if obj.revoked_at is None:
+            return format_html('<span class="apikey-state apikey-active">{}</span>', "active")
+        return format_html('<span class="apikey-state apikey-revoked">{}</span>', "revoked")
+
+    def revoke_keys(self, request: HttpRequest, api_keys: QuerySet[ApiKey]) -> int:
+        """Revoke the active keys among ``api_keys`` the user manages, each in the log."""
+        count = 0
+        manageable = api_keys.filter(
+            realm_q(user=request.user, capability=Capability.MANAGE_KEYS),
+            revoked_at__isnull=True,
+        )
+        for api_key in manageable:
+            api_key_revoke(api_key=api_key)
+            self.log_change(request, api_key, [{"changed": {"fields": ["Revoked at"]}}])
+            count += 1
+        return count
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for api_key in queryset:
-            api_key_revoke(api_key=api_key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+        count = self.revoke_keys(request, queryset)
+        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<path:object_id>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="gamification_apikey_revoke",
+            ),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        api_key = self.get_object(request, unquote(object_id))
+        if api_key is None:
+            # The admin's own "does not exist" redirect: private, so the stubs omit it.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+        if not self.has_change_permission(request, api_key):
+            raise PermissionDenied
+        if self.revoke_keys(request, ApiKey.objects.filter(pk=api_key.pk)):
+            self.message_user(request, f"Revoked {api_key}.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{api_key} was already revoked.", messages.INFO)
+        return HttpResponseRedirect(reverse("admin:gamification_apikey_change", args=[api_key.pk]))
 
 
 class TaskInline(admin.TabularInline):
+    """A game's tasks, changed by whoever may change the game (its realm's publishers)."""
+
     model = Task
     fields = ["external_task_id", "strategy_id", "inherits_strategy", "status"]
     readonly_fields = ["inherits_strategy"]
     extra = 0
     show_change_link = True
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Task]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(realm_q(user=request.user, capability=Capability.VIEW, lookup="game__realm"))
+        )
+
+    def _game_allows(self, request: HttpRequest, obj: Model | None, capability: Capability) -> bool:
+        if obj is None:
+            return capability_anywhere(user=request.user, capability=capability)
+        return realm_allowed(
+            user=request.user, capability=capability, realm_id=getattr(obj, "realm_id", None)
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_view_permission(request, obj) and self._game_allows(
+            request, obj, Capability.VIEW
+        )
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None) -> bool:  # type: ignore[override]
+        return super().has_add_permission(request, obj) and self._game_allows(
+            request, obj, Capability.PUBLISH
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_change_permission(request, obj) and self._game_allows(
+            request, obj, Capability.PUBLISH
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._game_allows(
+            request, obj, Capability.PUBLISH
+        )
+
 
 @admin.register(Game)
-class GameAdmin(admin.ModelAdmin):
+class GameAdmin(RealmScopedAdmin):
     list_display = ["external_game_id", "realm", "platform", "strategy_id", "created_at"]
-    list_filter = ["realm", "platform"]
+    list_filter = [ScopedRealmFilter, "platform"]
     list_select_related = ["realm"]
     search_fields = ["external_game_id"]
     readonly_fields = ["api_key_used", "created_at", "updated_at"]
@@ -71,28 +288,33 @@ class GameAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(RealmScopedAdmin):
+    realm_lookup = "game__realm"
     list_display = ["external_task_id", "game", "strategy_id", "inherits_strategy", "status"]
-    list_filter = ["status", "game__realm"]
+    list_filter = ["status", ScopedRealmFilter]
     list_select_related = ["game"]
     search_fields = ["external_task_id", "game__external_game_id"]
     readonly_fields = ["api_key_used", "created_at", "updated_at"]
 
 
 @admin.register(Player)
-class PlayerAdmin(admin.ModelAdmin):
+class PlayerAdmin(RealmScopedAdmin):
+    view_capability = Capability.OPERATE
+    change_capability = Capability.OPERATE
     list_display = ["external_user_id", "realm", "created_at"]
-    list_filter = ["realm"]
+    list_filter = [ScopedRealmFilter]
     list_select_related = ["realm"]
     search_fields = ["external_user_id"]
 
 
 @admin.register(Award)
-class AwardAdmin(admin.ModelAdmin):
+class AwardAdmin(RealmScopedAdmin):
     """Awards are an append-only ledger: readable here, written only by the scoring API."""
 
+    view_capability = Capability.OPERATE
+    change_capability = Capability.OPERATE
     list_display = ["created_at", "player", "task", "points", "case_name", "strategy_id"]
-    list_filter = ["realm", "strategy_id"]
+    list_filter = [ScopedRealmFilter, "strategy_id"]
     list_select_related = ["player", "task"]
     search_fields = ["player__external_user_id", "idempotency_key"]
     show_full_result_count = False

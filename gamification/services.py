@@ -50,22 +50,37 @@ def realm_get_or_create(*, slug: str, name: str | None = None) -> tuple[Realm, b
     return Realm.objects.get_or_create(slug=slug, defaults={"name": name or slug})
 
 
-def api_key_create(*, realm: Realm, name: str, rate: str = "") -> tuple[ApiKey, str]:
-    """Create a key and return it with its raw value, which is never stored or shown again.
-
-    ``rate`` (``600/minute``) limits the key; empty: ``API_KEY_DEFAULT_RATE``.
-    """
+def _api_key_rate_check(rate: str) -> None:
     if rate:
         try:
             rate_parse(rate)
         except ValidationError as error:
             raise DomainError(error.messages[0], code="RATE_INVALID", field="rate") from None
+
+
+def api_key_create(*, realm: Realm, name: str, rate: str = "") -> tuple[ApiKey, str]:
+    """Create a key and return it with its raw value, which is never stored or shown again.
+
+    ``rate`` (``600/minute``) limits the key; empty: ``API_KEY_DEFAULT_RATE``.
+    """
+    _api_key_rate_check(rate)
     prefix = f"gk_{secrets.token_hex(6)}"
     secret = secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         realm=realm, name=name, prefix=prefix, secret_hash=hash_secret(secret), rate=rate
     )
     return api_key, f"{prefix}.{secret}"
+
+
+def api_key_update(*, api_key: ApiKey, name: str, rate: str) -> ApiKey:
+    """Rename ``api_key`` and set its rate; the secret and the realm never change."""
+    _api_key_rate_check(rate)
+    api_key.name = name
+    api_key.rate = rate
+    api_key.save(update_fields=["name", "rate"])
+    # Authenticated requests read the key (and its rate) from a short-lived cache.
+    api_key_cache_forget(api_key.prefix)
+    return api_key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:

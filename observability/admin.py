@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten, flatten_fieldsets
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,8 +15,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from observability import admin_views, selectors
+from gamification.access import Capability
+from gamification.admin_realms import RealmScopedAdmin, ScopedRealmFilter
+from observability import admin_views, presenters, selectors
 from observability.models import ExecutionLogDeadLetter, StrategyExecutionLog
 from observability.presenters import json_pretty, trace_table
 from observability.windows import WINDOWS
@@ -36,17 +40,6 @@ class BoundedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self.object_list.order_by()[:COUNT_CAP].count()
-
-
-class RealmFilter(admin.SimpleListFilter):
-    title = "realm"
-    parameter_name = "realm"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> _Choices:  # noqa: ARG002
-        return selectors.realm_choices()
-
-    def queryset(self, request: HttpRequest, queryset: Any) -> Any:  # noqa: ARG002
-        return queryset.filter(realm_id=self.value()) if self.value() else queryset
 
 
 class InputFilter(admin.SimpleListFilter):
@@ -107,25 +100,37 @@ class TimeRangeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ExecutionLogChangeList(ChangeList):
+    """The runbook's list: the page's custom strategy names come in one query."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        rows = list(self.result_list)
+        labels = selectors.strategy_labels(definition_ids=[row.definition_id for row in rows])
+        for row in rows:
+            row._page_strategy_labels = labels
+        self.result_list = rows
+
+
 @admin.register(StrategyExecutionLog)
-class StrategyExecutionLogAdmin(admin.ModelAdmin):
+class StrategyExecutionLogAdmin(RealmScopedAdmin):
+    """Operators' reading of the runs of their realms; other realms' rows do not exist here."""
+
+    view_capability = Capability.OPERATE
+    change_capability = Capability.OPERATE
+    # Sized to fit a 1,400 px window beside the filters; the rest is on the detail page.
     list_display = [
-        "created_at",
+        "created",
         "strategy_link",
-        "strategy_version",
-        "strategy_type",
         "status_badge",
-        "error_code",
         "points",
-        "case_name",
-        "duration_ms",
-        "nodes_executed",
-        "sampled",
-        "realm",
-        "external_user_id",
+        "case",
+        "duration",
+        "realm_slug",
+        "user",
     ]
     list_filter = [
-        RealmFilter,
+        ScopedRealmFilter,
         StrategyFilter,
         "status",
         ErrorCodeFilter,
@@ -202,19 +207,56 @@ class StrategyExecutionLogAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
         return False
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:  # noqa: ARG002
+        return ExecutionLogChangeList
+
+    def _strategy_labels(self, obj: StrategyExecutionLog) -> dict[Any, selectors.StrategyLabel]:
+        """The names of the page's custom strategies, read once for the page (or the row)."""
+        labels = getattr(obj, "_page_strategy_labels", None)
+        if labels is None:
+            labels = selectors.strategy_labels(definition_ids=[obj.definition_id])
+        return labels
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, obj: StrategyExecutionLog) -> str:
+        return presenters.moment(obj.created_at)
+
     @admin.display(description="strategy", ordering="strategy_id")
-    def strategy_link(self, obj: StrategyExecutionLog) -> str:
+    def strategy_link(self, obj: StrategyExecutionLog) -> SafeString:
         key = str(obj.definition_id) if obj.definition_id else obj.strategy_id
+        label = self._strategy_labels(obj).get(obj.definition_id) if obj.definition_id else None
+        if label is not None:
+            text = label.label
+        elif obj.definition_id:
+            text = f"{obj.strategy_id} v{obj.strategy_version}"
+        else:
+            text = obj.strategy_id
         return format_html(
-            '<a href="{}">{}</a>',
+            '<a class="execlog-clip" href="{}" title="{}">{}</a>',
             reverse("admin:observability_dashboard", args=[key]),
             obj.strategy_id,
+            text,
         )
 
     @admin.display(description="status", ordering="status")
-    def status_badge(self, obj: StrategyExecutionLog) -> str:
-        color = "#2e7d32" if obj.status == "ok" else "#c62828"
-        return format_html('<strong style="color:{}">{}</strong>', color, obj.status)
+    def status_badge(self, obj: StrategyExecutionLog) -> SafeString:
+        return presenters.status_badge(status=obj.status, error_code=obj.error_code)
+
+    @admin.display(description="case", ordering="case_name")
+    def case(self, obj: StrategyExecutionLog) -> SafeString:
+        return presenters.clipped(obj.case_name or "")
+
+    @admin.display(description="realm", ordering="realm__slug")
+    def realm_slug(self, obj: StrategyExecutionLog) -> SafeString:
+        return presenters.clipped(obj.realm.slug if obj.realm else "")
+
+    @admin.display(description="user", ordering="external_user_id")
+    def user(self, obj: StrategyExecutionLog) -> SafeString:
+        return presenters.clipped(obj.external_user_id)
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, obj: StrategyExecutionLog) -> str:
+        return presenters.duration(obj.duration_ms)
 
     @admin.display(description="input data")
     def data_pretty(self, obj: StrategyExecutionLog) -> str:
@@ -271,11 +313,17 @@ class StrategyExecutionLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExecutionLogDeadLetter)
-class ExecutionLogDeadLetterAdmin(admin.ModelAdmin):
-    """What the worker could not persist: read-only, for the operator's post-mortem."""
+class ExecutionLogDeadLetterAdmin(RealmScopedAdmin):
+    """What the worker could not persist: read-only, for the operator's post-mortem.
 
+    Operators see their realms' rows; a batch that could not be read has no realm, and its
+    payload may hold any realm's runs, so only superusers see it.
+    """
+
+    view_capability = Capability.OPERATE
+    change_capability = Capability.OPERATE
     list_display = ["created_at", "reason", "row_count", "payload_bytes", "realm", "short_detail"]
-    list_filter = ["reason", RealmFilter]
+    list_filter = ["reason", ScopedRealmFilter]
     list_select_related = ["realm"]
     search_fields = ["=batch_id", "=row_id"]
     ordering = ["-created_at"]
@@ -299,6 +347,9 @@ class ExecutionLogDeadLetterAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:  # noqa: ARG002
         return False
 
     @admin.display(description="detail")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -75,6 +77,34 @@ def replay_columns(*, log: StrategyExecutionLog, replay: Replay) -> list[dict[st
     ]
 
 
+def moment(value: datetime) -> str:
+    """Return a timestamp as ``2026-12-03 05:07:12`` in the admin's time zone."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(value: float | None) -> str:
+    """Return a duration in ms as ``0.53 ms``."""
+    return _ms(value)
+
+
+def status_badge(*, status: str, error_code: str | None = None) -> SafeString:
+    """Return a run's status as a coloured badge, with its error code beneath when failed."""
+    badge = format_html('<span class="dsl-status dsl-status-{}">{}</span>', status, status)
+    if not error_code:
+        return badge
+    return format_html(
+        '{}<br><code class="execlog-code execlog-clip" title="{}">{}</code>',
+        badge,
+        error_code,
+        error_code,
+    )
+
+
+def clipped(text: str) -> SafeString:
+    """Return ``text`` cut to the list column's width by CSS, whole in its tooltip."""
+    return format_html('<span class="execlog-clip" title="{}">{}</span>', text, text)
+
+
 def compare_delta(delta: StatsDelta | None) -> dict[str, float | None] | None:
     """Return B - A for the compare table, which names each figure as the API does."""
     return delta_render(delta) if delta is not None else None
@@ -85,7 +115,7 @@ def _pct(value: float | None) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f} ms"
+    return "-" if value is None else f"{value:,.2f} ms"
 
 
 def _num(value: float | None) -> str:
@@ -93,15 +123,16 @@ def _num(value: float | None) -> str:
 
 
 def dashboard_panel(
-    stats: ExecutionLogStats, *, strategy_id: str, label: str = ""
+    stats: ExecutionLogStats, *, strategy_id: str, name: str = "", label: str = ""
 ) -> dict[str, Any]:
-    """Return the cards and charts of one strategy's stats."""
+    """Return the cards and charts of one strategy's stats; ``name`` is what to call it."""
     duration = stats.duration_ms
     fmt = "%H:%M" if stats.bucket == "hour" else "%m-%d"
     series = stats.series
     return {
         "label": label,
         "strategy_id": strategy_id,
+        "name": name or strategy_id,
         "cards": [
             ("Runs (estimated)", _num(stats.estimated_runs), f"{stats.rows} rows logged"),
             ("Success rate", _pct(stats.success_rate), "sampling-corrected"),

@@ -17,7 +17,7 @@ import json
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
@@ -70,14 +70,21 @@ def execution_logs_for(
     *,
     strategy_id: str,
     realm: Realm | None = None,
+    realm_ids: Collection[int] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     status: str | None = None,
 ) -> QuerySet[StrategyExecutionLog]:
-    """Return one strategy's rows in ``[since, until)``, optionally of one realm and status."""
+    """Return one strategy's rows in ``[since, until)``, optionally of one status.
+
+    ``realm`` keeps one realm's rows, ``realm_ids`` those of a set of realms (an empty set
+    keeps none); given both, a row must satisfy both. Neither: every realm.
+    """
     queryset = StrategyExecutionLog.objects.filter(strategy_q(strategy_id))
     if realm is not None:
         queryset = queryset.filter(realm_id=realm.pk)
+    if realm_ids is not None:
+        queryset = queryset.filter(realm_id__in=sorted(realm_ids)) if realm_ids else queryset.none()
     if since is not None:
         queryset = queryset.filter(created_at__gte=since)
     if until is not None:
@@ -116,14 +123,14 @@ def list_for_strategy(
 # -- what the dashboards list and filter by --------------------------------------------------
 
 
-def realm_get(*, realm_id: str) -> Realm | None:
-    """Return the realm of an id as a query string carries it; None when there is none."""
-    return Realm.objects.filter(pk=realm_id).first() if realm_id.isdigit() else None
+def realm_get(*, realm_id: str, realm_ids: Collection[int] | None = None) -> Realm | None:
+    """Return the realm of an id as a query string carries it, if among ``realm_ids``.
 
-
-def realm_choices(*, limit: int = 200) -> list[tuple[str, str]]:
-    """Return ``(id, slug)`` of the realms a filter offers."""
-    return [(str(pk), slug) for pk, slug in Realm.objects.values_list("pk", "slug")[:limit]]
+    None when there is no such realm or it is not among ``realm_ids`` (None: any realm).
+    """
+    if not realm_id.isdigit() or (realm_ids is not None and int(realm_id) not in realm_ids):
+        return None
+    return Realm.objects.filter(pk=int(realm_id)).first()
 
 
 def custom_strategy_exists(*, realm: Realm, definition_id: uuid.UUID) -> bool:
@@ -141,11 +148,19 @@ class DashboardEntry(TypedDict):
     realm: str
 
 
-def strategy_dashboard_list(*, limit: int = 500) -> list[DashboardEntry]:
-    """Return the custom strategy versions that have a dashboard, by realm, name, version."""
+def strategy_dashboard_list(
+    *, realm_ids: Collection[int] | None = None, limit: int = 500
+) -> list[DashboardEntry]:
+    """Return the custom strategy versions that have a dashboard, by realm, name, version.
+
+    Only those of ``realm_ids`` (None: of every realm).
+    """
     from strategies.models import StrategyDefinition
 
-    rows = StrategyDefinition.objects.order_by("realm__slug", "name", "-version").values(
+    definitions = StrategyDefinition.objects.all()
+    if realm_ids is not None:
+        definitions = definitions.filter(realm_id__in=sorted(realm_ids))
+    rows = definitions.order_by("realm__slug", "name", "-version").values(
         "pk", "name", "version", "status", "realm__slug"
     )[:limit]
     return [
@@ -160,6 +175,35 @@ def strategy_dashboard_list(*, limit: int = 500) -> list[DashboardEntry]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class StrategyLabel:
+    """What a page calls a custom strategy version, and the realm it belongs to."""
+
+    label: str
+    realm_id: int
+
+
+def strategy_labels(
+    *, definition_ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, StrategyLabel]:
+    """Return ``name vN`` and the realm of each custom strategy version that still exists.
+
+    One query for however many ids (a changelist page's rows).
+    """
+    from strategies.models import StrategyDefinition
+
+    wanted = sorted({pk for pk in definition_ids if pk is not None})
+    if not wanted:
+        return {}
+    rows = StrategyDefinition.objects.filter(pk__in=wanted).values_list(
+        "pk", "name", "version", "realm_id"
+    )
+    return {
+        pk: StrategyLabel(label=f"{name} v{version}", realm_id=realm_id)
+        for pk, name, version, realm_id in rows
+    }
+
+
 # -- the dashboard figures -------------------------------------------------------------------
 
 
@@ -169,17 +213,28 @@ def series_bucket(since: datetime, until: datetime) -> str:
 
 
 def execution_log_stats(
-    *, strategy_id: str, realm: Realm | None, since: datetime, until: datetime
+    *,
+    strategy_id: str,
+    realm: Realm | None,
+    realm_ids: Collection[int] | None = None,
+    since: datetime,
+    until: datetime,
 ) -> ExecutionLogStats:
     """Return every dashboard figure of one strategy over ``[since, until)``.
+
+    Over the rows of ``realm`` and of ``realm_ids``, as :func:`execution_logs_for` scopes them.
 
     On PostgreSQL one statement computes them (:mod:`observability.sql`); elsewhere (the
     SQLite demo) the same computation runs in Python over the window's rows.
     """
-    queryset = execution_logs_for(strategy_id=strategy_id, realm=realm, since=since, until=until)
+    queryset = execution_logs_for(
+        strategy_id=strategy_id, realm=realm, realm_ids=realm_ids, since=since, until=until
+    )
     bucket = series_bucket(since, until)
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        # An empty realm set leaves a query with nothing to run (the SQL cannot be compiled);
+        # the Python path reads no rows for it.
+        if connection.vendor == "postgresql" and not queryset.query.is_empty():
             figures = _figures_sql(queryset, bucket=bucket)
         else:
             figures = _figures_python(queryset, bucket=bucket)

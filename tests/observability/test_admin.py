@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from observability.models import StrategyExecutionLog
+from tests.conftest import browser_required
 from tests.observability.conftest import DEFINITION_ID, log_make
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +182,84 @@ def test_dashboard_index_lists_strategies(admin_client, realm):
     row = strategy_create(realm=realm, name="listed", type="DSL_FULL", ast_json=program(1))
     response = admin_client.get(reverse("admin:observability_dashboard_index"))
     assert reverse("admin:observability_dashboard", args=[str(row.pk)]) in response.content.decode()
+
+
+def test_the_list_shows_names_formatted_durations_times_and_status_badges(admin_client, realm):
+    from datetime import UTC, datetime
+
+    from strategies.models import StrategyDefinition
+    from strategies.services import strategy_create
+
+    strategies = [
+        strategy_create(realm=realm, name=f"bonus-{n}", type="DSL_FULL", ast_json=program(1))
+        for n in range(3)
+    ]
+    for strategy in strategies:
+        log_make(
+            realm=realm,
+            strategy_id=f"custom:{strategy.pk}",
+            definition_id=strategy.pk,
+            duration_ms=0.5325040001480374,
+            created_at=datetime(2026, 12, 3, 5, 7, 12, tzinfo=UTC),
+        )
+    log_make(
+        realm=realm,
+        strategy_id="default",
+        definition_id=None,
+        strategy_type="BUILTIN",
+        status="error",
+        error_code="STRATEGY_FAILED",
+    )
+    definitions = StrategyDefinition._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse(CHANGELIST))
+    body = response.content.decode()
+    assert len([q for q in queries if definitions in q["sql"]]) == 1
+    for strategy in strategies:
+        assert f">{strategy.name} v1</a>" in body
+    assert ">default</a>" in body
+    assert "0.53 ms" in body
+    assert "0.5325040001480374" not in body
+    assert "2026-12-03 05:07:12" in body
+    assert '<span class="dsl-status dsl-status-ok">ok</span>' in body
+    assert '<span class="dsl-status dsl-status-error">error</span>' in body
+    assert "STRATEGY_FAILED" in body
+
+
+@pytest.mark.browser
+@browser_required
+@pytest.mark.django_db(transaction=True)
+def test_the_list_fits_a_1400_px_window_without_scrolling(
+    live_server, admin_user, chromium, monkeypatch
+):
+    from tests.factories import RealmFactory
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    realm = RealmFactory(slug="a-realm-with-a-rather-long-slug")
+    for n in range(5):
+        log_make(
+            realm=realm,
+            status="error" if n % 2 else "ok",
+            error_code="DSL_COMPARE_TYPE_MISMATCH" if n % 2 else None,
+            case_name="a case name that goes on for quite a while",
+            external_user_id=f"player-with-a-long-external-id-{n:04d}",
+            duration_ms=1234.5678,
+            points=None if n % 2 else 1250.5,
+        )
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", admin_user.username)
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}{reverse(CHANGELIST)}")
+    assert page.locator("#result_list tbody tr").count() == 5
+    table, box = page.evaluate(
+        "() => [document.querySelector('#result_list').scrollWidth,"
+        " document.querySelector('#changelist .results').clientWidth]"
+    )
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('#result_list thead th')].map("
+        "th => th.className + ':' + th.getBoundingClientRect().width)"
+    )
+    assert table <= box, f"the list is {table} px wide in a {box} px box: {widths}"

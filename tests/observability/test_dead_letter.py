@@ -136,20 +136,27 @@ def test_the_real_worker_dead_letters_a_garbage_batch_and_goes_on(start_worker, 
 
 
 @pytest.mark.django_db
-def test_operators_read_dead_letters_in_the_admin(client, django_user_model):
-    from django.contrib.auth.models import Group
+def test_operators_read_dead_letters_of_their_realm_in_the_admin(client, admin_client):
+    from gamification.services import realm_member_add
 
-    from strategies.roles import OPERATORS
-
+    realm = RealmFactory(slug="ops-realm")
+    bad_row = log_row(realm.pk, "bad-number", duration_ms="fast")
+    execution_log_batch_persist(payload=json.dumps([bad_row]).encode(), batch_id="b-row")
     execution_log_batch_persist(payload=b"nope", batch_id="b-admin")
-    letter = ExecutionLogDeadLetter.objects.get()
-    user = django_user_model.objects.create_user("ops", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=OPERATORS))
+    of_realm = ExecutionLogDeadLetter.objects.get(batch_id="b-row")
+    unreadable = ExecutionLogDeadLetter.objects.get(batch_id="b-admin")
+    user = realm_member_add(username="ops", realm_slug=realm.slug, role="operator").membership.user
     client.force_login(user)
 
     listing = client.get("/admin/observability/executionlogdeadletter/")
     assert listing.status_code == 200
-    assert b"payload is not JSON" in listing.content
-    detail = client.get(f"/admin/observability/executionlogdeadletter/{letter.pk}/change/")
+    assert b"ValueError" in listing.content
+    # A batch that could not be read belongs to no realm: only superusers see it.
+    assert b"JSONDecodeError" not in listing.content
+    detail = client.get(f"/admin/observability/executionlogdeadletter/{of_realm.pk}/change/")
     assert detail.status_code == 200
-    assert b"nope" in detail.content
+    assert b"bad-number" in detail.content
+    hidden = client.get(f"/admin/observability/executionlogdeadletter/{unreadable.pk}/change/")
+    assert hidden.status_code == 302
+    superuser_view = f"/admin/observability/executionlogdeadletter/{unreadable.pk}/change/"
+    assert b"nope" in admin_client.get(superuser_view).content
