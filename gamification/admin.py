@@ -14,7 +14,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -28,7 +34,7 @@ from gamification.access import (
     realm_q,
     user_sees_every_realm,
 )
-from gamification.admin_realms import RealmScopedAdmin, ScopedRealmFilter
+from gamification.admin_realms import MissingIsNotFoundAdmin, RealmScopedAdmin, ScopedRealmFilter
 from gamification.models import ApiKey, Award, Game, Player, Realm, RealmMembership, Task
 from gamification.services import api_key_create, api_key_revoke, api_key_update
 
@@ -44,7 +50,7 @@ class RealmMembershipInline(admin.TabularInline):
 
 
 @admin.register(Realm)
-class RealmAdmin(admin.ModelAdmin):
+class RealmAdmin(MissingIsNotFoundAdmin):
     """A member reads the realms they belong to; only superusers add or change realms."""
 
     list_display = ["slug", "name", "created_at"]
@@ -222,8 +228,7 @@ class ApiKeyAdmin(RealmScopedAdmin):
             return HttpResponseNotAllowed(["POST"])
         api_key = self.get_object(request, unquote(object_id))
         if api_key is None:
-            # The admin's own "does not exist" redirect: private, so the stubs omit it.
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+            raise Http404("No API key matches the given query.")
         if not self.has_change_permission(request, api_key):
             raise PermissionDenied
         if self.revoke_keys(request, ApiKey.objects.filter(pk=api_key.pk)):

@@ -26,7 +26,20 @@ from gamification.access import (
 )
 
 
-class RealmScopedAdmin(admin.ModelAdmin):
+class MissingIsNotFoundAdmin(admin.ModelAdmin):
+    """A ``ModelAdmin`` whose pages answer 404 for an object that is not there for the user."""
+
+    def _get_obj_does_not_exist_redirect(
+        self,
+        request: HttpRequest,  # noqa: ARG002 - admin hook
+        opts: Any,
+        object_id: str,  # noqa: ARG002 - admin hook
+    ) -> HttpResponse:
+        """A missing or foreign object is a 404, like every custom page of the admin."""
+        raise Http404(f"No {opts.verbose_name} matches the given query.")
+
+
+class RealmScopedAdmin(MissingIsNotFoundAdmin):
     #: The lookup from a row to its realm (``"game__realm"`` for a task).
     realm_lookup = "realm"
     #: Who may see the rows at all (the changelist, the change page read-only).
@@ -55,15 +68,6 @@ class RealmScopedAdmin(admin.ModelAdmin):
             capability=capability,
             realm_id=object_realm_id(obj, lookup=self.realm_lookup),
         )
-
-    def _get_obj_does_not_exist_redirect(
-        self,
-        request: HttpRequest,  # noqa: ARG002 - admin hook
-        opts: Any,
-        object_id: str,  # noqa: ARG002 - admin hook
-    ) -> HttpResponse:
-        """A missing or foreign object is a 404, like every custom page of the admin."""
-        raise Http404(f"No {opts.verbose_name} matches the given query.")
 
     # -- permissions -----------------------------------------------------------------------
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:

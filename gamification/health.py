@@ -1,5 +1,5 @@
-"""Liveness and readiness probes, the Prometheus endpoint, and Django's error views, all
-answering in the API's JSON shape."""
+"""Liveness and readiness probes, the Prometheus endpoint, and Django's error views: in the
+API's JSON shape, except the admin's 403 and 404, which are pages for the people using it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django_prometheus.exports import ExportToDjangoView
 
@@ -103,7 +104,23 @@ def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:  # 
     return JsonResponse({"code": "BAD_REQUEST", "detail": "The request is malformed."}, status=400)
 
 
-def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:  # noqa: ARG001 - Django handler
+#: Where the admin is mounted (``gamification.urls``): its error answers are HTML pages.
+ADMIN_PREFIX = "/admin/"
+
+
+def _admin_page(request: HttpRequest) -> bool:
+    """A page of the admin, as opposed to one of the JSON endpoints its editor calls."""
+    if not request.path.startswith(ADMIN_PREFIX):
+        return False
+    wants_json = request.content_type == "application/json" or "application/json" in (
+        request.headers.get("Accept") or ""
+    )
+    return not wants_json
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _admin_page(request):
+        return defaults.permission_denied(request, exception)
     return JsonResponse(
         {"code": "PERMISSION_DENIED", "detail": "You do not have permission for this."},
         status=403,
@@ -125,5 +142,7 @@ def server_error(request: HttpRequest) -> JsonResponse:  # noqa: ARG001 - Django
     )
 
 
-def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:  # noqa: ARG001 - Django handler
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _admin_page(request):
+        return defaults.page_not_found(request, exception)
     return JsonResponse({"code": "NOT_FOUND", "detail": "No such resource."}, status=404)

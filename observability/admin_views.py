@@ -77,10 +77,7 @@ class ReplayView(_AdminPage):
         model_admin = self.model_admin
         log = model_admin.get_object(request, object_id)
         if log is None:
-            # The admin's own "does not exist" redirect: private, so the stubs omit it.
-            return model_admin._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]
-                request, model_admin.model._meta, object_id
-            )
+            raise Http404("No execution log matches the given query.")
         columns = presenters.replay_columns(log=log, replay=execution_log_replay(log=log))
         return TemplateResponse(
             request,

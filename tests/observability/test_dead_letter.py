@@ -157,6 +157,6 @@ def test_operators_read_dead_letters_of_their_realm_in_the_admin(client, admin_c
     assert detail.status_code == 200
     assert b"bad-number" in detail.content
     hidden = client.get(f"/admin/observability/executionlogdeadletter/{unreadable.pk}/change/")
-    assert hidden.status_code == 302
+    assert hidden.status_code == 404
     superuser_view = f"/admin/observability/executionlogdeadletter/{unreadable.pk}/change/"
     assert b"nope" in admin_client.get(superuser_view).content
