@@ -35,8 +35,15 @@ from gamification.access import (
     user_sees_every_realm,
 )
 from gamification.admin_realms import MissingIsNotFoundAdmin, RealmScopedAdmin, ScopedRealmFilter
+from gamification.errors import DomainError
 from gamification.models import ApiKey, Award, Game, Player, Realm, RealmMembership, Task
-from gamification.services import api_key_create, api_key_revoke, api_key_update
+from gamification.services import (
+    api_key_create,
+    api_key_revoke,
+    api_key_update,
+    game_update,
+    strategy_id_check,
+)
 
 #: Where ``save_model`` leaves a new key's raw value for ``response_add``, and nowhere else.
 _RAW_KEY = "_raw_key_shown_once"
@@ -238,10 +245,41 @@ class ApiKeyAdmin(RealmScopedAdmin):
         return HttpResponseRedirect(reverse("admin:gamification_apikey_change", args=[api_key.pk]))
 
 
+class StrategyBindingForm(forms.ModelForm):
+    """A game's or task's form refuses a strategy its realm does not have, as the API does."""
+
+    def binding_realm(self, data: dict[str, Any]) -> Realm | None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        strategy_id, realm = data.get("strategy_id"), self.binding_realm(data)
+        if strategy_id and realm is not None and "strategy_id" in self.changed_data:
+            try:
+                strategy_id_check(realm=realm, strategy_id=strategy_id)
+            except DomainError as error:
+                self.add_error("strategy_id", error.detail)
+        return data
+
+
+class GameForm(StrategyBindingForm):
+    def binding_realm(self, data: dict[str, Any]) -> Realm | None:
+        if data.get("realm") is not None:
+            return data["realm"]
+        return self.instance.realm if self.instance.realm_id else None
+
+
+class TaskForm(StrategyBindingForm):
+    def binding_realm(self, data: dict[str, Any]) -> Realm | None:
+        game = data.get("game") or (self.instance.game if self.instance.game_id else None)
+        return game.realm if game is not None else None
+
+
 class TaskInline(admin.TabularInline):
     """A game's tasks, changed by whoever may change the game (its realm's publishers)."""
 
     model = Task
+    form = TaskForm
     fields = ["external_task_id", "strategy_id", "inherits_strategy", "status"]
     readonly_fields = ["inherits_strategy"]
     extra = 0
@@ -284,6 +322,7 @@ class TaskInline(admin.TabularInline):
 
 @admin.register(Game)
 class GameAdmin(RealmScopedAdmin):
+    form = GameForm
     list_display = ["external_game_id", "realm", "platform", "strategy_id", "created_at"]
     list_filter = [ScopedRealmFilter, "platform"]
     list_select_related = ["realm"]
@@ -291,9 +330,17 @@ class GameAdmin(RealmScopedAdmin):
     readonly_fields = ["api_key_used", "created_at", "updated_at"]
     inlines = [TaskInline]
 
+    def save_model(self, request: HttpRequest, obj: Game, form: Any, change: bool) -> None:
+        if change and "strategy_id" in form.changed_data:
+            # Through the service, so the tasks that follow the game's strategy follow it.
+            game_update(game=obj, changes={"strategy_id": obj.strategy_id})
+            return
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(Task)
 class TaskAdmin(RealmScopedAdmin):
+    form = TaskForm
     realm_lookup = "game__realm"
     list_display = ["external_task_id", "game", "strategy_id", "inherits_strategy", "status"]
     list_filter = ["status", ScopedRealmFilter]

@@ -319,3 +319,45 @@ def test_superusers_see_every_realms_rows(admin_client):
     assert "game-of-realm-b" in body
     form = admin_client.get(url("apikey", "add")).context["adminform"].form
     assert {realm.slug for realm in form.fields["realm"].queryset} == {"realm-a", "realm-b"}
+
+
+# -- binding a game or task to a strategy in the admin ----------------------------------------
+
+
+def _game_form(game, strategy_id: str) -> dict:
+    return {
+        "realm": game.realm_id,
+        "external_game_id": game.external_game_id,
+        "platform": game.platform,
+        "strategy_id": strategy_id,
+        "params": "{}",
+        "tasks-TOTAL_FORMS": "0",
+        "tasks-INITIAL_FORMS": "0",
+    }
+
+
+def test_a_game_is_not_bound_in_the_admin_to_a_strategy_its_realm_lacks(rows, realm_b):
+    client = logged_in("publisher-b", realm_b, "publisher")
+    game = rows["realm-b"]["game"]
+    foreign = "custom:0190a5b0-0000-7000-8000-00000000abcd"
+
+    response = client.post(url("game", "change", game.pk), _game_form(game, foreign))
+
+    assert response.status_code == 200
+    assert "No strategy" in response.context["adminform"].form.errors["strategy_id"][0]
+    game.refresh_from_db()
+    assert game.strategy_id == "default"
+
+
+def test_a_new_strategy_on_a_game_in_the_admin_moves_the_tasks_that_follow_it(rows, realm_b):
+    client = logged_in("publisher-b", realm_b, "publisher")
+    game, task = rows["realm-b"]["game"], rows["realm-b"]["task"]
+    assert task.inherits_strategy
+
+    response = client.post(url("game", "change", game.pk), _game_form(game, "constant_effort"))
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.strategy_id == "constant_effort"
+    entry = LogEntry.objects.get(object_id=str(game.pk), action_flag=CHANGE)
+    assert entry.user.username == "publisher-b"
