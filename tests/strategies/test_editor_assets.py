@@ -36,6 +36,13 @@ MENU_OF_THE_FIELD_BLOCK = """() => {
     finally { block.dispose(); }
 }"""
 MENU_OF_THE_PARENT_BLOCK = MENU_OF_THE_FIELD_BLOCK.replace('"dsl_field"', '"dsl_parent_field"')
+BLOCK_TYPES = "() => window.dslEditor.workspace.getAllBlocks(false).map((b) => b.type)"
+PROGRAM_BLOCK = "window.dslEditor.workspace.getTopBlocks(false)[0]"
+LAYOUT_MOVED = f"""() => {{
+    {PROGRAM_BLOCK}.moveBy(120, 0);
+    return Blockly.Xml.domToText(Blockly.Xml.workspaceToDom(window.dslEditor.workspace));
+}}"""
+PROGRAM_X = f"() => {PROGRAM_BLOCK}.getRelativeToSurfaceXY().x"
 TOOLBOX_BLOCKS = """() => window.dslEditor.workspace.options.languageTree.contents
     .flatMap((category) => (category.contents || []).map((item) => item.type))"""
 
@@ -124,7 +131,19 @@ def test_the_editor_loads_in_a_browser_without_a_failed_request_or_a_warning(liv
         name="ext",
         type="DSL_EXTEND",
         parent_strategy_id="default",
-        ast_json={"type": "program", "rules": [], "post_rules": []},
+        ast_json={
+            "type": "program",
+            "rules": [],
+            "post_rules": [
+                {
+                    "type": "rule",
+                    "when": {"type": "literal", "value": True},
+                    "then": [
+                        {"type": "set_points", "value": {"type": "field", "path": "parent.points"}}
+                    ],
+                }
+            ],
+        },
     )
     page = chromium.new_page(viewport={"width": 1400, "height": 1200})
     page.set_default_timeout(15_000)
@@ -163,6 +182,20 @@ def test_the_editor_loads_in_a_browser_without_a_failed_request_or_a_warning(liv
     assert "dsl_parent_field" in page.evaluate(TOOLBOX_BLOCKS)
     assert page.evaluate(MENU_OF_THE_PARENT_BLOCK) == ["parent.points", "parent.case_name"]
     assert not {"parent.points", "parent.case_name"} & set(page.evaluate(MENU_OF_THE_FIELD_BLOCK))
+    assert "dsl_parent_field" in page.evaluate(BLOCK_TYPES)
+
+    # A layout saved when parent.points was a field block opens as it was, with the parent block
+    # (the saved layout is kept whatever order jsonb gave the program's keys).
+    layout = page.evaluate(LAYOUT_MOVED)
+    assert 'type="dsl_parent_field"' in layout
+    extend.blockly_xml = layout.replace('type="dsl_parent_field"', 'type="dsl_field"')
+    extend.save(update_fields=["blockly_xml"])
+    page.goto(f"{live_server.url}{reverse(f'{ADMIN}_change', args=[extend.pk])}")
+    page.wait_for_function(
+        "window.dslEditor && window.dslEditor.workspace.getAllBlocks(false).length"
+    )
+    assert "dsl_parent_field" in page.evaluate(BLOCK_TYPES)
+    assert page.evaluate(PROGRAM_X) == 140  # the saved layout was kept, not rebuilt
 
     assert failed == []
     assert console == []

@@ -40,6 +40,17 @@
   function isNum(value) {
     return value !== null && typeof value === "object" && NUM in value;
   }
+  // PostgreSQL's jsonb stores keys in its own order: compare programs whatever their key order.
+  function sorted(value) {
+    if (Array.isArray(value)) return value.map(sorted);
+    if (value === null || typeof value !== "object") return value;
+    const out = {};
+    Object.keys(value).sort().forEach(function (k) { out[k] = sorted(value[k]); });
+    return out;
+  }
+  function sameProgram(a, b) {
+    return stringifyExact(sorted(a)) === stringifyExact(sorted(b));
+  }
   function plain(value) {
     return JSON.parse(stringifyExact(value));
   }
@@ -646,6 +657,17 @@
     }
   }
 
+  // Layouts saved before the parent's fields had their own block show them as field blocks.
+  function upgradeLayout(dom) {
+    dom.querySelectorAll('block[type="dsl_field"]').forEach(function (block) {
+      const path = Array.from(block.children).find(function (c) {
+        return c.tagName.toLowerCase() === "field" && c.getAttribute("name") === "PATH";
+      });
+      if (path && PARENT_PATHS.indexOf(path.textContent) >= 0) block.setAttribute("type", "dsl_parent_field");
+    });
+    return dom;
+  }
+
   function loadFromPage() {
     const text = textarea.value.trim();
     let ast;
@@ -663,11 +685,11 @@
         loading = true;
         Blockly.Events.disable();
         workspace.clear();
-        Blockly.Xml.domToWorkspace(Blockly.utils.xml.textToDom(xml), workspace);
+        Blockly.Xml.domToWorkspace(upgradeLayout(Blockly.utils.xml.textToDom(xml)), workspace);
         Blockly.Events.enable();
         loading = false;
         const r = root();
-        if (r && stringifyExact(programFrom(r)) === stringifyExact(ast)) return true;
+        if (r && sameProgram(programFrom(r), ast)) return true;
       } catch (e) {
         Blockly.Events.enable();
         loading = false;
