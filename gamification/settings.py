@@ -275,4 +275,7 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Django's default config gives "django" a handler of its own that also prints in DEBUG;
+    # naming the logger here drops it, so its records reach the root's handler alone.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gamification import api as core_api
@@ -32,6 +35,10 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics, name="prometheus-django-metrics"),
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=lazy(static, str)("gamification/favicon.ico"), permanent=True),
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -149,7 +149,7 @@ def _compare_error(info: NodeInfo, op: str, a: Any, b: Any) -> E.DslError:
     return _exec_error(
         info,
         E.COMPARE_TYPE_MISMATCH,
-        f"cannot compare {type_name(a)} {op} {type_name(b)}",
+        f"cannot compare {spec.kind_name(a)} {op} {spec.kind_name(b)}",
         op=op,
         leftType=type_name(a),
         rightType=type_name(b),
@@ -162,8 +162,9 @@ def _missing_field(info: NodeInfo, path: str) -> E.DslError:
     )
 
 
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else type_name(value)
+def _named(value: Any) -> str:
+    """Name an operator, function or node type in a message: quoted, else by its kind."""
+    return repr(value) if isinstance(value, str) else spec.kind_name(value)
 
 
 def _raiser(error: E.DslError) -> Closure:
@@ -259,7 +260,7 @@ def points_error(info: NodeInfo, value: Any, not_number_code: str) -> E.DslError
     return _exec_error(
         info,
         not_number_code,
-        f"points must be a number, got {type_name(value)}",
+        f"points must be a number, got {spec.kind_name(value)}",
         actualType=type_name(value),
     )
 
@@ -436,7 +437,7 @@ class _Builder:
                     _exec_error(
                         info,
                         E.UNKNOWN_EXPRESSION_TYPE,
-                        f"unknown expression type {_shown(node_type)!r}",
+                        f"unknown expression type {_named(node_type)}",
                     )
                 ),
                 (),
@@ -546,7 +547,7 @@ class _Builder:
                 FN,
                 _raiser(
                     _exec_error(
-                        info, E.ARITH_OP_NOT_ALLOWED, f"{shown!r} is not an operator", op=shown
+                        info, E.ARITH_OP_NOT_ALLOWED, f"{_named(op)} is not an operator", op=shown
                     )
                 ),
                 (info,),
@@ -610,7 +611,10 @@ class _Builder:
                 FN,
                 _raiser(
                     _exec_error(
-                        info, E.FUNC_NAME_NOT_ALLOWED, f"{shown!r} is not a function", name=shown
+                        info,
+                        E.FUNC_NAME_NOT_ALLOWED,
+                        f"{_named(name)} is not a function",
+                        name=shown,
                     )
                 ),
                 (info,),
@@ -698,13 +702,12 @@ class _Builder:
             )
         node_type = node.get("type")
         if not isinstance(node_type, str) or node_type not in spec.CONDITION_TYPES:
-            shown = node_type if isinstance(node_type, str) else type_name(node_type)
             return self.charged_raiser(
                 prefix,
                 _exec_error(
                     self.info(node, ptr, "?"),
                     E.UNKNOWN_CONDITION_TYPE,
-                    f"unknown condition type {shown!r}",
+                    f"unknown condition type {_named(node_type)}",
                 ),
             )
         info = self.info(node, ptr, node_type)
@@ -763,7 +766,10 @@ class _Builder:
                 return self.charged_raiser(
                     (*prefix, info),
                     _exec_error(
-                        info, E.COMPARE_OP_NOT_ALLOWED, f"{shown!r} is not a comparison", op=shown
+                        info,
+                        E.COMPARE_OP_NOT_ALLOWED,
+                        f"{_named(op)} is not a comparison",
+                        op=shown,
                     ),
                 )
             left = self.expr(node["left"], depth + 1, info.pointer + "/left", info)
@@ -856,7 +862,10 @@ class _Builder:
             info = self.info(node, ptr, "?")
             return _raiser(
                 _exec_error(
-                    info, E.UNKNOWN_STATEMENT, f"unknown statement {shown!r}", nodeType=shown
+                    info,
+                    E.UNKNOWN_STATEMENT,
+                    f"unknown statement {_named(node_type)}",
+                    nodeType=shown,
                 )
             )
         info = self.info(node, ptr, node_type)
@@ -865,7 +874,7 @@ class _Builder:
                 _exec_error(
                     info,
                     E.STATEMENT_WRONG_SECTION,
-                    f"{node_type} cannot run in {section} statements",
+                    f"{node_type} cannot run in {spec.SECTION_LABELS[section]}",
                     section=section,
                 )
             )
@@ -1492,7 +1501,7 @@ def _set_case_name(
             raise _exec_error(
                 info,
                 E.SET_CASE_NAME_NOT_STRING,
-                f"a case name must be a string, got {type_name(r)}",
+                f"a case name must be a string, got {spec.kind_name(r)}",
                 actualType=type_name(r),
             )
         if not valid(r):
@@ -1626,7 +1635,11 @@ class _RuleCompiler:
             return ()
         if not isinstance(rules, list):
             code = E.RULES_NOT_ARRAY if key == "rules" else E.SECTION_NOT_ARRAY
-            return (_raiser(_exec_error(program, code, f"{key} is not an array")),)
+            return (
+                _raiser(
+                    _exec_error(program, code, f"{spec.PROGRAM_KEY_LABELS[key]} must be an array")
+                ),
+            )
         return tuple(self.rule(r, section, f"/{key}/{i}", program) for i, r in enumerate(rules))
 
 

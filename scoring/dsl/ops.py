@@ -35,6 +35,10 @@ class OpFailure(Exception):
 
 
 def type_name(value: Any) -> str:
+    """Return Python's name of the type, as GAME's error params carry it (the corpus pins them).
+
+    Messages name the kind the DSL's way instead (``spec.kind_name``).
+    """
     return type(value).__name__
 
 
@@ -75,7 +79,7 @@ class Ops:
     def mismatch(op: str, a: Any, b: Any) -> OpFailure:
         return OpFailure(
             E.ARITH_TYPE_MISMATCH,
-            f"cannot apply {op} to {type_name(a)} and {type_name(b)}",
+            f"cannot apply {op} to {spec.kind_name(a)} and {spec.kind_name(b)}",
             op=op,
             leftType=type_name(a),
             rightType=type_name(b),
@@ -178,7 +182,10 @@ class Ops:
             r = int(text)
         else:
             raise OpFailure(
-                E.FUNC_CALL_FAILED, f"int() of {type_name(x)}", name="int", argType=type_name(x)
+                E.FUNC_CALL_FAILED,
+                f"int() of {spec.kind_name(x)}",
+                name="int",
+                argType=type_name(x),
             )
         if -self.max_int <= r <= self.max_int:
             return r
@@ -193,7 +200,7 @@ class Ops:
         except Exception:  # noqa: BLE001 - host errors become DSL codes
             raise OpFailure(
                 E.FUNC_CALL_FAILED,
-                f"clamp() of {type_name(v)}, {type_name(lo)}, {type_name(hi)}",
+                f"clamp() of {spec.kind_name(v)}, {spec.kind_name(lo)}, {spec.kind_name(hi)}",
                 name="clamp",
             ) from None
 
@@ -227,7 +234,7 @@ def _guard(fn: Callable[[Any, Any], bool], op: str) -> Callable[[Any, Any], bool
         except Exception:  # noqa: BLE001 - host errors become DSL codes
             raise OpFailure(
                 E.COMPARE_TYPE_MISMATCH,
-                f"cannot compare {type_name(a)} {op} {type_name(b)}",
+                f"cannot compare {spec.kind_name(a)} {op} {spec.kind_name(b)}",
                 op=op,
                 leftType=type_name(a),
                 rightType=type_name(b),

@@ -402,6 +402,6 @@ def _normalise_parent(raw: Any, max_int: int) -> tuple[int | float, str | None, 
     if case_name is not None and not isinstance(case_name, str):
         raise E.DslExecutionError(
             E.PARENT_CASE_NAME_NOT_STRING,
-            f"the parent returned a {type(case_name).__name__} case name",
+            f"the parent returned a case name that is a {spec.kind_name(case_name)}",
         )
     return points, case_name, dict(callback) if isinstance(callback, Mapping) and callback else {}

@@ -90,3 +90,43 @@ def path_allowed(path: str) -> bool:
 
 def case_name_valid(value: object) -> bool:
     return isinstance(value, str) and CASE_NAME_RE.fullmatch(value) is not None
+
+
+#: What the editor's blocks call each section; messages use these words, pointers keep the keys.
+SECTION_LABELS: dict[str, str] = {
+    "rule": "rules (DSL_FULL)",
+    "default": "default (DSL_FULL)",
+    "pre": "pre rules (before the parent)",
+    "post": "post rules (after the parent)",
+}
+PROGRAM_KEY_LABELS: dict[str, str] = {
+    "rules": SECTION_LABELS["rule"],
+    "default": SECTION_LABELS["default"],
+    "pre_rules": SECTION_LABELS["pre"],
+    "post_rules": SECTION_LABELS["post"],
+    "parent_variables": "parent variables",
+}
+
+#: The kinds of value of spec section 2, most specific first (``bool`` is an ``int``).
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (type(None), "null"),
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "float"),
+    (str, "string"),
+    ((list, tuple), "list"),
+    (dict, "object"),
+)
+
+
+def kind_name(value: object) -> str:
+    """Return the DSL's name for the kind of ``value``, as messages show it (never Python's)."""
+    for kinds, name in _KINDS:
+        if isinstance(value, kinds):
+            return name
+    return "unsupported value"
+
+
+def shown(value: object) -> str:
+    """Show a node's ``type``, ``op`` or ``name`` in a message: itself, else the kind it is."""
+    return value if isinstance(value, str) else kind_name(value)

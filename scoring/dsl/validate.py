@@ -76,10 +76,11 @@ def check_parent_variables(
         expected = type(declared[key])
         ok = type(value) is int if expected is int else type(value) in (int, float)
         if not ok:
+            wanted = "an integer" if expected is int else "a number"
             issues.append(
                 E.Issue(
                     E.PARENT_VARIABLES_BAD_TYPE,
-                    f"{key!r} must be {expected.__name__}, got {type_name(value)}",
+                    f"{key!r} must be {wanted}, got {spec.kind_name(value)}",
                     ptr,
                     node_id,
                     {"key": key, "expected": expected.__name__, "actual": type_name(value)},
@@ -120,7 +121,12 @@ class _Validator(NodeValidator):
             if rules is None:
                 continue
             if not isinstance(rules, list):
-                self.issue(E.SECTION_NOT_ARRAY, f"{key!r} must be an array or null", "", pid)
+                self.issue(
+                    E.SECTION_NOT_ARRAY,
+                    f"{spec.PROGRAM_KEY_LABELS[key]} must be an array or null",
+                    "",
+                    pid,
+                )
             else:
                 self.section(rules, section, key, pid)
         variables = ast.get("parent_variables")
@@ -132,9 +138,7 @@ class _Validator(NodeValidator):
 
     def parent_variables(self, variables: Any, pid: str) -> None:
         if not isinstance(variables, dict):
-            self.issue(
-                E.PARENT_VARIABLES_NOT_OBJECT, "'parent_variables' must be an object", "", pid
-            )
+            self.issue(E.PARENT_VARIABLES_NOT_OBJECT, "parent variables must be an object", "", pid)
             return
         clean = {}
         for key, value in variables.items():

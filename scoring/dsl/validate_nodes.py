@@ -156,7 +156,7 @@ class NodeValidator:
         if not isinstance(node_type, str) or node_type not in spec.CONDITION_TYPES:
             self.issue(
                 E.UNKNOWN_CONDITION_TYPE,
-                f"{shown(node_type)} is not a condition (use and, or, not, compare, "
+                f"{spec.shown(node_type)} is not a condition (use and, or, not, compare, "
                 "literal or field)",
                 ptr,
                 owner,
@@ -191,7 +191,7 @@ class NodeValidator:
                 if not isinstance(op, str) or op not in spec.COMPARE_OPS:
                     self.issue(
                         E.COMPARE_OP_NOT_ALLOWED,
-                        f"{shown(op)} is not a comparison operator",
+                        f"{spec.shown(op)} is not a comparison operator",
                         ptr,
                         nid,
                         op=shown(op),
@@ -215,7 +215,8 @@ class NodeValidator:
         if not isinstance(node_type, str) or node_type not in spec.EXPRESSION_TYPES:
             self.issue(
                 E.UNKNOWN_EXPRESSION_TYPE,
-                f"{shown(node_type)} is not an expression (use literal, field, arith or func_call)",
+                f"{spec.shown(node_type)} is not an expression "
+                "(use literal, field, arith or func_call)",
                 ptr,
                 owner,
                 type=shown(node_type),
@@ -247,7 +248,7 @@ class NodeValidator:
                 if not isinstance(op, str) or op not in spec.ARITH_OPS:
                     self.issue(
                         E.ARITH_OP_NOT_ALLOWED,
-                        f"{shown(op)} is not an arithmetic operator",
+                        f"{spec.shown(op)} is not an arithmetic operator",
                         ptr,
                         nid,
                         op=shown(op),
@@ -272,7 +273,7 @@ class NodeValidator:
         if path in spec.PARENT_PATHS and self.current_section != "post":
             self.issue(
                 E.PARENT_FIELD_OUTSIDE_POST,
-                f"{path!r} can only be read in post_rules",
+                f"{path!r} can only be read in {spec.SECTION_LABELS['post']}",
                 ptr,
                 nid,
                 path=path,
@@ -290,7 +291,7 @@ class NodeValidator:
         if "name" not in missing and not name_ok:
             self.issue(
                 E.FUNC_NAME_NOT_ALLOWED,
-                f"{shown(name)} is not a function (use int or clamp)",
+                f"{spec.shown(name)} is not a function (use int or clamp)",
                 ptr,
                 nid,
                 name=shown(name),
@@ -345,7 +346,7 @@ class NodeValidator:
             else:
                 self.issue(
                     E.UNKNOWN_STATEMENT_TYPE,
-                    f"{shown(node_type)} is not a statement type",
+                    f"{spec.shown(node_type)} is not a statement type",
                     ptr,
                     owner,
                     type=shown(node_type),
@@ -357,8 +358,8 @@ class NodeValidator:
             shown_id = current if isinstance(current, str) and current else generated
             self.issue(
                 E.STATEMENT_WRONG_SECTION,
-                f"{node_type} is not allowed in {section} statements "
-                f"(allowed: {', '.join(sorted(spec.SECTION_STATEMENTS[section]))})",
+                f"{node_type} is not allowed in {spec.SECTION_LABELS[section]} "
+                f"(allowed there: {', '.join(sorted(spec.SECTION_STATEMENTS[section]))})",
                 ptr,
                 shown_id,
                 type=node_type,

@@ -14,6 +14,13 @@
   const config = JSON.parse(configElement.textContent);
   const NUM = "__dslnum__";
 
+  // Blockly 12's own serializers and flyouts still call Workspace.getAllVariables, which it
+  // deprecated in v12 (upstream issue #9083), so every page logged the warning. Answer them
+  // through the v12 API, which that method only wraps.
+  Blockly.Workspace.prototype.getAllVariables = function () {
+    return this.getVariableMap().getAllVariables();
+  };
+
   // -- JSON with exact numbers --------------------------------------------------------------
   function parseExact(text) {
     return JSON.parse(text, function (key, value, context) {
@@ -32,6 +39,17 @@
   }
   function isNum(value) {
     return value !== null && typeof value === "object" && NUM in value;
+  }
+  // PostgreSQL's jsonb stores keys in its own order: compare programs whatever their key order.
+  function sorted(value) {
+    if (Array.isArray(value)) return value.map(sorted);
+    if (value === null || typeof value !== "object") return value;
+    const out = {};
+    Object.keys(value).sort().forEach(function (k) { out[k] = sorted(value[k]); });
+    return out;
+  }
+  function sameProgram(a, b) {
+    return stringifyExact(sorted(a)) === stringifyExact(sorted(b));
   }
   function plain(value) {
     return JSON.parse(stringifyExact(value));
@@ -60,9 +78,9 @@
     "externalGameId",
     "externalTaskId",
     "externalUserId",
-    "parent.points",
-    "parent.case_name",
   ];
+  // The parent's result exists only after the parent ran: DSL_EXTEND post rules (spec 4.4).
+  const PARENT_PATHS = ["parent.points", "parent.case_name"];
   const COLOURS = { root: 0, rule: 20, cond: 210, expr: 160, stmt: 290, vars: 60 };
   const ALL_STMT = ["stmt_rule", "stmt_default", "stmt_pre", "stmt_post"];
 
@@ -263,6 +281,11 @@
       FIELD_PATHS.map(function (p) { return [p, p]; })), "PATH");
     this.setTooltip("A value computed before the run (analytics exclude the current event).");
   });
+  valueBlock("dsl_parent_field", function () {
+    this.appendDummyInput().appendField("parent's").appendField(new Blockly.FieldDropdown(
+      PARENT_PATHS.map(function (p) { return [p.slice(7).replace("_", " "), p]; })), "PATH");
+    this.setTooltip("The parent's result (post rules only): what it returned, before any set points or set case name.");
+  });
   valueBlock("dsl_data", function () {
     this.appendDummyInput().appendField("data.")
       .appendField(new Blockly.FieldTextInput("key", keyValidator), "KEY");
@@ -329,6 +352,7 @@
         const p = node.path;
         if (typeof p === "string" && /^data\.[A-Za-z0-9_]+$/.test(p)) return withId({ type: "dsl_data", fields: { KEY: p.slice(5) } }, node);
         if (FIELD_PATHS.indexOf(p) >= 0) return withId({ type: "dsl_field", fields: { PATH: p } }, node);
+        if (PARENT_PATHS.indexOf(p) >= 0) return withId({ type: "dsl_parent_field", fields: { PATH: p } }, node);
         if (typeof p === "string") return withId({ type: "dsl_field_raw", fields: { PATH: p } }, node);
         return raw(node, false);
       }
@@ -451,7 +475,7 @@
     else if (t === "dsl_text") node = { type: "literal", value: block.getFieldValue("VALUE") };
     else if (t === "dsl_boolean") node = { type: "literal", value: block.getFieldValue("VALUE") === "true" };
     else if (t === "dsl_null") node = { type: "literal", value: null };
-    else if (t === "dsl_field" || t === "dsl_field_raw") node = { type: "field", path: block.getFieldValue("PATH") };
+    else if (t === "dsl_field" || t === "dsl_parent_field" || t === "dsl_field_raw") node = { type: "field", path: block.getFieldValue("PATH") };
     else if (t === "dsl_data") node = { type: "field", path: "data." + block.getFieldValue("KEY") };
     else if (t === "dsl_compare" || t === "dsl_arith") {
       node = { type: t === "dsl_compare" ? "compare" : "arith", op: block.getFieldValue("OP") };
@@ -594,7 +618,7 @@
     const categories = [];
     if (extend) {
       categories.push({ kind: "category", name: "Pre rules", colour: String(COLOURS.rule), contents: blocks(["dsl_rule_pre", "dsl_elseif_pre"]) });
-      categories.push({ kind: "category", name: "Post rules", colour: String(COLOURS.rule), contents: blocks(["dsl_rule_post", "dsl_elseif_post"]) });
+      categories.push({ kind: "category", name: "Post rules", colour: String(COLOURS.rule), contents: blocks(["dsl_rule_post", "dsl_elseif_post", "dsl_parent_field"]) });
     } else {
       categories.push({ kind: "category", name: "Rules", colour: String(COLOURS.rule), contents: blocks(["dsl_rule_rule", "dsl_elseif_rule"]) });
     }
@@ -633,6 +657,17 @@
     }
   }
 
+  // Layouts saved before the parent's fields had their own block show them as field blocks.
+  function upgradeLayout(dom) {
+    dom.querySelectorAll('block[type="dsl_field"]').forEach(function (block) {
+      const path = Array.from(block.children).find(function (c) {
+        return c.tagName.toLowerCase() === "field" && c.getAttribute("name") === "PATH";
+      });
+      if (path && PARENT_PATHS.indexOf(path.textContent) >= 0) block.setAttribute("type", "dsl_parent_field");
+    });
+    return dom;
+  }
+
   function loadFromPage() {
     const text = textarea.value.trim();
     let ast;
@@ -650,11 +685,11 @@
         loading = true;
         Blockly.Events.disable();
         workspace.clear();
-        Blockly.Xml.domToWorkspace(Blockly.utils.xml.textToDom(xml), workspace);
+        Blockly.Xml.domToWorkspace(upgradeLayout(Blockly.utils.xml.textToDom(xml)), workspace);
         Blockly.Events.enable();
         loading = false;
         const r = root();
-        if (r && stringifyExact(programFrom(r)) === stringifyExact(ast)) return true;
+        if (r && sameProgram(programFrom(r), ast)) return true;
       } catch (e) {
         Blockly.Events.enable();
         loading = false;
