@@ -163,6 +163,10 @@ def test_publish_archive_and_rollback_in_the_admin_are_in_the_history(publisher,
     assert (v2.published_by, v2.archived_by) == (paul, paul)
     page = publisher.get(reverse(f"{ADMIN}_history", args=[v1.pk])).content.decode()
     assert "Rolled back to v1 (1 game, 2 tasks switched)." in page
+    versions = publisher.get(reverse(f"{ADMIN}_versions", args=[v1.pk])).content.decode()
+    row = versions[versions.index('data-version="2"') :].split("</tr>", 1)[0]
+    assert "<td>paul</td>" in row  # published by
+    assert " by paul</td>" in row  # archived by
 
 
 def test_the_list_actions_are_in_the_history(publisher, realm, paul):
