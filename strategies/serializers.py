@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,10 +14,15 @@ from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.simulation import Simulation
 
 
+class ActorType(models.TextChoices):
+    USER = "user", "A staff user, in the admin"
+    API_KEY = "apiKey", "An API key, through the API"
+
+
 class ActorSerializer(serializers.Serializer):
     """Who did something: a staff user (in the admin) or an API key (through the API)."""
 
-    type = serializers.ChoiceField(choices=[("user", "user"), ("apiKey", "apiKey")])
+    type = serializers.ChoiceField(choices=ActorType.choices)
     name = serializers.CharField(help_text="The user's username, or the key's name.")
     prefix = serializers.CharField(
         required=False, help_text="The key's public prefix (API keys only)."
@@ -26,9 +32,9 @@ class ActorSerializer(serializers.Serializer):
 def actor_body(user: Any, key: ApiKey | None) -> dict[str, str] | None:
     """Render the actor of a lifecycle step as ``ActorSerializer`` documents it."""
     if user is not None:
-        return {"type": "user", "name": user.get_username()}
+        return {"type": ActorType.USER, "name": user.get_username()}
     if key is not None:
-        return {"type": "apiKey", "name": key.name, "prefix": key.prefix}
+        return {"type": ActorType.API_KEY, "name": key.name, "prefix": key.prefix}
     return None
 
 
