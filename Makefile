@@ -56,9 +56,9 @@ test: venv
 	.ci/system-packages
 	$(MAKE) --no-print-directory lint
 	.ci/with-services $(PY) -m pytest -m "not perf" $(PYTEST_ARGS)
-	@echo "The award path once more on SQLite, the embedded demo's database:"
+	@echo "The award path and the strategy reads once more on SQLite, the embedded demo's database:"
 	DATABASE_URL= $(PY) -m pytest -q tests/scoring/test_award_api.py tests/scoring/test_builtins.py \
-		-k "not concurrent"
+		tests/strategies/test_selectors.py -k "not concurrent"
 
 bench-award: venv
 	SERVICES_DURABLE=1 .ci/with-services $(PY) bench/award.py $(BENCH_ARGS)

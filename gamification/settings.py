@@ -143,6 +143,9 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "gamification.models.TaskStatus",
         "StrategyStatusEnum": "strategies.models.StrategyStatus",
         "ExecutionStatusEnum": "observability.models.ExecutionStatus",
+        # Two "type" enums: keep the strategy kinds' name, and name the actors' apart.
+        "TypeEnum": "scoring.strategy_types.StrategyKind",
+        "ActorTypeEnum": "strategies.serializers.ActorType",
     },
 }
 

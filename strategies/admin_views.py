@@ -1,7 +1,9 @@
 """The designer's custom admin pages: versions, diff, lifecycle confirmations, editor endpoints.
 
-``StrategyAdminViews`` is mixed into ``StrategyDefinitionAdmin``; each view checks a
-permission, calls one service or selector and renders.
+``StrategyAdminViews`` is mixed into ``StrategyDefinitionAdmin`` (a ``RealmScopedAdmin``);
+each view finds its object among the realms the user may see (another realm's id is a 404),
+checks the role the action needs in that object's realm, calls one service or selector and
+renders.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from gamification.access import Capability, realm_ids_allowed
 from gamification.errors import DomainError
 from strategies import selectors, services
 from strategies.diff import strategy_diff
@@ -35,9 +38,19 @@ PERMISSION = "strategies.%s_strategydefinition"
 NAME = "strategies_strategydefinition"
 TEMPLATES = "admin/strategies/strategydefinition/"
 
+#: The capability each custom action needs in the realm of the version it acts on.
+ACTION_CAPABILITIES = {
+    "publish": Capability.PUBLISH,
+    "archive": Capability.PUBLISH,
+    "rollback": Capability.PUBLISH,
+    "simulate": Capability.DESIGN,
+}
+
 if TYPE_CHECKING:
     # What the mixin is mixed into: its views use the admin site, options and permissions.
-    _AdminBase = admin.ModelAdmin[StrategyDefinition]
+    from gamification.admin_realms import RealmScopedAdmin
+
+    _AdminBase = RealmScopedAdmin
 else:
     _AdminBase = object
 
@@ -75,36 +88,51 @@ class StrategyAdminViews(_AdminBase):
         ]
 
     # -- permissions of the custom actions ---------------------------------------------------
-    def has_publish_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "publish")
+    # Without ``obj`` (the list's actions, the add page): the role in at least one realm.
+    def has_publish_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._has(request, "publish", obj)
 
-    def has_archive_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "archive")
+    def has_archive_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._has(request, "archive", obj)
 
-    def has_rollback_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "rollback")
+    def has_rollback_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._has(request, "rollback", obj)
 
-    def has_simulate_permission(self, request: HttpRequest) -> bool:
-        return self._has(request, "simulate")
+    def has_simulate_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._has(request, "simulate", obj)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _has(self, request: HttpRequest, action: str) -> bool:
-        return request.user.has_perm(PERMISSION % action)
+    def _has(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
+        return request.user.has_perm(PERMISSION % action) and self.realm_allows(
+            request, obj, ACTION_CAPABILITIES[action]
+        )
 
-    def _require(self, request: HttpRequest, *actions: str) -> None:
-        if not any(self._has(request, action) for action in actions):
+    def _require(self, request: HttpRequest, action: str, obj: Any = None) -> None:
+        if not self._has(request, action, obj):
             raise PermissionDenied
 
     def _url(self, view: str, *args: Any) -> str:
         return reverse(f"admin:{NAME}_{view}", args=args)
 
     def _get(self, request: HttpRequest, object_id: Any) -> StrategyDefinition:
-        obj = selectors.strategy_find(pk=object_id)
-        if obj is None:
+        """The version of the URL, among the realms the user may see; else a 404."""
+        obj = selectors.strategy_find(
+            pk=object_id,
+            realm_ids=realm_ids_allowed(user=request.user, capability=self.view_capability),
+        )
+        if obj is None or not self.has_view_or_change_permission(request, obj):
             raise Http404("No StrategyDefinition matches the given query.")
-        if not self.has_view_or_change_permission(request, obj):
-            raise PermissionDenied
         return obj
+
+    def switch_log(self, request: HttpRequest, action: str, switch: services.Switch) -> None:
+        """Record a lifecycle step on the History page of each version it changed."""
+        self.log_change(request, switch.strategy, _done(action, switch))
+        if switch.previous is not None:
+            self.log_change(
+                request,
+                switch.previous,
+                f"Archived: v{switch.strategy.version} went live in its place.",
+            )
 
     def _page(self, request: HttpRequest, template: str, title: str, **context: Any):
         return TemplateResponse(
@@ -130,9 +158,9 @@ class StrategyAdminViews(_AdminBase):
             versions=list(selectors.strategy_versions(strategy=obj)),
             usage_games=games,
             usage_tasks=tasks,
-            can_publish=self.has_publish_permission(request),
-            can_archive=self.has_archive_permission(request),
-            can_rollback=self.has_rollback_permission(request),
+            can_publish=self.has_publish_permission(request, obj),
+            can_archive=self.has_archive_permission(request, obj),
+            can_rollback=self.has_rollback_permission(request, obj),
         )
 
     def diff_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
@@ -162,7 +190,7 @@ class StrategyAdminViews(_AdminBase):
         self, request: HttpRequest, object_id: Any, action: str, version: int | None = None
     ) -> HttpResponse:
         obj = self._get(request, object_id)
-        self._require(request, action)
+        self._require(request, action, obj)
         if request.method != "POST":
             preview = selectors.strategy_transition_preview(
                 strategy=obj, action=action, version=version
@@ -177,25 +205,35 @@ class StrategyAdminViews(_AdminBase):
                 blast=preview.blast,
             )
         try:
-            switch = services.strategy_transition(strategy=obj, action=action, version=version)
+            switch = services.strategy_transition(
+                strategy=obj, action=action, version=version, actor=request.user
+            )
         except StrategyInvalid as error:
             messages.error(request, _problems(error))
             return HttpResponseRedirect(self._url("change", obj.pk))
         except DomainError as error:
             messages.error(request, error.detail)
             return HttpResponseRedirect(self._url("versions", obj.pk))
+        self.switch_log(request, action, switch)
         messages.success(request, _done(action, switch))
         return HttpResponseRedirect(self._url("versions", obj.pk))
 
     # -- JSON endpoints of the editor ------------------------------------------------------
     def simulate_view(self, request: HttpRequest) -> JsonResponse:
+        """Run the editor's program in the realm it names, one the user designs in."""
         self._require(request, "simulate")
         if request.method != "POST":
             return JsonResponse({"code": "METHOD_NOT_ALLOWED"}, status=405)
         try:
             body = _body(request, simulation=True)
+            realm = selectors.simulation_realm_get(
+                realm_id=body.realm_id,
+                realm_ids=realm_ids_allowed(
+                    user=request.user, capability=ACTION_CAPABILITIES["simulate"]
+                ),
+            )
             simulation = simulation_run(
-                realm=selectors.simulation_realm_get(realm_id=body.realm_id),
+                realm=realm,
                 type=body.type,
                 parent_strategy_id=body.parent_strategy_id,
                 ast_json=body.ast_json,
@@ -226,7 +264,8 @@ class StrategyAdminViews(_AdminBase):
         return JsonResponse(defaults_answer(defaults))
 
     def validate_view(self, request: HttpRequest) -> JsonResponse:
-        self._require(request, "add", "change")
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
         try:
             body = _body(request)
             check = program_check(
@@ -250,9 +289,11 @@ def _problems(error: StrategyInvalid) -> str:
 
 
 def _done(action: str, switch: services.Switch) -> str:
-    moved = f"{switch.games} game(s) and {switch.tasks} task(s) switched"
+    """Say what a lifecycle step did: "Published v3 (2 games, 1 task switched)."."""
+    games, tasks = switch.games, switch.tasks
+    moved = f"{games} game{'s' if games != 1 else ''}, {tasks} task{'s' if tasks != 1 else ''}"
     if action == "publish":
-        return f"Published v{switch.strategy.version}: {moved}."
+        return f"Published v{switch.strategy.version} ({moved} switched)."
     if action == "archive":
         return f"Archived v{switch.strategy.version}."
-    return f"Rolled back to v{switch.strategy.version}: {moved}."
+    return f"Rolled back to v{switch.strategy.version} ({moved} switched)."

@@ -125,7 +125,9 @@ class StrategyPublishView(APIView):
     @extend_schema(request=None, responses=SwitchSerializer)
     def post(self, request: Request, strategy_id: str) -> Response:
         """Publish a DRAFT: the published sibling is archived and its consumers follow."""
-        switch = services.strategy_publish(strategy=_strategy(request, strategy_id))
+        switch = services.strategy_publish(
+            strategy=_strategy(request, strategy_id), api_key=request_api_key(request)
+        )
         return Response(_switch_body(switch))
 
 
@@ -134,7 +136,9 @@ class StrategyArchiveView(APIView):
     @extend_schema(request=None, responses=StrategyDefinitionSerializer)
     def post(self, request: Request, strategy_id: str) -> Response:
         """Archive a version; archiving the published one stops the family from scoring."""
-        row = services.strategy_archive(strategy=_strategy(request, strategy_id))
+        row = services.strategy_archive(
+            strategy=_strategy(request, strategy_id), api_key=request_api_key(request)
+        )
         return Response(StrategyDefinitionSerializer(row).data)
 
 
@@ -146,7 +150,9 @@ class StrategyRollbackView(APIView):
         payload = RollbackSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         switch = services.strategy_rollback(
-            strategy=_strategy(request, strategy_id), version=payload.validated_data["version"]
+            strategy=_strategy(request, strategy_id),
+            version=payload.validated_data["version"],
+            api_key=request_api_key(request),
         )
         return Response(_switch_body(switch))
 
@@ -155,7 +161,8 @@ class StrategyRollbackView(APIView):
 class StrategyVersionsView(APIView):
     @extend_schema(responses=StrategyDefinitionSerializer(many=True))
     def get(self, request: Request, strategy_id: str) -> Response:
-        """Every version of the strategy's family, newest first."""
+        """Every version of the strategy's family, newest first, with who created, published
+        and archived each one (``createdBy``, ``publishedBy``, ``archivedBy``) and when."""
         rows = selectors.strategy_versions(strategy=_strategy(request, strategy_id))
         return Response(StrategyDefinitionSerializer(rows, many=True).data)
 

@@ -25,7 +25,9 @@ class StrategyDefinition(models.Model):
     """One version of a realm's custom strategy; the versions sharing a name form its family.
 
     Only the PUBLISHED version of a family scores in production; every version id of the
-    family resolves to it. Rows change only through ``strategies.services``.
+    family resolves to it. Rows change only through ``strategies.services``. ``published_*``
+    and ``archived_*`` record the latest publish and archive of the version: who (a staff
+    user or an API key) and when; a version that goes live again drops its ``archived_*``.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
@@ -54,9 +56,45 @@ class StrategyDefinition(models.Model):
         related_name="+",
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    published_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="published by API key",
+    )
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    archived_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="archived by API key",
+    )
     experiment_tag = models.CharField(max_length=100, null=True, blank=True)
     api_key_used = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The API key that created the version or last edited the draft.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

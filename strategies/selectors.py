@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
@@ -12,7 +13,7 @@ from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields import CharField, IntegerField
 from django.db.models.functions import Cast, Coalesce, Concat
 
-from gamification.errors import DomainError
+from gamification.errors import DomainError, NotFoundError
 from gamification.models import Game, Realm, Task
 from gamification.strategy_ids import CUSTOM_PREFIX, custom_strategy_id, strategy_uuid
 from scoring.builtins.registry import builtin_get
@@ -85,14 +86,45 @@ def strategy_resolve_custom(*, realm: Realm, strategy_id: str) -> ResolvedStrate
 
 
 # -- authoring reads -----------------------------------------------------------------------------
+#: The people and keys a version records (its author and the latest publish and archive).
+ACTOR_FIELDS = (
+    "created_by",
+    "api_key_used",
+    "published_by",
+    "published_by_key",
+    "archived_by",
+    "archived_by_key",
+)
+
+
+class UuidText(Cast):
+    """A UUID column as the canonical text ``str(uuid)`` gives (lower-case, with dashes).
+
+    PostgreSQL's ``uuid::text`` is that text already; SQLite stores 32 hex digits without
+    dashes, so they are put back there.
+    """
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression, output_field=CharField())
+
+    def as_sqlite(self, compiler, connection, **extra_context):  # noqa: ARG002 - Django's hook
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        parts = [f"substr({column}, {start}, {length})" for start, length in _UUID_GROUPS]
+        return " || '-' || ".join(parts), tuple(params) * len(_UUID_GROUPS)
+
+
+#: Where the 8-4-4-4-12 groups of a UUID's 32 hex digits start, and their lengths.
+_UUID_GROUPS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+
+
 def _bound_id_expression():
-    return Concat(Value(CUSTOM_PREFIX), Cast("pk", output_field=CharField()))
+    return Concat(Value(CUSTOM_PREFIX), UuidText("pk"), output_field=CharField())
 
 
 def strategy_list(*, realm: Realm) -> QuerySet[StrategyDefinition]:
     return (
         StrategyDefinition.objects.filter(realm=realm)
-        .select_related("created_by", "api_key_used")
+        .select_related(*ACTOR_FIELDS)
         .order_by("name", "-version")
     )
 
@@ -101,9 +133,7 @@ def strategy_get(*, realm: Realm, strategy_id: str) -> StrategyDefinition:
     """Return one version by its UUID or ``custom:<uuid>``; other realms' rows are a 404."""
     pk = strategy_uuid(strategy_id)
     row = (
-        StrategyDefinition.objects.select_related("created_by", "api_key_used")
-        .filter(pk=pk, realm=realm)
-        .first()
+        StrategyDefinition.objects.select_related(*ACTOR_FIELDS).filter(pk=pk, realm=realm).first()
         if pk is not None
         else None
     )
@@ -112,16 +142,24 @@ def strategy_get(*, realm: Realm, strategy_id: str) -> StrategyDefinition:
     return row
 
 
-def strategy_find(*, pk: uuid.UUID | str) -> StrategyDefinition | None:
-    """Return one version of any realm by primary key, with its realm (the staff admin's read)."""
-    return StrategyDefinition.objects.select_related("realm").filter(pk=pk).first()
+def strategy_find(
+    *, pk: uuid.UUID | str, realm_ids: Collection[int] | None
+) -> StrategyDefinition | None:
+    """Return one version by primary key if it is in ``realm_ids`` (``None``: any realm).
+
+    The staff admin's read: a version of a realm the user may not see is not found.
+    """
+    rows = StrategyDefinition.objects.select_related("realm").filter(pk=pk)
+    if realm_ids is not None:
+        rows = rows.filter(realm_id__in=sorted(realm_ids))
+    return rows.first()
 
 
 def strategy_versions(*, strategy: StrategyDefinition) -> QuerySet[StrategyDefinition]:
     """Return every version of ``strategy``'s family, newest first."""
     return (
         StrategyDefinition.objects.filter(realm_id=strategy.realm_id, name=strategy.name)
-        .select_related("created_by", "api_key_used")
+        .select_related(*ACTOR_FIELDS)
         .order_by("-version")
     )
 
@@ -322,18 +360,24 @@ def strategy_export(*, strategy: StrategyDefinition) -> Bundle:
     )
 
 
-def simulation_realm_get(*, realm_id: int | None) -> Realm:
-    """Return the realm an editor simulation runs in: the one asked for, else the first.
+def simulation_realm_get(*, realm_id: int | None, realm_ids: Collection[int] | None) -> Realm:
+    """Return the realm an editor simulation runs in, if it is among ``realm_ids``.
 
-    The staff admin is not scoped to a realm yet, so a request naming no realm, or one that
-    does not exist, falls back to the realm with the smallest id; once the admin is scoped,
-    this is the one place to refuse instead.
+    ``realm_ids`` are the realms the user may simulate in (``None``: every realm). A realm
+    outside them answers as one that does not exist, so its existence is not confirmed. A
+    request naming no realm runs in the user's only realm; with several, it must name one.
     """
-    realm = Realm.objects.filter(pk=realm_id).first() if realm_id is not None else None
+    realms = Realm.objects.order_by("pk")
+    if realm_ids is not None:
+        realms = realms.filter(pk__in=sorted(realm_ids))
+    if realm_id is None:
+        only = list(realms[:2])
+        if len(only) == 1:
+            return only[0]
+        raise DomainError("Pick the realm to simulate in.", code="REALM_REQUIRED", field="realm")
+    realm = realms.filter(pk=realm_id).first()
     if realm is None:
-        realm = Realm.objects.order_by("pk").first()
-    if realm is None:
-        raise DomainError("Create a realm first.", code="REALM_REQUIRED")
+        raise NotFoundError(f"No realm {realm_id}.", code="REALM_NOT_FOUND", field="realm")
     return realm
 
 

@@ -4,11 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gamification.models import ApiKey
 from scoring.strategy_types import StrategyKind
 from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.simulation import Simulation
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "A staff user, in the admin"
+    API_KEY = "apiKey", "An API key, through the API"
+
+
+class ActorSerializer(serializers.Serializer):
+    """Who did something: a staff user (in the admin) or an API key (through the API)."""
+
+    type = serializers.ChoiceField(choices=ActorType.choices)
+    name = serializers.CharField(help_text="The user's username, or the key's name.")
+    prefix = serializers.CharField(
+        required=False, help_text="The key's public prefix (API keys only)."
+    )
+
+
+def actor_body(user: Any, key: ApiKey | None) -> dict[str, str] | None:
+    """Render the actor of a lifecycle step as ``ActorSerializer`` documents it."""
+    if user is not None:
+        return {"type": ActorType.USER, "name": user.get_username()}
+    if key is not None:
+        return {"type": ActorType.API_KEY, "name": key.name, "prefix": key.prefix}
+    return None
+
+
+@extend_schema_field(ActorSerializer(allow_null=True))
+class ActorField(serializers.Field):
+    """A read-only actor read from a user and an API key attribute of the row."""
+
+    def __init__(self, *, user: str, key: str, **kwargs: Any) -> None:
+        self.user_attr, self.key_attr = user, key
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: StrategyDefinition) -> dict[str, str] | None:
+        return actor_body(getattr(value, self.user_attr), getattr(value, self.key_attr))
 
 
 class StrategyDefinitionSerializer(serializers.ModelSerializer):
@@ -35,8 +74,24 @@ class StrategyDefinitionSerializer(serializers.ModelSerializer):
     )
     version = serializers.IntegerField(read_only=True)
     status = serializers.ChoiceField(choices=StrategyStatus.choices, read_only=True)
-    createdBy = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    createdBy = ActorField(
+        user="created_by",
+        key="api_key_used",
+        help_text="Who created the version: a user, an API key, or null (unknown).",
+    )
     publishedAt = serializers.DateTimeField(source="published_at", read_only=True)
+    publishedBy = ActorField(
+        user="published_by",
+        key="published_by_key",
+        help_text="Who last published the version (or rolled back to it); null if never.",
+    )
+    archivedAt = serializers.DateTimeField(source="archived_at", read_only=True)
+    archivedBy = ActorField(
+        user="archived_by",
+        key="archived_by_key",
+        help_text="Who archived the version (directly, or by publishing another); null "
+        "unless it is archived.",
+    )
     experimentTag = serializers.CharField(
         source="experiment_tag",
         max_length=100,
@@ -65,6 +120,9 @@ class StrategyDefinitionSerializer(serializers.ModelSerializer):
             "status",
             "createdBy",
             "publishedAt",
+            "publishedBy",
+            "archivedAt",
+            "archivedBy",
             "experimentTag",
             "apiKeyUsed",
             "validationErrors",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
@@ -57,7 +58,7 @@ class Switch:
 
 
 def _creator(actor: User | AnonymousUser | None) -> User | None:
-    """The signed-in user a new row records as its author; None for anonymous or API writes."""
+    """The signed-in user a row records as the actor; None for anonymous or API writes."""
     return actor if actor is not None and actor.is_authenticated else None
 
 
@@ -221,48 +222,101 @@ def strategy_edit(
 
 
 @transaction.atomic
-def strategy_publish(*, strategy: StrategyDefinition) -> Switch:
+def strategy_publish(
+    *,
+    strategy: StrategyDefinition,
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> Switch:
     """Publish a version: validate it again, archive the published sibling, move consumers over."""
     family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
     target = next(row for row in family if row.pk == strategy.pk)
     if target.status == StrategyStatus.PUBLISHED:
         return Switch(strategy=target, previous=None, games=0, tasks=0)
     # Publishing an ARCHIVED version is the same as rolling back to it.
-    return _make_live(family=family, target=target)
+    return _make_live(family=family, target=target, actor=actor, api_key=api_key)
 
 
-def _make_live(*, family: list[StrategyDefinition], target: StrategyDefinition) -> Switch:
-    """Validate ``target`` and make it the family's PUBLISHED version (family rows are locked)."""
+#: The fields a transition writes besides the program's.
+_PUBLISHED_FIELDS = ["published_at", "published_by", "published_by_key"]
+_ARCHIVED_FIELDS = ["archived_at", "archived_by", "archived_by_key"]
+
+
+def _archived_mark(
+    row: StrategyDefinition,
+    *,
+    actor: User | AnonymousUser | None,
+    api_key: ApiKey | None,
+    now: datetime | None = None,
+) -> None:
+    row.status = StrategyStatus.ARCHIVED
+    row.archived_at = now or timezone.now()
+    row.archived_by = _creator(actor)
+    row.archived_by_key = api_key
+    row.save(update_fields=["status", *_ARCHIVED_FIELDS, "updated_at"])
+
+
+def _make_live(
+    *,
+    family: list[StrategyDefinition],
+    target: StrategyDefinition,
+    actor: User | AnonymousUser | None,
+    api_key: ApiKey | None,
+) -> Switch:
+    """Validate ``target`` and make it the family's PUBLISHED version (family rows are locked).
+
+    The actor is recorded as the publisher of ``target`` and the archiver of the version it
+    replaces; ``target``'s own earlier archive is forgotten, it is live again.
+    """
     _program_store(target, allow_invalid=False)
     if target.ast_json is None:
         raise StrategyInvalid(target.validation_errors)
     previous = next((row for row in family if row.status == StrategyStatus.PUBLISHED), None)
     now = timezone.now()
     if previous is not None:
-        previous.status = StrategyStatus.ARCHIVED
-        previous.save(update_fields=["status", "updated_at"])
+        _archived_mark(previous, actor=actor, api_key=api_key, now=now)
     target.status = StrategyStatus.PUBLISHED
     target.published_at = now
+    target.published_by = _creator(actor)
+    target.published_by_key = api_key
+    target.archived_at = target.archived_by = target.archived_by_key = None
     target.save(
-        update_fields=["status", "published_at", "ast_json", "validation_errors", "updated_at"]
+        update_fields=[
+            "status",
+            *_PUBLISHED_FIELDS,
+            *_ARCHIVED_FIELDS,
+            "ast_json",
+            "validation_errors",
+            "updated_at",
+        ]
     )
     games, tasks = _consumers_switch(realm_id=target.realm_id, family=family, target=target)
     return Switch(strategy=target, previous=previous, games=games, tasks=tasks)
 
 
 @transaction.atomic
-def strategy_archive(*, strategy: StrategyDefinition) -> StrategyDefinition:
+def strategy_archive(
+    *,
+    strategy: StrategyDefinition,
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> StrategyDefinition:
     """Archive a version; archiving the PUBLISHED one is the kill switch (no more scoring)."""
     family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
     target = next(row for row in family if row.pk == strategy.pk)
     if target.status != StrategyStatus.ARCHIVED:
-        target.status = StrategyStatus.ARCHIVED
-        target.save(update_fields=["status", "updated_at"])
+        _archived_mark(target, actor=actor, api_key=api_key)
     return target
 
 
 @transaction.atomic
-def strategy_rollback(*, strategy: StrategyDefinition, version: int) -> Switch:
+def strategy_rollback(
+    *,
+    strategy: StrategyDefinition,
+    version: int,
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> Switch:
     """Make an earlier version of ``strategy``'s family live again; consumers follow."""
     family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
     target = next((row for row in family if row.version == version), None)
@@ -274,7 +328,7 @@ def strategy_rollback(*, strategy: StrategyDefinition, version: int) -> Switch:
         raise StrategyStateConflict(
             f"Version {version} is a draft that was never published; publish it instead."
         )
-    return _make_live(family=family, target=target)
+    return _make_live(family=family, target=target, actor=actor, api_key=api_key)
 
 
 #: The lifecycle transitions the designer's admin offers, by permission codename.
@@ -282,20 +336,25 @@ TRANSITIONS = ("publish", "archive", "rollback")
 
 
 def strategy_transition(
-    *, strategy: StrategyDefinition, action: str, version: int | None = None
+    *,
+    strategy: StrategyDefinition,
+    action: str,
+    version: int | None = None,
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
 ) -> Switch:
     """Publish, archive, or roll ``strategy``'s family back to ``version``.
 
     An archive moves no consumer: its switch names the archived version and zero counts.
     """
     if action == "publish":
-        return strategy_publish(strategy=strategy)
+        return strategy_publish(strategy=strategy, actor=actor, api_key=api_key)
     if action == "archive":
-        row = strategy_archive(strategy=strategy)
+        row = strategy_archive(strategy=strategy, actor=actor, api_key=api_key)
         return Switch(strategy=row, previous=None, games=0, tasks=0)
     if action == "rollback":
         target = strategy.version if version is None else version
-        return strategy_rollback(strategy=strategy, version=target)
+        return strategy_rollback(strategy=strategy, version=target, actor=actor, api_key=api_key)
     raise StrategyError(f"Unknown transition {action!r}.", code="TRANSITION_UNKNOWN")
 
 
@@ -308,21 +367,34 @@ class PublishAttempt:
     error: StrategyError | None = None
 
 
-def strategy_publish_drafts(*, strategies: QuerySet[StrategyDefinition]) -> list[PublishAttempt]:
+def strategy_publish_drafts(
+    *,
+    strategies: QuerySet[StrategyDefinition],
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> list[PublishAttempt]:
     """Publish each DRAFT among ``strategies``, one transaction each; refusals are reported."""
     attempts = []
     for row in strategies.filter(status=StrategyStatus.DRAFT):
         try:
-            attempts.append(PublishAttempt(row, strategy_publish(strategy=row)))
+            switch = strategy_publish(strategy=row, actor=actor, api_key=api_key)
         except StrategyError as error:
             attempts.append(PublishAttempt(row, None, error))
+        else:
+            attempts.append(PublishAttempt(row, switch))
     return attempts
 
 
-def strategy_archive_many(*, strategies: QuerySet[StrategyDefinition]) -> list[StrategyDefinition]:
+def strategy_archive_many(
+    *,
+    strategies: QuerySet[StrategyDefinition],
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> list[StrategyDefinition]:
     """Archive every version among ``strategies`` that is not archived yet."""
     return [
-        strategy_archive(strategy=row) for row in strategies.exclude(status=StrategyStatus.ARCHIVED)
+        strategy_archive(strategy=row, actor=actor, api_key=api_key)
+        for row in strategies.exclude(status=StrategyStatus.ARCHIVED)
     ]
 
 

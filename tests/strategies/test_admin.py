@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from gamification.models import RealmRole
+from gamification.services import realm_member_add
 from strategies import services
 from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.roles import DESIGNERS, OPERATORS, PUBLISHERS
@@ -17,28 +19,26 @@ from tests.factories import GameFactory, TaskFactory, strategy_program_full
 ADMIN = "admin:strategies_strategydefinition"
 
 
-def _user(group: str | None, username: str) -> User:
-    user = User.objects.create_user(username, password="pw-12345!", is_staff=True)
-    if group:
-        user.groups.add(Group.objects.get(name=group))
-    return user
+def _member(username: str, role: str, realm) -> User:
+    """A staff user with ``role`` in ``realm`` (the membership puts them in the role's group)."""
+    return realm_member_add(username=username, realm_slug=realm.slug, role=role).membership.user
 
 
 @pytest.fixture
-def designer(client, db):  # noqa: ARG001 - requested for database access
-    client.force_login(_user(DESIGNERS, "dana"))
+def designer(client, realm):
+    client.force_login(_member("dana", RealmRole.DESIGNER, realm))
     return client
 
 
 @pytest.fixture
-def publisher(client, db):  # noqa: ARG001 - requested for database access
-    client.force_login(_user(PUBLISHERS, "paul"))
+def publisher(client, realm):
+    client.force_login(_member("paul", RealmRole.PUBLISHER, realm))
     return client
 
 
 @pytest.fixture
-def operator(client, db):  # noqa: ARG001 - requested for database access
-    client.force_login(_user(OPERATORS, "olga"))
+def operator(client, realm):
+    client.force_login(_member("olga", RealmRole.OPERATOR, realm))
     return client
 
 
@@ -251,7 +251,7 @@ def test_operators_can_read_but_not_edit_or_simulate(operator, realm):
 
 @pytest.mark.usefixtures("db")
 def test_staff_without_a_role_cannot_open_the_strategies(client):
-    client.force_login(_user(None, "nobody"))
+    client.force_login(User.objects.create_user("nobody", password="pw-12345!", is_staff=True))
     assert client.get(reverse(f"{ADMIN}_changelist")).status_code == 403
 
 

@@ -11,11 +11,9 @@ import pytest
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are safe.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-from django.contrib.auth.models import Group, User
-
-from gamification.services import api_key_create
+from gamification.models import RealmRole
+from gamification.services import api_key_create, realm_member_add
 from strategies.models import StrategyDefinition, StrategyStatus
-from strategies.roles import DESIGNERS, PUBLISHERS
 from tests.conftest import browser_required
 from tests.factories import GameFactory, RealmFactory, TaskFactory
 
@@ -25,10 +23,8 @@ PASSWORD = "S3cret-pass!"
 pytestmark = [pytest.mark.browser, browser_required]
 
 
-def _user(name: str, group: str) -> User:
-    user = User.objects.create_user(name, password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return user
+def _member(name: str, role: str, realm) -> None:
+    realm_member_add(username=name, realm_slug=realm.slug, role=role, password=PASSWORD)
 
 
 def _login(browser, live_server, username: str):
@@ -76,8 +72,8 @@ def test_a_designer_builds_simulates_and_a_publisher_ships_a_strategy(live_serve
     browser = chromium
     realm = RealmFactory(slug="browser")
     _, raw_key = api_key_create(realm=realm, name="server")
-    _user("designer", DESIGNERS)
-    _user("publisher", PUBLISHERS)
+    _member("designer", RealmRole.DESIGNER, realm)
+    _member("publisher", RealmRole.PUBLISHER, realm)
 
     # The designer starts from a template.
     page = _login(browser, live_server, "designer")
@@ -130,6 +126,21 @@ def test_a_designer_builds_simulates_and_a_publisher_ships_a_strategy(live_serve
     publisher.wait_for_selector(".messagelist .success")
     row.refresh_from_db()
     assert row.status == StrategyStatus.PUBLISHED
+
+    # The list fits the content box at this width and shows the status as a coloured badge.
+    publisher.goto(f"{live_server.url}/admin/strategies/strategydefinition/")
+    widths = publisher.evaluate(
+        """() => ({table: document.getElementById('result_list').getBoundingClientRect().right,
+                   box: document.getElementById('content').getBoundingClientRect().right,
+                   page: document.documentElement.scrollWidth,
+                   view: window.innerWidth})"""
+    )
+    assert widths["table"] <= widths["box"], widths
+    assert widths["page"] <= widths["view"], widths
+    badge = publisher.locator(".field-status_badge .dsl-status-published")
+    assert badge.text_content() == "PUBLISHED"
+    assert badge.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(212, 237, 218)"
+    assert publisher.text_content(".field-games_using") == "1"
 
     # An award through the API now scores with the new points.
     response = publisher.request.post(

@@ -7,6 +7,7 @@ import pytest
 from gamification.errors import DomainError
 from strategies import selectors, services
 from strategies.errors import StrategyVersionNotFound
+from strategies.models import StrategyDefinition
 from strategies.selectors import GameUsage, TaskUsage
 from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_full
 
@@ -77,15 +78,46 @@ def test_strategy_version_pair_refuses_a_version_the_family_lacks(realm):
         selectors.strategy_version_pair(strategy=v1, old=1, new=2)
 
 
-def test_a_simulation_runs_in_the_realm_asked_for_else_in_the_first_one(realm):
+def test_a_simulation_runs_only_in_a_realm_the_user_may_simulate_in(realm):
     other = RealmFactory(slug="other")
-    assert selectors.simulation_realm_get(realm_id=other.pk) == other
-    assert selectors.simulation_realm_get(realm_id=None) == realm
-    assert selectors.simulation_realm_get(realm_id=other.pk + 1000) == realm
+    assert selectors.simulation_realm_get(realm_id=other.pk, realm_ids=None) == other
+    assert selectors.simulation_realm_get(realm_id=realm.pk, realm_ids={realm.pk}) == realm
+    for realm_id in (other.pk, other.pk + 1000):
+        with pytest.raises(DomainError) as refused:
+            selectors.simulation_realm_get(realm_id=realm_id, realm_ids={realm.pk})
+        assert (refused.value.code, refused.value.http_status) == ("REALM_NOT_FOUND", 404)
+
+
+def test_a_simulation_naming_no_realm_runs_in_the_users_only_realm(realm):
+    assert selectors.simulation_realm_get(realm_id=None, realm_ids=None) == realm
+    other = RealmFactory(slug="other")
+    assert selectors.simulation_realm_get(realm_id=None, realm_ids={other.pk}) == other
+    for realm_ids in (None, {realm.pk, other.pk}, set()):
+        with pytest.raises(DomainError) as refused:
+            selectors.simulation_realm_get(realm_id=None, realm_ids=realm_ids)
+        assert (refused.value.code, refused.value.http_status) == ("REALM_REQUIRED", 400)
+
+
+def test_the_list_counts_the_games_and_tasks_bound_to_each_family(realm):
+    """Runs on PostgreSQL and on SQLite, whose UUID columns hold hex without dashes."""
+    v1 = _published(realm)
+    v2 = services.strategy_edit(strategy=v1, changes={"description": "v2"}).strategy
+    game = GameFactory(realm=realm, strategy_id=v1.strategy_id)
+    TaskFactory.create_batch(2, game=game, strategy_id=v1.strategy_id)
+    unbound = _published(realm, name="unbound")
+    rival = RealmFactory(slug="rival")
+    GameFactory(realm=rival, strategy_id=v1.strategy_id)  # another realm's binding: not counted
+    rows = selectors.strategy_list_with_usage(StrategyDefinition.objects.all())
+    counts = {row.pk: (row.game_count, row.task_count) for row in rows}
+    assert counts == {v1.pk: (1, 2), v2.pk: (1, 2), unbound.pk: (0, 0)}
 
 
 @pytest.mark.usefixtures("db")
-def test_a_simulation_without_any_realm_is_refused():
-    with pytest.raises(DomainError) as refused:
-        selectors.simulation_realm_get(realm_id=None)
-    assert refused.value.code == "REALM_REQUIRED"
+def test_a_bound_id_expression_spells_the_uuid_as_games_store_it():
+    row = services.strategy_create(realm=RealmFactory(), name="n", type="DSL_FULL")
+    bound = (
+        StrategyDefinition.objects.annotate(bound=selectors._bound_id_expression())
+        .values_list("bound", flat=True)
+        .get(pk=row.pk)
+    )
+    assert bound == row.strategy_id == f"custom:{row.pk}"
