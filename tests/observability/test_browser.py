@@ -62,7 +62,7 @@ def seed(definition_id: str, *, days: int, slow: float, error_share: float) -> N
 
 @pytest.fixture
 def browser_page(chromium):
-    return chromium.new_page(viewport={"width": 1280, "height": 1400})
+    return chromium.new_page(viewport={"width": 1400, "height": 1400})
 
 
 def login(page, live_server, admin_user) -> None:
