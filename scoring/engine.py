@@ -32,9 +32,8 @@ def strategy_resolve(
     ``strategy_id``; when they show the last resolution is still live, it costs no query.
     """
     if strategy_id_is_custom(strategy_id):
-        prefetch = custom_strategy_prefetch() if prefetched is not None else None
-        if prefetch is not None:
-            assert prefetched is not None
+        prefetch = custom_strategy_prefetch()
+        if prefetch is not None and prefetched is not None:
             cached = prefetch.resolve_cached(
                 realm=realm, strategy_id=strategy_id, values=prefetched
             )

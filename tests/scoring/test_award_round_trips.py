@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import close_old_connections, connection, connections
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -323,3 +323,21 @@ def test_an_award_after_the_database_ended_the_idle_connection_succeeds(
     assert response.status_code == 201, response.json()
     assert _backend_pid() != pid
     assert PlayerTaskStats.objects.get(task=task).award_count == 2
+
+
+def test_another_request_on_the_ended_connection_fails_once_and_the_next_reconnects(
+    api, other_session
+):
+    """Outside the award read nothing reads again: that request answers 503, and Django closes
+    the broken connection at its end, so the next request opens a new one."""
+    assert api.get("/api/v1/games").status_code == 200
+    pid = _backend_pid()
+    _end_backend(other_session, pid)
+
+    failed = api.get("/api/v1/games")
+    close_old_connections()  # what Django does at the end of every request
+    recovered = api.get("/api/v1/games")
+
+    assert (failed.status_code, failed.json()["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert recovered.status_code == 200
+    assert _backend_pid() != pid
