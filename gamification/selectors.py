@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 
 from gamification import sql
@@ -45,20 +44,32 @@ def task_get(*, realm: Realm, external_game_id: str, external_task_id: str) -> T
     return task
 
 
+#: What ``task_for_award`` found, by (realm id, external game id, external task id).
+_AWARD_TASKS: dict[tuple[int, str, str], tuple[int, str, str, int]] = {}
+_AWARD_TASKS_SIZE = 4096
+
+
 def task_for_award(*, realm: Realm, external_game_id: str, external_task_id: str) -> Task:
     """Return the task to score, with just the columns scoring reads.
 
-    This runs on every award; a fixed statement skips the ORM's per-call SQL compilation.
+    ``award_points`` reads the task again, by the same ids and in the read it makes anyway,
+    and trusts only that read: a closed, rebound or deleted task shows there. So a task found
+    once is answered from memory, and only the first award of a task in a process (or one
+    for a task that does not exist: a 404 here) costs a statement of its own.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql.task_for_award(), [realm.pk, external_game_id, external_task_id])
-        row = cursor.fetchone()
+    key = (realm.pk, external_game_id, external_task_id)
+    row = _AWARD_TASKS.get(key)
     if row is None:
-        return task_get(
-            realm=realm, external_game_id=external_game_id, external_task_id=external_task_id
-        )
-    task_id, strategy_id, status, game_id, game_external_id = row
-    game = Game(id=game_id, realm=realm, external_game_id=game_external_id)
+        row = sql.read_one(sql.task_for_award(), [realm.pk, external_game_id, external_task_id])
+        if row is None:
+            return task_get(
+                realm=realm, external_game_id=external_game_id, external_task_id=external_task_id
+            )
+        if len(_AWARD_TASKS) >= _AWARD_TASKS_SIZE:
+            _AWARD_TASKS.clear()
+        _AWARD_TASKS[key] = row = (row[0], row[1], row[2], row[3])
+    task_id, strategy_id, status, game_id = row
+    game = Game(id=game_id, realm=realm, external_game_id=external_game_id)
     return Task(
         id=task_id,
         game=game,
@@ -66,6 +77,17 @@ def task_for_award(*, realm: Realm, external_game_id: str, external_task_id: str
         strategy_id=strategy_id,
         status=status,
     )
+
+
+def task_for_award_update(*, realm: Realm, task: Task) -> None:
+    """Make ``task_for_award`` answer ``task`` as the award's read found it stored now.
+
+    A publish rebinds tasks to the new version, so what was remembered can name an older
+    strategy id: harmless for the result, but the read would prefetch for the wrong id.
+    """
+    key = (realm.pk, task.game.external_game_id, task.external_task_id)
+    if key in _AWARD_TASKS:
+        _AWARD_TASKS[key] = (task.pk, task.strategy_id, task.status, task.game_id)
 
 
 class PlayerTotal(TypedDict):

@@ -81,11 +81,15 @@ TEMPLATES = [
     },
 ]
 
+# A health check is a SELECT 1 before every request's first statement. Without it, a kept
+# connection the server closed while idle fails that request's first read, which then
+# reconnects and reads again (gamification.sql.read_one); any other first statement fails
+# once, and Django closes the broken connection at the end of that request.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

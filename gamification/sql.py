@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from django.db import models
+from django.db import InterfaceError, OperationalError, connection, models
 
 from gamification.models import Game, Task
 
@@ -42,3 +43,27 @@ def task_for_award() -> str:
         f"WHERE g.{game['realm']} = %s AND g.{game['external_game_id']} = %s "
         f"AND t.{external_task_id} = %s"
     )
+
+
+def read_one(statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """Run a read and return its first row, on a new connection if the kept one had died.
+
+    Connection health checks are off (each costs a ``SELECT 1`` per request), so a persistent
+    connection the server closed while it sat idle (a restart, a failover, an ended backend)
+    is only found out by the first statement of a request. A read outside a transaction is
+    safe to send again; a connection that was fine, or a database that stays away, still fails.
+    """
+    reused = connection.connection is not None
+    try:
+        return _read_one(statement, params)
+    except (OperationalError, InterfaceError):
+        if not reused or connection.in_atomic_block or connection.is_usable():
+            raise
+        connection.close()
+    return _read_one(statement, params)
+
+
+def _read_one(statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone()

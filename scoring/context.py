@@ -4,12 +4,14 @@ Every value is scoped by realm and game (spec Q14): a task belongs to one game o
 so keying on the task does both. Counts, first/last timestamps and the previous timestamp come
 from the stats rows kept with every award, so the cost of an event does not grow with history;
 only recent-window counts touch the award table, through an index range bounded by the window.
-The same statement looks the player up, so scoring an event costs one read.
+The award read (``scoring.sql.award_read``) fetches these with the task and the player, and
+``event_stats_parse`` / ``event_analytics`` turn its row into analytics; ``event_history_load``
+is the same read on its own, for a run that asks for a window the award read did not fetch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,6 +92,67 @@ def _mean_gap(count: int, first: datetime | None, last: datetime | None) -> floa
     return (last - first).total_seconds() / (count - 1)
 
 
+@dataclass(frozen=True, slots=True)
+class EventStats:
+    """What the stats rows and the recent-window counts say about one event's player and task.
+
+    ``recent_counts`` holds the windows that were read, which may be more than a run asks for.
+    """
+
+    player_id: int | None
+    task_count: int
+    task_first: datetime | None
+    task_last: datetime | None
+    count: int
+    first: datetime | None
+    last: datetime | None
+    previous: datetime | None
+    recent_counts: Mapping[int, int]
+
+    def covers(self, request: AnalyticsRequest) -> bool:
+        """Whether every analytics value of ``request`` can be answered from these stats."""
+        return analytics_request_normalise(request).recent_windows <= self.recent_counts.keys()
+
+
+def event_stats_parse(row: Sequence[Any], windows: Sequence[int]) -> EventStats:
+    """Return the stats of an event from a row of player id, task count/first/last, player
+    count/first/last/previous, then one count per window of ``windows``."""
+    return EventStats(
+        player_id=row[0],
+        task_count=row[1] or 0,
+        task_first=_moment(row[2]),
+        task_last=_moment(row[3]),
+        count=row[4] or 0,
+        first=_moment(row[5]),
+        last=_moment(row[6]),
+        previous=_moment(row[7]),
+        recent_counts={seconds: row[8 + i] or 0 for i, seconds in enumerate(windows)},
+    )
+
+
+def event_analytics(
+    stats: EventStats, *, request: AnalyticsRequest, now: datetime
+) -> EventAnalytics:
+    """Return the analytics ``request`` asks for at ``now``, and only those."""
+    wanted = analytics_request_normalise(request)
+    count, first, last, previous = stats.count, stats.first, stats.last, stats.previous
+    values: dict[str, Any] = {}
+    if wanted.paths & _TASK_PATHS:
+        values["task.measurements_count"] = stats.task_count
+        values["all.avg_time"] = _mean_gap(stats.task_count, stats.task_first, stats.task_last)
+    if wanted.paths & _PLAYER_PATHS:
+        values["user.measurements_count"] = count
+        values["user.avg_time"] = _mean_gap(count, first, last)
+        values["user.last_window_diff"] = (
+            (last - previous).total_seconds() if count >= 2 and previous and last else 0
+        )
+        values["user.new_last_window_diff"] = (now - last).total_seconds() if last else 0
+    recent_counts = {seconds: stats.recent_counts[seconds] for seconds in wanted.recent_windows}
+    if RECENT_PATH in request.paths:
+        values[RECENT_PATH] = recent_counts[RECENT_WINDOW_SECONDS]
+    return EventAnalytics(values=values, recent_counts=recent_counts)
+
+
 def event_history_load(
     *,
     task_id: int,
@@ -110,29 +173,9 @@ def event_history_load(
             sql.event_history(len(windows)), [*params, task_id, realm_id, external_user_id]
         )
         row = cursor.fetchone()
-
-    player_id = row[0]
-    task_count = row[1] or 0
-    task_first, task_last = _moment(row[2]), _moment(row[3])
-    count = row[4] or 0
-    first, last, previous = _moment(row[5]), _moment(row[6]), _moment(row[7])
-    recent_counts = {seconds: row[8 + i] or 0 for i, seconds in enumerate(windows)}
-
-    values: dict[str, Any] = {}
-    if wanted.paths & _TASK_PATHS:
-        values["task.measurements_count"] = task_count
-        values["all.avg_time"] = _mean_gap(task_count, task_first, task_last)
-    if wanted.paths & _PLAYER_PATHS:
-        values["user.measurements_count"] = count
-        values["user.avg_time"] = _mean_gap(count, first, last)
-        values["user.last_window_diff"] = (
-            (last - previous).total_seconds() if count >= 2 and previous and last else 0
-        )
-        values["user.new_last_window_diff"] = (now - last).total_seconds() if last else 0
-    if RECENT_PATH in request.paths:
-        values[RECENT_PATH] = recent_counts[RECENT_WINDOW_SECONDS]
+    stats = event_stats_parse(row, windows)
     return EventHistory(
-        player_id=player_id, analytics=EventAnalytics(values=values, recent_counts=recent_counts)
+        player_id=stats.player_id, analytics=event_analytics(stats, request=request, now=now)
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from scoring.builtins.registry import UnknownBuiltinStrategy, builtin_get
 from scoring.dsl.limits import DslLimits
 from scoring.dsl.run import run_program
 from scoring.errors import StrategyNotFound
-from scoring.hooks import custom_strategy_resolver
+from scoring.hooks import custom_strategy_prefetch, custom_strategy_resolver
 from scoring.strategy_types import ResolvedStrategy, StrategyKind, StrategyRun
 
 if TYPE_CHECKING:
@@ -23,9 +23,22 @@ if TYPE_CHECKING:
 AnalyticsLoader = Callable[[AnalyticsRequest], Analytics]
 
 
-def strategy_resolve(*, realm: Realm, strategy_id: str) -> ResolvedStrategy:
-    """Return the runnable strategy bound as ``strategy_id`` in ``realm``."""
+def strategy_resolve(
+    *, realm: Realm, strategy_id: str, prefetched: Sequence[Any] | None = None
+) -> ResolvedStrategy:
+    """Return the runnable strategy bound as ``strategy_id`` in ``realm``.
+
+    ``prefetched`` holds the values of the registered prefetch's columns, read for this
+    ``strategy_id``; when they show the last resolution is still live, it costs no query.
+    """
     if strategy_id_is_custom(strategy_id):
+        prefetch = custom_strategy_prefetch()
+        if prefetch is not None and prefetched is not None:
+            cached = prefetch.resolve_cached(
+                realm=realm, strategy_id=strategy_id, values=prefetched
+            )
+            if cached is not None:
+                return cached
         resolver = custom_strategy_resolver()
         if resolver is None:
             raise StrategyNotFound(f"No strategy {strategy_id!r}: custom strategies are off.")

@@ -7,7 +7,8 @@ Scoring must not import the apps that stand on it. Strategies registers the reso
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from gamification.models import ApiKey, Realm
@@ -18,6 +19,30 @@ if TYPE_CHECKING:
 class CustomStrategyResolver(Protocol):
     def __call__(self, *, realm: Realm, strategy_id: str) -> ResolvedStrategy:
         """Return the published custom strategy ``strategy_id`` of ``realm``, or raise."""
+        ...
+
+
+class CustomStrategyPrefetch(Protocol):
+    """A part of the award's one read that lets a custom id resolve without a query of its own.
+
+    The award read (scoring/sql.py) cannot name the strategies' table, so strategies hands it a
+    LEFT JOIN clause and the columns it selects. ``join`` may refer to ``event.realm_id``; its
+    placeholders take ``join_params(strategy_id=...)``. ``resolve_cached`` gets the values of
+    ``columns`` back and answers from what the process resolved before, or None when that
+    is stale or unknown: the caller then asks the resolver, which costs one query.
+    """
+
+    columns: tuple[str, ...]
+    join: str
+
+    def join_params(self, *, strategy_id: str) -> list[Any]:
+        """Return the parameters of ``join`` for the custom id ``strategy_id``."""
+        ...
+
+    def resolve_cached(
+        self, *, realm: Realm, strategy_id: str, values: Sequence[Any]
+    ) -> ResolvedStrategy | None:
+        """Return the strategy resolved before if ``values`` show it is still the live one."""
         ...
 
 
@@ -59,16 +84,32 @@ class _Unobserved:
 
 
 _custom_resolver: CustomStrategyResolver | None = None
+_custom_prefetches: dict[CustomStrategyResolver, CustomStrategyPrefetch] = {}
 _run_observer: RunObserver = _Unobserved()
 
 
-def custom_strategy_resolver_register(resolver: CustomStrategyResolver) -> None:
+def custom_strategy_resolver_register(
+    resolver: CustomStrategyResolver, *, prefetch: CustomStrategyPrefetch | None = None
+) -> None:
+    """Install ``resolver``; ``prefetch`` answers only while this very resolver is installed.
+
+    A prefetch answers from what its own resolver resolved before, so a stand-in resolver
+    (registered without one) is always asked, and putting the first one back restores both.
+    """
     global _custom_resolver
     _custom_resolver = resolver
+    if prefetch is not None:
+        _custom_prefetches[resolver] = prefetch
 
 
 def custom_strategy_resolver() -> CustomStrategyResolver | None:
     return _custom_resolver
+
+
+def custom_strategy_prefetch() -> CustomStrategyPrefetch | None:
+    if _custom_resolver is None:
+        return None
+    return _custom_prefetches.get(_custom_resolver)
 
 
 def run_observer_register(observer: RunObserver) -> None:

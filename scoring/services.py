@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from gamification.errors import NotFoundError
 from gamification.ids import uuid7
-from gamification.models import ApiKey, Award, Player, Realm, Task
+from gamification.models import ApiKey, Award, Game, Player, Realm, Task
 from gamification.parsers import event_data_check
+from gamification.selectors import task_for_award_update
+from gamification.sql import read_one
+from gamification.strategy_ids import strategy_id_is_custom
 from scoring import sql
 from scoring.answers import AwardAnswer
 from scoring.builtins.base import AnalyticsRequest, ScoringEvent
-from scoring.context import EventHistory, event_history_load
+from scoring.context import (
+    EventHistory,
+    EventStats,
+    analytics_request_normalise,
+    event_analytics,
+    event_history_load,
+    event_stats_parse,
+)
 from scoring.engine import strategy_execute, strategy_resolve
 from scoring.errors import IdempotencyKeyReused, StrategyFailed, TaskClosed
-from scoring.hooks import run_observer
+from scoring.hooks import custom_strategy_prefetch, run_observer
 from scoring.renderers import award_render
 from scoring.strategy_types import StrategyRun, run_outcome
 
@@ -39,7 +51,7 @@ class AwardOutcome:
 
 
 def _award_replay(
-    *, realm: Realm, idempotency_key: str, task: Task, external_user_id: str
+    *, realm: Realm, idempotency_key: str, task_id: int, external_user_id: str
 ) -> AwardOutcome | None:
     row = (
         Award.objects.filter(realm=realm, idempotency_key=idempotency_key)
@@ -48,13 +60,7 @@ def _award_replay(
     )
     if row is None:
         return None
-    body, task_id, user_id = row
-    if task_id != task.pk or user_id != external_user_id:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for another task or player."
-        )
-    assert body is not None, "an award stored under an Idempotency-Key keeps its answer"
-    return AwardOutcome(body=body.encode(), created=False)
+    return _replayed(row, task_id=task_id, external_user_id=external_user_id)
 
 
 def award_stats_record(*, player_id: int, task_id: int, points: float, now: datetime) -> None:
@@ -98,6 +104,122 @@ def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
     return player.pk, created
 
 
+def _award_store_new_player_postgres(award: Award, *, external_user_id: str) -> bool:
+    """Create the player, insert the award and update both stats rows in one statement.
+
+    Return False, having written nothing, when the player exists after all (created by a
+    concurrent request since the read).
+    """
+    params = [
+        award.realm_id,
+        external_user_id,
+        connection.ops.adapt_datetimefield_value(award.created_at),
+        *sql.award_insert_params_without_player(award),
+    ]
+    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with savepoint, connection.cursor() as cursor:
+        cursor.execute(sql.award_store_new_player_postgres(), params)
+        return cursor.fetchone() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _AwardRead:
+    """What the award's one read found: the task as stored now, the event's stats, and the
+    answer stored under the Idempotency-Key, if any."""
+
+    game_id: int
+    task_id: int
+    strategy_id: str
+    status: str
+    stats: EventStats
+    replay: tuple[str | None, int, str] | None
+    prefetched: tuple[Any, ...] | None
+
+
+#: The recent windows each strategy id read at its last award in this process. The award read
+#: happens before the run, and only the run knows which windows it reads (a DSL program or a
+#: built-in's variables decide): the read fetches the ones read last time, and a run asking for
+#: another (the first award after a change) costs one read more. Stats values are always read.
+_WINDOWS_READ: dict[str, frozenset[int]] = {}
+_WINDOWS_READ_SIZE = 1024
+
+
+def _award_read(
+    *,
+    realm: Realm,
+    task: Task,
+    external_user_id: str,
+    now: datetime,
+    idempotency_key: str | None,
+) -> _AwardRead:
+    windows = sorted(_WINDOWS_READ.get(task.strategy_id, frozenset()))
+    prefetch = custom_strategy_prefetch() if strategy_id_is_custom(task.strategy_id) else None
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list[Any] = [adapt(now - timedelta(seconds=seconds)) for seconds in windows]
+    params += [realm.pk, external_user_id, task.game.external_game_id, task.external_task_id]
+    if prefetch is not None:
+        params += prefetch.join_params(strategy_id=task.strategy_id)
+    if idempotency_key is not None:
+        params.append(idempotency_key)
+    statement = sql.award_read(
+        len(windows),
+        idempotency_key is not None,
+        prefetch.join if prefetch is not None else "",
+        prefetch.columns if prefetch is not None else (),
+    )
+    row = read_one(statement, params)
+    assert row is not None, "the award read answers one row, even for a missing task"
+    game_id, task_id, strategy_id, status = row[:4]
+    if game_id is None:
+        raise NotFoundError(f"No game {task.game.external_game_id!r}.", code="GAME_NOT_FOUND")
+    if task_id is None:
+        raise NotFoundError(
+            f"No task {task.external_task_id!r} in this game.", code="TASK_NOT_FOUND"
+        )
+    stats = event_stats_parse(row[4:], windows)
+    offset = len(sql.AWARD_READ_COLUMNS) + len(windows)
+    replay = None
+    if idempotency_key is not None:
+        body, replay_task_id, replay_user_id = row[offset : offset + len(sql.REPLAY_COLUMNS)]
+        offset += len(sql.REPLAY_COLUMNS)
+        if replay_task_id is not None:
+            replay = (body, replay_task_id, replay_user_id)
+    # Values read for another strategy id than the task has now would validate nothing.
+    prefetched = tuple(row[offset:]) if prefetch is not None else None
+    return _AwardRead(
+        game_id=game_id,
+        task_id=task_id,
+        strategy_id=strategy_id,
+        status=status,
+        stats=stats,
+        replay=replay,
+        prefetched=prefetched if strategy_id == task.strategy_id else None,
+    )
+
+
+def _windows_remember(*, strategy_id: str, requests: list[AnalyticsRequest]) -> None:
+    windows = frozenset().union(
+        *(analytics_request_normalise(request).recent_windows for request in requests)
+    )
+    if _WINDOWS_READ.get(strategy_id) == windows:
+        return
+    if len(_WINDOWS_READ) >= _WINDOWS_READ_SIZE:
+        _WINDOWS_READ.clear()
+    _WINDOWS_READ[strategy_id] = windows
+
+
+def _replayed(
+    replay: tuple[str | None, int, str], *, task_id: int, external_user_id: str
+) -> AwardOutcome:
+    body, replay_task_id, replay_user_id = replay
+    if replay_task_id != task_id or replay_user_id != external_user_id:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for another task or player."
+        )
+    assert body is not None, "an award stored under an Idempotency-Key keeps its answer"
+    return AwardOutcome(body=body.encode(), created=False)
+
+
 def award_points(
     *,
     realm: Realm,
@@ -113,39 +235,59 @@ def award_points(
     A known ``idempotency_key`` replays the stored answer without running the strategy; when
     concurrent duplicates race, the unique constraint lets exactly one insert win and the
     others replay the winner's answer. Data over ``DSL_EVENT_DATA_MAX_BYTES`` is refused first.
+
+    On PostgreSQL an award is two statements: one read (the task as stored now, the player,
+    the stats, the recent counts the strategy read last time, the published version of a
+    custom strategy and the answer stored under the key) and one write (player, award, stats).
     """
     event_data_check(data=data)
-    if idempotency_key and not dry_run:
-        replay = _award_replay(
-            realm=realm,
-            idempotency_key=idempotency_key,
-            task=task,
-            external_user_id=external_user_id,
-        )
-        if replay is not None:
-            return replay
-    if task.status != "open":
-        raise TaskClosed(f"Task {task.external_task_id!r} is {task.status} and takes no awards.")
-
-    strategy = strategy_resolve(realm=realm, strategy_id=task.strategy_id)
     now = timezone.now()
+    read = _award_read(
+        realm=realm,
+        task=task,
+        external_user_id=external_user_id,
+        now=now,
+        idempotency_key=idempotency_key if not dry_run else None,
+    )
+    stored = (read.game_id, read.task_id, read.strategy_id, read.status)
+    if stored != (task.game_id, task.pk, task.strategy_id, task.status):
+        task = Task(
+            id=read.task_id,
+            game=Game(id=read.game_id, realm=realm, external_game_id=task.game.external_game_id),
+            external_task_id=task.external_task_id,
+            strategy_id=read.strategy_id,
+            status=read.status,
+        )
+        task_for_award_update(realm=realm, task=task)
+    if read.replay is not None:
+        return _replayed(read.replay, task_id=read.task_id, external_user_id=external_user_id)
+    if read.status != "open":
+        raise TaskClosed(f"Task {task.external_task_id!r} is {read.status} and takes no awards.")
+
+    strategy = strategy_resolve(
+        realm=realm, strategy_id=read.strategy_id, prefetched=read.prefetched
+    )
     event = ScoringEvent(
         external_game_id=task.game.external_game_id,
         external_task_id=task.external_task_id,
         external_user_id=external_user_id,
         data=data,
     )
-    loaded: list[EventHistory] = []
+    requests: list[AnalyticsRequest] = []
+    reread: list[EventHistory] = []
 
     def analytics_loader(request: AnalyticsRequest):
+        requests.append(request)
+        if read.stats.covers(request):
+            return event_analytics(read.stats, request=request, now=now)
         history = event_history_load(
-            task_id=task.pk,
+            task_id=read.task_id,
             realm_id=realm.pk,
             external_user_id=external_user_id,
             request=request,
             now=now,
         )
-        loaded.append(history)
+        reread.append(history)
         return history.analytics
 
     award_id: uuid.UUID = uuid7()
@@ -154,6 +296,8 @@ def award_points(
     run = strategy_execute(
         strategy=strategy, event=event, analytics_loader=analytics_loader, trace=traced
     )
+    if requests or run.error is None:
+        _windows_remember(strategy_id=read.strategy_id, requests=requests)
     observer.run_observe(
         run=run,
         traced=traced,
@@ -164,18 +308,17 @@ def award_points(
     )
     if run.error is not None:
         raise StrategyFailed(run.error)
-    if not loaded:  # the strategy read no analytics: the player still has to be looked up
-        analytics_loader(AnalyticsRequest())
-    player_id = loaded[0].player_id
+    player_id = reread[-1].player_id if reread else read.stats.player_id
     player_created = player_id is None
-    if not dry_run and player_id is None:
+    # PostgreSQL creates a new player in the award's one write; SQLite first.
+    if not dry_run and player_id is None and connection.vendor != "postgresql":
         player_id, player_created = _player_ensure(realm=realm, external_user_id=external_user_id)
     outcome = run_outcome(run)
     answer = AwardAnswer(
         points=outcome["points"],
         case_name=outcome["case_name"],
         callback_data=outcome["callback_data"],
-        strategy_id=task.strategy_id,
+        strategy_id=read.strategy_id,
         strategy_version=strategy.version,
         external_user_id=external_user_id,
         player_created=player_created,
@@ -186,18 +329,16 @@ def award_points(
     rendered = award_render(answer)
     if dry_run:
         return AwardOutcome(body=rendered, created=False, run=run, answer=answer)
-    assert player_id is not None, "the player exists once the award is not a dry run"
     assert answer.points is not None, "a run without an error has scored"
     award = Award(
         id=award_id,
         realm_id=realm.pk,
-        player_id=player_id,
-        task_id=task.pk,
+        task_id=read.task_id,
         points=answer.points,
         case_name=answer.case_name,
         callback_data=answer.callback_data,
         data=dict(data),
-        strategy_id=task.strategy_id,
+        strategy_id=read.strategy_id,
         strategy_version=str(strategy.version),
         idempotency_key=idempotency_key,
         response_body=rendered.decode() if idempotency_key else None,
@@ -205,14 +346,24 @@ def award_points(
         created_at=now,
     )
     try:
-        _award_store(award)
+        if player_id is not None:
+            award.player_id = player_id
+            _award_store(award)
+        elif not _award_store_new_player_postgres(award, external_user_id=external_user_id):
+            award.player_id, player_created = _player_ensure(
+                realm=realm, external_user_id=external_user_id
+            )
+            answer = replace(answer, player_created=player_created)
+            rendered = award_render(answer)
+            award.response_body = rendered.decode() if idempotency_key else None
+            _award_store(award)
     except IntegrityError:
         if not idempotency_key:
             raise
         replay = _award_replay(
             realm=realm,
             idempotency_key=idempotency_key,
-            task=task,
+            task_id=read.task_id,
             external_user_id=external_user_id,
         )
         if replay is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import models
 
-from gamification.models import Award, Player, PlayerTaskStats, TaskStats
+from gamification.models import Award, Game, Player, PlayerTaskStats, Task, TaskStats
 from gamification.sql import column as _column
 from gamification.sql import concrete_field
 
@@ -177,4 +177,136 @@ def event_history(window_count: int) -> str:
         f"LEFT JOIN {_table(TaskStats)} ts ON ts.{ts_task} = event.task_id "
         f"LEFT JOIN {_table(PlayerTaskStats)} ps "
         f"ON ps.{ps_task} = event.task_id AND ps.{ps_player} = p.{p_id}"
+    )
+
+
+@cache
+def award_store_new_player_postgres() -> str:
+    """Return the one PostgreSQL statement that creates the player, inserts the award and
+    updates both stats rows.
+
+    Parameters: realm id, external user id and created_at of the player, then
+    ``award_insert_params(award)`` without the player id. When the player already exists
+    (another request created it since the read), nothing is written and no row is answered:
+    ON CONFLICT DO NOTHING returns no id, and a DO UPDATE would add a dead row to every award.
+    """
+    player = _table(Player)
+    p_id, p_realm = _column(Player, "id"), _column(Player, "realm")
+    p_user, p_created = _column(Player, "external_user_id"), _column(Player, "created_at")
+    columns = award_insert_columns()
+    a_player = _column(Award, "player")
+    values = [
+        f"new_player.{p_id}" if name == "player" else ("%s::jsonb" if is_json else "%s")
+        for name, (_attname, is_json) in zip(
+            AWARD_INSERT_FIELDS, _award_insert_attributes(), strict=True
+        )
+    ]
+    task, points, created_at = (
+        _column(Award, "task"),
+        _column(Award, "points"),
+        _column(Award, "created_at"),
+    )
+    source = (
+        f"SELECT {_as(a_player, 'player_id')}, {_as(task, 'task_id')}, "
+        f"{_as(points, 'points')}, {_as(created_at, 'at')} FROM inserted"
+    )
+    player_stats, task_stats = stats_upserts(source, "postgresql")
+    return (
+        f"WITH new_player AS (INSERT INTO {player} ({p_realm}, {p_user}, {p_created}) "
+        f"VALUES (%s, %s, %s) ON CONFLICT ({p_realm}, {p_user}) DO NOTHING RETURNING {p_id}), "
+        f"inserted AS (INSERT INTO {_table(Award)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM new_player "
+        f"RETURNING {a_player}, {task}, {points}, {created_at}), "
+        f"player_stats AS ({player_stats} RETURNING 1) "
+        f"{task_stats} RETURNING 1"
+    )
+
+
+def award_insert_params_without_player(award: Award) -> list[Any]:
+    """Return ``award_insert_params(award)`` without the player id the statement creates."""
+    params = award_insert_params(award)
+    del params[AWARD_INSERT_FIELDS.index("player")]
+    return params
+
+
+#: The columns ``award_read`` answers before its recent counts, in order.
+AWARD_READ_COLUMNS = (
+    "game_id",
+    "task_id",
+    "strategy_id",
+    "status",
+    "player_id",
+    "task_count",
+    "task_first",
+    "task_last",
+    "count",
+    "first",
+    "last",
+    "previous",
+)
+#: The columns of a stored answer ``award_read`` adds when asked to look for a replay.
+REPLAY_COLUMNS = ("response_body", "task_id", "external_user_id")
+
+
+@cache
+def award_read(
+    window_count: int, replay: bool, strategy_join: str = "", strategy_columns: tuple[str, ...] = ()
+) -> str:
+    """Return the one read an award starts with: its task, player, stats and recent counts.
+
+    Parameters: one window start per recent window, then the event's realm id, external user
+    id, external game id and external task id, then those of ``strategy_join``, then the
+    Idempotency-Key if ``replay``. Answers one row: ``AWARD_READ_COLUMNS``, one count per
+    window, ``REPLAY_COLUMNS`` if ``replay``, then ``strategy_columns``. A missing game or
+    task answers NULL ids rather than no row, so that the caller can tell which is missing.
+    """
+    game, task, award = _table(Game), _table(Task), _table(Award)
+    g_id, g_realm = _column(Game, "id"), _column(Game, "realm")
+    g_external = _column(Game, "external_game_id")
+    t_id, t_game = _column(Task, "id"), _column(Task, "game")
+    t_external, t_strategy = _column(Task, "external_task_id"), _column(Task, "strategy_id")
+    t_status = _column(Task, "status")
+    a_player, a_task = _column(Award, "player"), _column(Award, "task")
+    a_created, a_realm = _column(Award, "created_at"), _column(Award, "realm")
+    a_key, a_body = _column(Award, "idempotency_key"), _column(Award, "response_body")
+    p_id, p_realm = _column(Player, "id"), _column(Player, "realm")
+    p_user = _column(Player, "external_user_id")
+    ts_task, ps_task = _column(TaskStats, "task"), _column(PlayerTaskStats, "task")
+    ps_player = _column(PlayerTaskStats, "player")
+    ts = [_column(TaskStats, name) for name in ("award_count", "first_award_at", "last_award_at")]
+    ps = [
+        _column(PlayerTaskStats, name)
+        for name in ("award_count", "first_award_at", "last_award_at", "previous_award_at")
+    ]
+    recent_columns = "".join(
+        f", (SELECT COUNT(*) FROM {award} a WHERE a.{a_player} = p.{p_id} "
+        f"AND a.{a_task} = t.{t_id} AND a.{a_created} > %s)"
+        for _ in range(window_count)
+    )
+    replay_columns = (
+        f", replayed.{a_body}, replayed.{a_task}, replayed_player.{p_user}" if replay else ""
+    )
+    extra_columns = "".join(f", {expression}" for expression in strategy_columns)
+    replay_join = (
+        f" LEFT JOIN {award} replayed "
+        f"ON replayed.{a_realm} = event.realm_id AND replayed.{a_key} = %s "
+        f"LEFT JOIN {_table(Player)} replayed_player "
+        f"ON replayed_player.{p_id} = replayed.{a_player}"
+        if replay
+        else ""
+    )
+    return (
+        f"SELECT g.{g_id}, t.{t_id}, t.{t_strategy}, t.{t_status}, p.{p_id}, "
+        f"{', '.join(f'ts.{c}' for c in ts)}, {', '.join(f'ps.{c}' for c in ps)}"
+        f"{recent_columns}{replay_columns}{extra_columns} "
+        "FROM (SELECT CAST(%s AS BIGINT) AS realm_id, "
+        "CAST(%s AS VARCHAR(255)) AS external_user_id) AS event "
+        f"LEFT JOIN {game} g ON g.{g_realm} = event.realm_id AND g.{g_external} = %s "
+        f"LEFT JOIN {task} t ON t.{t_game} = g.{g_id} AND t.{t_external} = %s "
+        f"LEFT JOIN {_table(Player)} p "
+        f"ON p.{p_realm} = event.realm_id AND p.{p_user} = event.external_user_id "
+        f"LEFT JOIN {_table(TaskStats)} ts ON ts.{ts_task} = t.{t_id} "
+        f"LEFT JOIN {_table(PlayerTaskStats)} ps "
+        f"ON ps.{ps_task} = t.{t_id} AND ps.{ps_player} = p.{p_id}"
+        f"{' ' + strategy_join if strategy_join else ''}{replay_join}"
     )

@@ -10,12 +10,18 @@ class StrategiesConfig(AppConfig):
         from gamification.models import RealmMembership
         from scoring.hooks import custom_strategy_resolver_register
         from strategies.roles import membership_changed, roles_sync_after_migrate
-        from strategies.selectors import custom_strategy_exists, strategy_resolve_custom
+        from strategies.selectors import (
+            PublishedVersionPrefetch,
+            custom_strategy_exists,
+            strategy_resolve_custom,
+        )
 
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="strategies-roles")
         post_save.connect(membership_changed, sender=RealmMembership, dispatch_uid="role-groups")
         post_delete.connect(
             membership_changed, sender=RealmMembership, dispatch_uid="role-groups-delete"
         )
-        custom_strategy_resolver_register(strategy_resolve_custom)
+        custom_strategy_resolver_register(
+            strategy_resolve_custom, prefetch=PublishedVersionPrefetch()
+        )
         strategy_exists_register(kind="custom", check=custom_strategy_exists)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields import CharField, IntegerField
 from django.db.models.functions import Cast, Coalesce, Concat
+from django.utils.dateparse import parse_datetime
 
 from gamification.errors import DomainError, NotFoundError
 from gamification.models import Game, Realm, Task
+from gamification.sql import column
 from gamification.strategy_ids import CUSTOM_PREFIX, custom_strategy_id, strategy_uuid
 from scoring.builtins.registry import builtin_get
 from scoring.dsl.compile import CompiledProgram, compile_program
@@ -75,7 +78,7 @@ def strategy_resolve_custom(*, realm: Realm, strategy_id: str) -> ResolvedStrate
         program = _program_load(live, parent)
     except DslValidationError as error:
         raise StrategyFailed(error) from None
-    return ResolvedStrategy(
+    resolved = ResolvedStrategy(
         strategy_id=strategy_id,
         version=str(live.version),
         kind=StrategyKind.DSL_EXTEND if parent is not None else StrategyKind.DSL_FULL,
@@ -83,6 +86,66 @@ def strategy_resolve_custom(*, realm: Realm, strategy_id: str) -> ResolvedStrate
         program=program,
         definition_id=str(live.pk),
     )
+    if len(_RESOLVED) >= _RESOLVED_SIZE:
+        _RESOLVED.clear()
+    _RESOLVED[(realm.pk, strategy_id)] = (live.pk, live.updated_at, resolved)
+    return resolved
+
+
+#: The last resolution of each bound id, by (realm id, strategy id), with the published row
+#: (id, updated_at) it came from. Only the award read's prefetch answers from it, after that
+#: read has shown the same row is still the published one.
+_RESOLVED: dict[tuple[int, str], tuple[uuid.UUID, datetime, ResolvedStrategy]] = {}
+_RESOLVED_SIZE = 1024
+
+
+def _updated_at(value: Any) -> datetime | None:
+    """Return ``updated_at`` as the ORM gives it (SQLite answers naive UTC text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = parse_datetime(value)
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+class PublishedVersionPrefetch:
+    """Find the published version of a bound id's family inside the award read.
+
+    The published row's id and ``updated_at`` are what ``_program_load`` keys compiled
+    programs by: if both match the last resolution of the id, that resolution is still exact,
+    so an award with a custom strategy reads nothing more than one with a built-in.
+    """
+
+    columns: tuple[str, ...]
+    join: str
+
+    def __init__(self) -> None:
+        table = StrategyDefinition._meta.db_table
+        pk, realm = column(StrategyDefinition, "id"), column(StrategyDefinition, "realm")
+        name, status = column(StrategyDefinition, "name"), column(StrategyDefinition, "status")
+        self.columns = (f"live.{pk}", f"live.{column(StrategyDefinition, 'updated_at')}")
+        self.join = (
+            f"LEFT JOIN {table} live ON live.{realm} = event.realm_id AND live.{status} = %s "
+            f"AND live.{name} = (SELECT bound.{name} FROM {table} bound "
+            f"WHERE bound.{pk} = %s AND bound.{realm} = event.realm_id)"
+        )
+
+    def join_params(self, *, strategy_id: str) -> list[Any]:
+        pk = strategy_uuid(strategy_id)
+        field = StrategyDefinition._meta.get_field("id")
+        bound = field.get_db_prep_value(pk, connection) if pk is not None else None
+        return [StrategyStatus.PUBLISHED.value, bound]
+
+    def resolve_cached(
+        self, *, realm: Realm, strategy_id: str, values: Sequence[Any]
+    ) -> ResolvedStrategy | None:
+        live_pk, updated_at = values
+        entry = _RESOLVED.get((realm.pk, strategy_id))
+        if entry is None or live_pk is None:
+            return None
+        cached_pk, cached_updated_at, resolved = entry
+        if cached_pk != StrategyDefinition._meta.get_field("id").to_python(live_pk):
+            return None
+        return resolved if cached_updated_at == _updated_at(updated_at) else None
 
 
 # -- authoring reads -----------------------------------------------------------------------------
