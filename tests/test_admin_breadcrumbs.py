@@ -121,6 +121,6 @@ def test_the_replay_and_dashboard_pages_lead_back_to_the_execution_logs(staff, r
     ]
     assert _crumbs(staff, dashboards[0]) == [*_log_trail(), (None, "Dashboards")]
     dashboard = reverse("admin:observability_dashboard", args=[str(strategy.pk)])
-    assert _crumbs(staff, dashboard) == [*_log_trail(), dashboards, (None, str(strategy.pk))]
+    assert _crumbs(staff, dashboard) == [*_log_trail(), dashboards, (None, f"{strategy.name} v1")]
     compare = reverse("admin:observability_compare")
     assert _crumbs(staff, compare) == [*_log_trail(), dashboards, (None, "Compare")]
