@@ -164,6 +164,7 @@ def admin_url(model: str, view: str, *args) -> str:
 
 #: Each scoped model, the role that may read it, and which row of a realm it is.
 SCOPED = [
+    ("gamification_realm", "operator", "realm"),
     ("gamification_game", "publisher", "game"),
     ("gamification_task", "publisher", "task"),
     ("gamification_player", "operator", "player"),
@@ -501,6 +502,8 @@ def test_an_operator_may_neither_simulate_nor_validate(b):
 # -- versions, diff, rollback ------------------------------------------------------------------
 def test_diff_and_rollback_reach_no_version_of_another_realms_family(a, b):
     client = logged_in("publisher-b", b.realm, "publisher")
+    versions = client.get(reverse(f"{STRATEGY}_versions", args=[b.v2.pk])).context["versions"]
+    assert {row.realm_id for row in versions} == {b.realm.pk}  # both families are "speed"
     diff = client.get(reverse(f"{STRATEGY}_diff", args=[b.v2.pk]), {"a": 1, "b": 3})
     assert diff.status_code == 302
     assert "realm-a" not in client.get(diff["Location"]).content.decode()
@@ -656,3 +659,78 @@ def test_the_index_shows_no_recent_action_on_a_realm_the_user_left(a, b):
     assert "draft-of-realm-a" in client.get(reverse("admin:index")).content.decode()
     realm_member_remove(username="leaver", realm_slug=a.realm.slug)
     assert "draft-of-realm-a" not in client.get(reverse("admin:index")).content.decode()
+
+
+# -- ids of another realm named in bodies and query strings ------------------------------------
+def _editor_post(client, view: str, **body):
+    payload = {"type": "DSL_EXTEND", "astJson": {"type": "program", "rules": []}, **body}
+    return client.post(
+        reverse(f"{STRATEGY}_{view}"), json.dumps(payload), content_type="application/json"
+    )
+
+
+@pytest.mark.parametrize("view", ["validate", "simulate_defaults"])
+def test_the_editor_answers_another_realms_parent_like_a_missing_one(a, b, view):
+    client = logged_in("designer-b", b.realm, "designer")
+    foreign = _editor_post(client, view, parentStrategyId=a.v3.strategy_id)
+    missing = _editor_post(client, view, parentStrategyId=f"custom:{MISSING_UUID}")
+    assert foreign.status_code == missing.status_code
+    assert foreign.content.replace(str(a.v3.pk).encode(), b"") == missing.content.replace(
+        MISSING_UUID.encode(), b""
+    )
+
+
+def test_a_game_bound_to_another_realms_strategy_is_refused_like_a_missing_one(a, b):
+    client = logged_in("publisher-b", b.realm, "publisher")
+
+    def add(strategy_id: str):
+        return client.post(
+            admin_url("gamification_game", "add"),
+            {
+                "realm": b.realm.pk,
+                "external_game_id": "planted",
+                "platform": "web",
+                "strategy_id": strategy_id,
+                "params": "{}",
+                "tasks-TOTAL_FORMS": "0",
+                "tasks-INITIAL_FORMS": "0",
+                "tasks-MIN_NUM_FORMS": "0",
+                "tasks-MAX_NUM_FORMS": "1000",
+            },
+        )
+
+    foreign, missing = add(a.v3.strategy_id), add(f"custom:{MISSING_UUID}")
+    assert foreign.status_code == missing.status_code == 200
+    errors = [r.context["adminform"].form.errors["strategy_id"] for r in (foreign, missing)]
+    assert errors[0] == [e.replace(MISSING_UUID, str(a.v3.pk)) for e in errors[1]]
+    assert not Game.objects.filter(external_game_id="planted").exists()
+
+
+def test_a_log_naming_another_realms_version_shows_and_replays_nothing_of_it(a, b):
+    forged = log_make(
+        realm=b.realm,
+        strategy_id=a.v3.strategy_id,
+        definition_id=a.v3.pk,
+        strategy_version="3",
+        external_user_id="forged",
+    )
+    client = logged_in("operator-b", b.realm, "operator")
+    listing = client.get(admin_url("observability_strategyexecutionlog", "changelist"))
+    page = client.get(admin_url("observability_strategyexecutionlog", "change", forged.pk))
+    replay = client.get(
+        reverse("admin:observability_strategyexecutionlog_replay", args=[forged.pk])
+    )
+    for response in (listing, page, replay):
+        assert response.status_code == 200
+        assert "speed v3" not in response.content.decode()
+    assert replay.context["columns"] is not None
+
+
+@pytest.mark.parametrize("term", ["not-a-uuid", "0190a5b0", "realm-a"])
+def test_searching_the_runbook_for_a_malformed_id_is_an_empty_list(b, term):
+    client = logged_in("operator-b", b.realm, "operator")
+    for model in ("observability_strategyexecutionlog", "observability_executionlogdeadletter"):
+        response = client.get(admin_url(model, "changelist"), {"q": term})
+        assert response.status_code in (200, 400)
+        if response.status_code == 200:
+            assert list(response.context["cl"].result_list) == []
