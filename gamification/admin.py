@@ -330,6 +330,11 @@ class GameAdmin(RealmScopedAdmin):
     readonly_fields = ["api_key_used", "created_at", "updated_at"]
     inlines = [TaskInline]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Game | None = None) -> list[str]:
+        """A game stays in its realm: its tasks, players' awards and strategies are there."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else ["realm", *fields]
+
     def save_model(self, request: HttpRequest, obj: Game, form: Any, change: bool) -> None:
         if change and "strategy_id" in form.changed_data:
             # Through the service, so the tasks that follow the game's strategy follow it.
@@ -347,6 +352,11 @@ class TaskAdmin(RealmScopedAdmin):
     list_select_related = ["game"]
     search_fields = ["external_task_id", "game__external_game_id"]
     readonly_fields = ["api_key_used", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> list[str]:
+        """A task stays in its game (and realm): its awards and strategy binding are there."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else ["game", *fields]
 
 
 @admin.register(Player)

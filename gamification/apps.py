@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class GamificationConfig(AppConfig):
@@ -17,3 +18,11 @@ class GamificationConfig(AppConfig):
                 rate_parse(settings.API_KEY_DEFAULT_RATE)
             except ValidationError as error:
                 raise ImproperlyConfigured(f"API_KEY_DEFAULT_RATE: {error.messages[0]}") from None
+
+
+class RealmAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` whose ``admin.site`` scopes "Recent actions" by realm."""
+
+    # Named in INSTALLED_APPS; GamificationConfig stays this module's default.
+    default = False
+    default_site = "gamification.admin_site.RealmAdminSite"

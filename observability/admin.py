@@ -225,7 +225,7 @@ class StrategyExecutionLogAdmin(RealmScopedAdmin):
     def strategy_link(self, obj: StrategyExecutionLog) -> SafeString:
         key = str(obj.definition_id) if obj.definition_id else obj.strategy_id
         label = self._strategy_labels(obj).get(obj.definition_id) if obj.definition_id else None
-        if label is not None:
+        if label is not None and label.realm_id == obj.realm_id:
             text = label.label
         elif obj.definition_id:
             text = f"{obj.strategy_id} v{obj.strategy_version}"

@@ -59,17 +59,22 @@ class _OperatorScope:
                 raise Http404("No such realm.")
 
     def strategy_name(self, strategy_id: str) -> str:
-        """Return what to call ``strategy_id``; 404 for a custom one of a realm not operated."""
+        """Return what to call ``strategy_id``; 404 for a custom one the user cannot read.
+
+        A version of a realm not operated answers like one that never existed. A version
+        deleted since keeps its logs, so it has a dashboard while operated realms hold them.
+        """
         pk = strategy_uuid(strategy_id)
         if pk is None:
             return strategy_id
         label = selectors.strategy_labels(definition_ids=[pk]).get(pk)
-        # A version deleted since keeps its logs: they are read only in operated realms.
-        if label is None:
+        if label is not None and (self.realm_ids is None or label.realm_id in self.realm_ids):
+            return label.label
+        if label is None and selectors.execution_log_exists(
+            strategy_id=strategy_id, realm_ids=self.realm_ids
+        ):
             return strategy_id
-        if self.realm_ids is not None and label.realm_id not in self.realm_ids:
-            raise Http404("No such strategy.")
-        return label.label
+        raise Http404("No such strategy.")
 
 
 class ReplayView(_AdminPage):

@@ -94,8 +94,10 @@ def execution_logs_for(
     return queryset
 
 
-def execution_log_exists(*, strategy_id: str, realm: Realm) -> bool:
-    return execution_logs_for(strategy_id=strategy_id, realm=realm).exists()
+def execution_log_exists(
+    *, strategy_id: str, realm: Realm | None = None, realm_ids: Collection[int] | None = None
+) -> bool:
+    return execution_logs_for(strategy_id=strategy_id, realm=realm, realm_ids=realm_ids).exists()
 
 
 def execution_log_get(
