@@ -43,20 +43,27 @@ INSTALLED_APPS = [
     "observability",
 ]
 
+# The Site* middleware is Django's own (and WhiteNoise's) skipped for requests under
+# API_PATH_PREFIX, which authenticate with an API key: no static files, session, CSRF check,
+# user or messages there.
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "gamification.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "gamification.middleware.SiteStaticFilesMiddleware",
+    "gamification.middleware.SiteSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "gamification.middleware.SiteCsrfViewMiddleware",
+    "gamification.middleware.SiteAuthenticationMiddleware",
+    "gamification.middleware.SiteMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gamification.middleware.DatabaseUnavailableMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+API_PATH_PREFIX = "/api/"
+# security.W003 looks for CsrfViewMiddleware by its dotted path; SiteCsrfViewMiddleware is
+# that middleware for every page outside the API.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 # The largest request body accepted (413 beyond it, before anything reads it). A strategy
 # import of a program at DSL_MAX_NODES with its block layout is about 200 KB.
@@ -235,7 +242,7 @@ DSL_EXECUTION_LOG_QUEUE_MAXSIZE = env_int("DSL_EXECUTION_LOG_QUEUE_MAXSIZE", 100
 DSL_EXECUTION_LOG_RETENTION_DAYS = env_int("DSL_EXECUTION_LOG_RETENTION_DAYS", 30, minimum=1)
 # The execution log's covering indexes (INCLUDE columns) are PostgreSQL-only; SQLite, the
 # demo's database, builds them without the extra columns.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]
+SILENCED_SYSTEM_CHECKS += ["models.W040"]
 DSL_EXECUTION_LOG_PURGE_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_PURGE_BATCH_SIZE", 10000, minimum=1)
 # Rows per task message, and how long the sink stops publishing after a broker failure.
 DSL_EXECUTION_LOG_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_BATCH_SIZE", 50, minimum=1)
