@@ -247,6 +247,8 @@ DSL_EXECUTION_LOG_PURGE_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_PURGE_BATCH_SIZE
 # Rows per task message, and how long the sink stops publishing after a broker failure.
 DSL_EXECUTION_LOG_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_BATCH_SIZE", 50, minimum=1)
 DSL_EXECUTION_LOG_CIRCUIT_SECONDS = env_float("DSL_EXECUTION_LOG_CIRCUIT_SECONDS", 10.0, minimum=0)
+# How long the publisher waits for a batch to fill before it publishes a smaller one.
+DSL_EXECUTION_LOG_LINGER_SECONDS = env_float("DSL_EXECUTION_LOG_LINGER_SECONDS", 0.5, minimum=0)
 # The worker defers a batch while the database is down: backoff 2, 4, 8... capped here.
 DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX = env_float(
     "DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX", 60.0, minimum=0.1
