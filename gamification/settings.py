@@ -95,6 +95,16 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", True),
     )
 }
+# DATABASE_POOLER=pgbouncer: DATABASE_URL points at PgBouncer in transaction pooling mode
+# (docker-compose.yml), which hands each transaction whichever server connection is free.
+# A server-side cursor (QuerySet.iterator()) would outlive its transaction there, so it is
+# off; Django's psycopg backend binds parameters on the client and prepares nothing, and a
+# kept connection (DATABASE_CONN_MAX_AGE) is one to PgBouncer, which costs PostgreSQL nothing.
+DATABASE_POOLER = env_str("DATABASE_POOLER") or None
+if DATABASE_POOLER not in (None, "pgbouncer"):
+    raise ImproperlyConfigured("DATABASE_POOLER must be unset or 'pgbouncer'")
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
