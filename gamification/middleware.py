@@ -100,6 +100,7 @@ class DatabaseUnavailableMiddleware:
 
 
 def api_request(request: HttpRequest) -> bool:
+    """Whether ``request`` is an API call (authenticated by its key, never by a session)."""
     return request.path_info.startswith(settings.API_PATH_PREFIX)
 
 
@@ -115,7 +116,7 @@ class SiteOnly:
     get_response: Any
 
     def __call__(self, request: HttpRequest) -> Any:
-        if request.path_info.startswith(settings.API_PATH_PREFIX):
+        if api_request(request):
             return self.get_response(request)
         return super().__call__(request)  # type: ignore[misc]
 
@@ -136,7 +137,7 @@ class SiteCsrfViewMiddleware(SiteOnly, CsrfViewMiddleware):
         callback_args: tuple[Any, ...],
         callback_kwargs: dict[str, Any],
     ) -> HttpResponseForbidden | None:
-        if request.path_info.startswith(settings.API_PATH_PREFIX):
+        if api_request(request):
             return None
         return super().process_view(request, callback, callback_args, callback_kwargs)
 
