@@ -161,3 +161,13 @@ def test_the_api_docs_page_renders_without_a_session():
     assert response.status_code == 200
     assert b"swagger-ui" in response.content
     assert "Set-Cookie" not in response.headers
+
+
+def test_static_files_are_still_served_outside_the_api(settings):
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+
+    response = Client().get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
+
+    assert response.status_code == 200
+    assert b"swagger-ui" in b"".join(response.streaming_content)
