@@ -4,7 +4,9 @@ Everything tunable comes from the environment:
 
 ``PORT`` (8000) or ``GUNICORN_BIND``, ``GUNICORN_WORKERS`` (2 x CPUs), ``GUNICORN_THREADS`` (4),
 ``GUNICORN_TIMEOUT`` (30), ``GUNICORN_GRACEFUL_TIMEOUT`` (30), ``GUNICORN_KEEPALIVE`` (5),
-``GUNICORN_MAX_REQUESTS`` (0, off), ``GUNICORN_CONTROL_SOCKET`` (unset: no control socket),
+``GUNICORN_MAX_REQUESTS`` (0, off), ``GUNICORN_REUSE_PORT`` (1: a listening socket per worker),
+``GUNICORN_ACCESS_LOG`` (``-``: stdout; ``off``: no access log and no cost per request),
+``GUNICORN_CONTROL_SOCKET`` (unset: no control socket),
 ``FORWARDED_ALLOW_IPS`` (read by gunicorn itself), ``PROMETHEUS_MULTIPROC_DIR``.
 
 Each worker thread holds its own database connection (``DATABASE_CONN_MAX_AGE``), so one
@@ -30,6 +32,17 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SystemExit(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
 def _cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -40,6 +53,12 @@ def _cpu_count() -> int:
 # Server socket.
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_env_int('PORT', 8000, minimum=1)}"
 backlog = 2048
+# With one listening socket shared by all workers, a gthread worker that is awake accepts
+# every connection waiting, and keep-alive clients stay where they landed: measured at
+# concurrency 8, one worker served all eight connections while the other idled. With
+# SO_REUSEPORT each worker binds a socket of its own and the kernel spreads new connections
+# over them by their address hash; a worker that exits drops what waits in its own backlog.
+reuse_port = _env_bool("GUNICORN_REUSE_PORT", True)
 
 # Workers. gthread keeps HTTP keep-alive connections open (sync closes every one) and lets
 # a worker overlap requests blocked on PostgreSQL or Redis.
@@ -61,8 +80,10 @@ control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
-# Logging: access log to stdout, server log to stderr.
-accesslog = "-"
+# Logging: access log to stdout (unless off: then gunicorn formats nothing per request),
+# server log to stderr.
+_access_log = os.environ.get("GUNICORN_ACCESS_LOG", "-").strip()
+accesslog = None if _access_log.lower() in {"", "off", "none", "0", "false"} else _access_log
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'

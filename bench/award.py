@@ -1,36 +1,47 @@
 #!/usr/bin/env python
-"""Throughput and latency of the award endpoint under gunicorn, on PostgreSQL.
+"""Throughput, latency and worker CPU of the award endpoint under gunicorn, on PostgreSQL.
 
 Run through ``make bench-award`` (a throwaway, durable PostgreSQL on loopback) or with
 ``DATABASE_URL`` pointing at a PostgreSQL database you can wipe. Needs ``wrk`` as the load
 generator (``apt-get install wrk``): it runs on the same machine, so its CPU is counted too.
 
 For each history size (earlier awards on the benchmarked task, spread over 1,000 players) and
-each concurrency, it prints requests/s and p50/p95/p99 latency of ``POST .../points`` with the
-``default`` strategy, production settings (DEBUG off) and gunicorn's gthread workers.
+each concurrency, it prints awards/s, p50/p95/p99 latency of ``POST .../points`` with the
+``default`` strategy, production settings (DEBUG off) and gunicorn's gthread workers, the load
+average before the round, and each worker's CPU seconds in the round (from
+``/proc/<pid>/stat``) with the workers' CPU per award.
+
+``--compare REF`` also serves the tree of git revision REF (checked out with ``git worktree
+add`` into a temporary directory, run with this Python) against a database of its own on the
+same PostgreSQL server, migrated by REF, and alternates rounds between the two; the summary
+gives both and their ratio per history and concurrency. Each tree starts gunicorn with its
+own ``gunicorn.conf.py``; a tree whose configuration cannot turn the access log off gets the
+empty access-log format its own bench used.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gamification.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret")
-
 PLAYERS = 1000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LUA = """
 local path = "%(path)s"
 local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
@@ -50,19 +61,14 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def prepare(history: int) -> tuple[str, str]:
-    """Create the realm, key, game and task, with ``history`` earlier awards; return (path, key)."""
+def seed(history: int) -> dict[str, str]:
+    """In the tree on ``sys.path``: migrate, then create the realm, key, game and task with
+    ``history`` earlier awards; return the award path and the key."""
     import django
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import DatabaseError, connection, transaction
 
     from gamification.models import Award, Player, PlayerTaskStats, Realm, Task, TaskStats
     from gamification.services import api_key_create, game_create, task_create
@@ -76,22 +82,50 @@ def prepare(history: int) -> tuple[str, str]:
     Player.objects.bulk_create(
         Player(realm=realm, external_user_id=f"player-{n}") for n in range(1, PLAYERS + 1)
     )
+    awards, players = Award._meta.db_table, Player._meta.db_table
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        # Earlier awards, one per second of the past, round-robin over the players.
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The rows below reference the realm, task and players made above; checking each of
+        # a million rows' three foreign keys (a trigger each) is most of the insert's time.
+        # Only a superuser may skip them; anyone else pays the checks.
+        with contextlib.suppress(DatabaseError), transaction.atomic():
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        # A million inserts into the award table's secondary indexes, in the order of the
+        # rows, cost several times building the same indexes afterwards from sorted input;
+        # they are set aside (as defined by the migrations) and built again.
+        cursor.execute(
+            """
+            SELECT i.indexname, i.indexdef FROM pg_indexes i
+            WHERE i.schemaname = current_schema() AND i.tablename = %s
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                              WHERE c.conindid = format('%%I', i.indexname)::regclass)
+            """,
+            [awards],
+        )
+        secondary_indexes = cursor.fetchall()
+        for name, _ in secondary_indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+        # Earlier awards, one per second of the past, round-robin over the players; the
+        # player ids are looked up once, as an array, not joined per row. Ascending ids (as
+        # the application's time-ordered ones are) append to the primary key's index instead
+        # of writing all over it.
         cursor.execute(
             f"""
-            INSERT INTO {Award._meta.db_table}
+            INSERT INTO {awards}
                 (id, realm_id, player_id, task_id, points, case_name, callback_data, data,
                  strategy_id, strategy_version, created_at)
-            SELECT gen_random_uuid(), %s, p.id, %s, 1, 'BasicEngagement', '{{}}', '{{}}',
-                   'default', '0.0.2', now() - make_interval(secs => %s - g)
-            FROM generate_series(1, %s) AS g
-            JOIN {Player._meta.db_table} p
-              ON p.realm_id = %s AND p.external_user_id = 'player-' || (1 + g %% {PLAYERS})
+            SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, %s,
+                   ids.player_ids[1 + g %% {PLAYERS}], %s, 1,
+                   'BasicEngagement', '{{}}', '{{}}', 'default', '0.0.2',
+                   now() - make_interval(secs => %s - g)
+            FROM (SELECT array_agg(id ORDER BY id) AS player_ids
+                  FROM {players} WHERE realm_id = %s) AS ids,
+                 generate_series(1, %s) AS g
             """,
-            [realm.pk, task.pk, history + 3600, history, realm.pk],
+            [realm.pk, task.pk, history + 3600, realm.pk, history],
         )
+        for _, definition in secondary_indexes:
+            cursor.execute(definition)
         cursor.execute(
             f"""
             INSERT INTO {PlayerTaskStats._meta.db_table}
@@ -99,7 +133,7 @@ def prepare(history: int) -> tuple[str, str]:
                  previous_award_at)
             SELECT player_id, task_id, count(*), sum(points), min(created_at), max(created_at),
                    (array_agg(created_at ORDER BY created_at DESC))[2]
-            FROM {Award._meta.db_table} WHERE task_id = %s GROUP BY player_id, task_id
+            FROM {awards} WHERE task_id = %s GROUP BY player_id, task_id
             """,
             [task.pk],
         )
@@ -108,56 +142,125 @@ def prepare(history: int) -> tuple[str, str]:
             INSERT INTO {TaskStats._meta.db_table}
                 (task_id, award_count, points_total, first_award_at, last_award_at)
             SELECT task_id, count(*), sum(points), min(created_at), max(created_at)
-            FROM {Award._meta.db_table} WHERE task_id = %s GROUP BY task_id
+            FROM {awards} WHERE task_id = %s GROUP BY task_id
             """,
             [task.pk],
         )
         cursor.execute("ANALYZE")
-    print(f"  seeded {history:,} earlier awards in {time.perf_counter() - started:.1f} s")
+    seconds = time.perf_counter() - started
     assert Task.objects.get(pk=task.pk).stats.award_count == history
     connection.close()
-    return f"/api/v1/games/{game.external_game_id}/tasks/{task.external_task_id}/points", key
+    path = f"/api/v1/games/{game.external_game_id}/tasks/{task.external_task_id}/points"
+    return {"path": path, "key": key, "seconds": f"{seconds:.1f}"}
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PORT": str(port),
-        "GUNICORN_WORKERS": str(workers),
-        "GUNICORN_THREADS": str(threads),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    multiproc = tempfile.mkdtemp(prefix="bench-prom-")
-    env["PROMETHEUS_MULTIPROC_DIR"] = multiproc
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--access-logfile",
-            "-",
-            "--access-logformat",
-            "",
-            "gamification.wsgi",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return server
-        except OSError:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_named(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_recreate(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+@dataclass
+class Tree:
+    """A source tree to serve: this checkout or a git revision's worktree."""
+
+    label: str
+    root: Path
+    database_url: str
+    path: str = ""
+    key: str = ""
+    server: subprocess.Popen | None = None
+    port: int = 0
+    rounds: dict[tuple[int, int], list[dict]] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "DJANGO_SETTINGS_MODULE": "gamification.settings",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
+            "PYTHONPATH": str(self.root),
+        }
+        env.pop("CELERY_BROKER_URL", None)
+        return env
+
+    def seed(self, history: int) -> None:
+        completed = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--seed", str(history)],
+            cwd=self.root,
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+        )
+        if completed.returncode != 0:
+            raise SystemExit(f"seeding {self.label} failed:\n{completed.stderr}")
+        seeded = json.loads(completed.stdout.strip().splitlines()[-1])
+        self.path, self.key = seeded["path"], seeded["key"]
+        print(f"  {self.label}: seeded {history:,} earlier awards in {seeded['seconds']} s")
+
+    def start(self, workers: int, threads: int) -> None:
+        self.port = free_port()
+        env = {
+            **self.environment(),
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "PORT": str(self.port),
+            "GUNICORN_WORKERS": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            "GUNICORN_ACCESS_LOG": "off",
+            "LOG_LEVEL": "WARNING",
+            "GUNICORN_LOG_LEVEL": "warning",
+            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-prom-"),
+        }
+        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+        if "GUNICORN_ACCESS_LOG" not in (self.root / "gunicorn.conf.py").read_text():
+            command += ["--access-logfile", "-", "--access-logformat", ""]
+        self.server = subprocess.Popen(
+            [*command, "gamification.wsgi"], cwd=self.root, env=env, stdout=subprocess.DEVNULL
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                if len(self.worker_pids()) >= workers:
+                    return
+            except OSError:
+                pass
             time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not come up")
+        self.stop()
+        raise SystemExit(f"gunicorn of {self.label} did not come up")
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.send_signal(signal.SIGTERM)
+            self.server.wait(timeout=30)
+            self.server = None
+
+    def worker_pids(self) -> list[int]:
+        assert self.server is not None
+        master = self.server.pid
+        children = Path(f"/proc/{master}/task/{master}/children")
+        return sorted(int(pid) for pid in children.read_text().split())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def run_wrk(port: int, path: str, key: str, concurrency: int, seconds: int) -> dict:
@@ -183,53 +286,128 @@ def run_wrk(port: int, path: str, key: str, concurrency: int, seconds: int) -> d
     return json.loads(line.removeprefix("RESULT "))
 
 
+def measured_round(tree: Tree, concurrency: int, seconds: int) -> dict:
+    """One wrk run against ``tree``, with the load average before it and the workers' CPU."""
+    load = os.getloadavg()[0]
+    pids = tree.worker_pids()
+    before = {pid: cpu_seconds(pid) for pid in pids}
+    result = run_wrk(tree.port, tree.path, tree.key, concurrency, seconds)
+    worker_cpu = [cpu_seconds(pid) - before[pid] for pid in pids]
+    awards = result["requests"]
+    result |= {
+        "load": load,
+        "rps": awards / (result["duration_us"] / 1e6),
+        "worker_cpu": worker_cpu,
+        "cpu_ms_per_award": 1000 * sum(worker_cpu) / awards if awards else float("nan"),
+    }
+    return result
+
+
+def round_line(label: str, history: int, concurrency: int, result: dict) -> str:
+    split = " + ".join(f"{seconds:.1f}" for seconds in result["worker_cpu"])
+    return (
+        f"  {label:<8} history {history:>9,}  c={concurrency:<3} load {result['load']:5.2f}  "
+        f"{result['rps']:8.1f} awards/s  p50 {result['p50'] / 1000:6.2f}  "
+        f"p95 {result['p95'] / 1000:6.2f}  p99 {result['p99'] / 1000:6.2f} ms  "
+        f"workers {split} s CPU, {result['cpu_ms_per_award']:.2f} ms/award  "
+        f"errors {result['socket_errors']}  non-2xx {result['non_2xx']}"
+    )
+
+
+@contextlib.contextmanager
+def revision_worktree(revision: str) -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="bench-ref-"))
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--quiet", str(directory), revision],
+        cwd=ROOT,
+        check=True,
+    )
+    try:
+        yield directory
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(directory)], cwd=ROOT, check=False
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def summary(trees: list[Tree], histories: list[int], concurrencies: list[int]) -> None:
+    print("\nsummary: median awards/s, median p99 ms, mean worker CPU ms per award")
+    for history in histories:
+        for concurrency in concurrencies:
+            cells, rates = [], []
+            for tree in trees:
+                rounds = tree.rounds.get((history, concurrency), [])
+                if not rounds:
+                    continue
+                rps = statistics.median(r["rps"] for r in rounds)
+                p99 = statistics.median(r["p99"] for r in rounds) / 1000
+                cpu = statistics.fmean(r["cpu_ms_per_award"] for r in rounds)
+                rates.append(rps)
+                cells.append(f"{tree.label}: {rps:7.1f} /s p99 {p99:6.2f} ms cpu {cpu:5.2f} ms")
+            ratio = f"   ratio {rates[0] / rates[1]:.2f}x" if len(rates) == 2 and rates[1] else ""
+            print(f"  history {history:>9,}  c={concurrency:<3} " + "   ".join(cells) + ratio)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--histories", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per tree and concurrency")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--compare", metavar="REF", help="also serve git revision REF")
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    if args.seed is not None:
+        sys.path.insert(0, os.getcwd())
+        print(json.dumps(seed(args.seed)))
+        return
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
         raise SystemExit("DATABASE_URL must point at PostgreSQL (use `make bench-award`)")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required as the load generator: apt-get install wrk")
 
-    print(
-        f"award endpoint, gunicorn gthread {args.workers} workers x {args.threads} threads, "
-        f"{os.cpu_count()} CPUs, {args.seconds} s per run"
-    )
-    rows = []
-    for history in args.histories:
-        path, key = prepare(history)
-        port = free_port()
-        server = start_server(port, args.workers, args.threads)
-        try:
-            run_wrk(port, path, key, 8, 3)  # warm-up: connections, caches, JIT-free Python
-            for concurrency in args.concurrency:
-                result = run_wrk(port, path, key, concurrency, args.seconds)
-                rps = result["requests"] / (result["duration_us"] / 1e6)
-                rows.append((history, concurrency, rps, result))
-                print(
-                    f"  history {history:>9,}  c={concurrency:<3} {rps:8.1f} req/s  "
-                    f"p50 {result['p50'] / 1000:6.2f} ms  p95 {result['p95'] / 1000:6.2f} ms  "
-                    f"p99 {result['p99'] / 1000:6.2f} ms  errors {result['socket_errors']}  "
-                    f"non-2xx {result['non_2xx']}",
-                    flush=True,
-                )
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-
-    print("\nsummary (req/s, p99 ms)")
-    for concurrency in args.concurrency:
-        cells = [
-            f"{history:>9,}: {rps:7.1f} /s {r['p99'] / 1000:6.2f} ms"
-            for history, c, rps, r in rows
-            if c == concurrency
-        ]
-        print(f"  c={concurrency:<3} " + "   ".join(cells))
+    with contextlib.ExitStack() as stack:
+        trees = [Tree("current", ROOT, database_url)]
+        if args.compare:
+            revision = subprocess.run(
+                ["git", "rev-parse", "--short", args.compare],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            name = urlsplit(database_url).path.lstrip("/") + "_ref"
+            database_recreate(database_url, name)
+            ref_root = stack.enter_context(revision_worktree(args.compare))
+            trees.append(Tree(revision, ref_root, database_url_named(database_url, name)))
+        print(
+            f"award endpoint, gunicorn gthread {args.workers} workers x {args.threads} threads, "
+            f"{os.cpu_count()} CPUs, {args.seconds} s per round, {args.rounds} round(s) each"
+            + (f", current tree against {trees[1].label}" if args.compare else "")
+        )
+        for history in args.histories:
+            for tree in trees:
+                tree.seed(history)
+            try:
+                for tree in trees:
+                    tree.start(args.workers, args.threads)
+                    run_wrk(tree.port, tree.path, tree.key, 8, 3)  # warm-up
+                for concurrency in args.concurrency:
+                    for number in range(args.rounds):
+                        # Alternate which tree goes first, so neither always follows the other.
+                        order = trees if number % 2 == 0 else trees[::-1]
+                        for tree in order:
+                            result = measured_round(tree, concurrency, args.seconds)
+                            tree.rounds.setdefault((history, concurrency), []).append(result)
+                            print(round_line(tree.label, history, concurrency, result), flush=True)
+            finally:
+                for tree in trees:
+                    tree.stop()
+        summary(trees, args.histories, args.concurrency)
 
 
 if __name__ == "__main__":

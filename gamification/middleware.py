@@ -1,5 +1,5 @@
 """The HTTP edge: refuse what the application cannot take, and answer 503 while the database
-is away, all in the API's error shape."""
+is away, all in the API's error shape; and keep what only the admin needs off the API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.middleware.csrf import CsrfViewMiddleware
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from gamification.errors import (
     DomainError,
@@ -92,6 +97,57 @@ class DatabaseUnavailableMiddleware:
         if database_unavailable(exception):
             return service_unavailable_response(exception)
         return None
+
+
+def api_request(request: HttpRequest) -> bool:
+    """Whether ``request`` is an API call (authenticated by its key, never by a session)."""
+    return request.path_info.startswith(settings.API_PATH_PREFIX)
+
+
+class SiteOnly:
+    """Skip this middleware for requests under ``API_PATH_PREFIX``.
+
+    API calls authenticate with a key (``gamification.auth``), never with a session or a
+    CSRF token, send no messages and fetch no static files; building a session, a CSRF check,
+    a lazy user and a message store for each of them is pure cost. Pages outside the API (the
+    admin, the probes) get the middleware unchanged.
+    """
+
+    get_response: Any
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if api_request(request):
+            return self.get_response(request)
+        return super().__call__(request)  # type: ignore[misc]
+
+
+class SiteStaticFilesMiddleware(SiteOnly, WhiteNoiseMiddleware):
+    pass
+
+
+class SiteSessionMiddleware(SiteOnly, SessionMiddleware):
+    pass
+
+
+class SiteCsrfViewMiddleware(SiteOnly, CsrfViewMiddleware):
+    def process_view(
+        self,
+        request: HttpRequest,
+        callback: Callable[..., Any],
+        callback_args: tuple[Any, ...],
+        callback_kwargs: dict[str, Any],
+    ) -> HttpResponseForbidden | None:
+        if api_request(request):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
+class SiteAuthenticationMiddleware(SiteOnly, AuthenticationMiddleware):
+    pass
+
+
+class SiteMessageMiddleware(SiteOnly, MessageMiddleware):
+    pass
 
 
 WsgiApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -43,20 +43,27 @@ INSTALLED_APPS = [
     "observability",
 ]
 
+# The Site* middleware is Django's own (and WhiteNoise's) skipped for requests under
+# API_PATH_PREFIX, which authenticate with an API key: no static files, session, CSRF check,
+# user or messages there.
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "gamification.middleware.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "gamification.middleware.SiteStaticFilesMiddleware",
+    "gamification.middleware.SiteSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "gamification.middleware.SiteCsrfViewMiddleware",
+    "gamification.middleware.SiteAuthenticationMiddleware",
+    "gamification.middleware.SiteMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gamification.middleware.DatabaseUnavailableMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+API_PATH_PREFIX = "/api/"
+# security.W003 looks for CsrfViewMiddleware by its dotted path; SiteCsrfViewMiddleware is
+# that middleware for every page outside the API.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 # The largest request body accepted (413 beyond it, before anything reads it). A strategy
 # import of a program at DSL_MAX_NODES with its block layout is about 200 KB.
@@ -92,6 +99,16 @@ DATABASES = {
         conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
+# DATABASE_POOLER=pgbouncer: DATABASE_URL points at PgBouncer in transaction pooling mode
+# (docker-compose.yml), which hands each transaction whichever server connection is free.
+# A server-side cursor (QuerySet.iterator()) would outlive its transaction there, so it is
+# off; Django's psycopg backend binds parameters on the client and prepares nothing, and a
+# kept connection (DATABASE_CONN_MAX_AGE) is one to PgBouncer, which costs PostgreSQL nothing.
+DATABASE_POOLER = env_str("DATABASE_POOLER") or None
+if DATABASE_POOLER not in (None, "pgbouncer"):
+    raise ImproperlyConfigured("DATABASE_POOLER must be unset or 'pgbouncer'")
+if DATABASE_POOLER == "pgbouncer":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -242,11 +259,13 @@ DSL_EXECUTION_LOG_QUEUE_MAXSIZE = env_int("DSL_EXECUTION_LOG_QUEUE_MAXSIZE", 100
 DSL_EXECUTION_LOG_RETENTION_DAYS = env_int("DSL_EXECUTION_LOG_RETENTION_DAYS", 30, minimum=1)
 # The execution log's covering indexes (INCLUDE columns) are PostgreSQL-only; SQLite, the
 # demo's database, builds them without the extra columns.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]
+SILENCED_SYSTEM_CHECKS += ["models.W040"]
 DSL_EXECUTION_LOG_PURGE_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_PURGE_BATCH_SIZE", 10000, minimum=1)
 # Rows per task message, and how long the sink stops publishing after a broker failure.
 DSL_EXECUTION_LOG_BATCH_SIZE = env_int("DSL_EXECUTION_LOG_BATCH_SIZE", 50, minimum=1)
 DSL_EXECUTION_LOG_CIRCUIT_SECONDS = env_float("DSL_EXECUTION_LOG_CIRCUIT_SECONDS", 10.0, minimum=0)
+# How long the publisher waits for a batch to fill before it publishes a smaller one.
+DSL_EXECUTION_LOG_LINGER_SECONDS = env_float("DSL_EXECUTION_LOG_LINGER_SECONDS", 0.5, minimum=0)
 # The worker defers a batch while the database is down: backoff 2, 4, 8... capped here.
 DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX = env_float(
     "DSL_EXECUTION_LOG_RETRY_BACKOFF_MAX", 60.0, minimum=0.1

@@ -18,6 +18,7 @@ from scoring.serializers import (
     AwardRequestSerializer,
     AwardResponseSerializer,
     BuiltinStrategySerializer,
+    award_request_validated,
 )
 from scoring.services import award_points
 
@@ -41,8 +42,7 @@ class TaskPointsView(TaskPointsReadMixin, generics.GenericAPIView):
     )
     def post(self, request: Request, external_game_id: str, external_task_id: str) -> HttpResponse:
         """Score one event with the task's strategy and store the points."""
-        payload = AwardRequestSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        payload = award_request_validated(request.data)
         idempotency_key = request.headers.get(IDEMPOTENCY_HEADER) or None
         if idempotency_key is not None and len(idempotency_key) > 255:
             raise serializers.ValidationError({IDEMPOTENCY_HEADER: ["At most 255 characters."]})
@@ -54,10 +54,10 @@ class TaskPointsView(TaskPointsReadMixin, generics.GenericAPIView):
             realm=realm,
             api_key=request_api_key(request),
             task=task,
-            external_user_id=payload.validated_data["externalUserId"],
-            data=payload.validated_data["data"],
+            external_user_id=payload["externalUserId"],
+            data=payload["data"],
             idempotency_key=idempotency_key,
-            dry_run=payload.validated_data["dryRun"],
+            dry_run=payload["dryRun"],
         )
         return HttpResponse(
             outcome.body,
