@@ -102,3 +102,21 @@ class StrategyDefinitionFactory(factory.django.DjangoModelFactory):
     ast_json = factory.LazyFunction(strategy_program_full)
     version = 1
     status = "DRAFT"
+
+
+def member_client(username: str, realm: Realm, role: str):
+    """A test client logged in as ``username``, holding ``role`` in ``realm``."""
+    from django.test import Client
+
+    from gamification.services import realm_member_add
+
+    client = Client()
+    client.force_login(
+        realm_member_add(username=username, realm_slug=realm.slug, role=role).membership.user
+    )
+    return client
+
+
+def is_missing(response) -> bool:
+    """The admin's answer to an object that does not exist (for this user): a 404 page."""
+    return response.status_code == 404 and b"<html" in response.content.lower()

@@ -5,29 +5,22 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from gamification.auth import hash_secret
 from gamification.models import ApiKey, Award, Realm, RealmMembership
-from gamification.services import api_key_create, realm_member_add
-from tests.factories import GameFactory, PlayerFactory, RealmFactory, TaskFactory
+from gamification.services import api_key_create
+from tests.factories import (
+    GameFactory,
+    PlayerFactory,
+    RealmFactory,
+    TaskFactory,
+    is_missing,
+    member_client,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(username: str, realm: Realm, role: str) -> Client:
-    client = Client()
-    client.force_login(
-        realm_member_add(username=username, realm_slug=realm.slug, role=role).membership.user
-    )
-    return client
-
-
-def is_missing(response) -> bool:
-    """The admin's answer to an object that does not exist (for this user): a 404 page."""
-    return response.status_code == 404 and b"<html" in response.content.lower()
 
 
 @pytest.fixture
@@ -86,7 +79,7 @@ LISTS = [
 
 @pytest.mark.parametrize(("model", "role", "row"), LISTS)
 def test_another_realms_rows_are_neither_listed_nor_readable(rows, realm_b, model, role, row):
-    client = logged_in(f"{role}-b", realm_b, role)
+    client = member_client(f"{role}-b", realm_b, role)
     listing = client.get(url(model, "changelist"))
     assert listing.status_code == 200
     body = listing.content.decode()
@@ -102,14 +95,14 @@ def test_another_realms_rows_are_neither_listed_nor_readable(rows, realm_b, mode
 
 @pytest.mark.usefixtures("rows")
 def test_the_realm_filter_offers_only_the_users_realms(realm_a, realm_b):
-    client = logged_in("publisher-b", realm_b, "publisher")
+    client = member_client("publisher-b", realm_b, "publisher")
     body = client.get(url("game", "changelist")).content.decode()
     assert f"?realm={realm_b.pk}" in body
     assert f"?realm={realm_a.pk}" not in body
 
 
 def test_a_tasks_game_choices_are_the_users_realms_games(rows, realm_b):
-    client = logged_in("publisher-b", realm_b, "publisher")
+    client = member_client("publisher-b", realm_b, "publisher")
     form = client.get(url("task", "add")).context["adminform"].form
     assert list(form.fields["game"].queryset) == [rows["realm-b"]["game"]]
     response = client.post(
@@ -128,18 +121,18 @@ def test_a_tasks_game_choices_are_the_users_realms_games(rows, realm_b):
 
 
 def test_the_game_page_lists_its_tasks_inline_only_for_its_realm(rows, realm_b):
-    publisher = logged_in("publisher-b", realm_b, "publisher")
+    publisher = member_client("publisher-b", realm_b, "publisher")
     page = publisher.get(url("game", "change", rows["realm-b"]["game"].pk)).content.decode()
     assert "task-of-realm-b" in page
     assert 'name="_save"' in page
-    designer = logged_in("designer-b", realm_b, "designer")
+    designer = member_client("designer-b", realm_b, "designer")
     read_only = designer.get(url("game", "change", rows["realm-b"]["game"].pk)).content.decode()
     assert "task-of-realm-b" in read_only
     assert 'name="_save"' not in read_only
 
 
 def test_a_publisher_changes_a_game_of_their_realm_and_is_recorded(rows, realm_b):
-    client = logged_in("publisher-b", realm_b, "publisher")
+    client = member_client("publisher-b", realm_b, "publisher")
     game = rows["realm-b"]["game"]
     response = client.post(
         url("game", "change", game.pk),
@@ -167,7 +160,7 @@ def test_a_publisher_changes_a_game_of_their_realm_and_is_recorded(rows, realm_b
 
 @pytest.mark.parametrize(("model", "row"), [("player", "player"), ("award", "award")])
 def test_players_and_awards_are_for_operators(rows, realm_b, model, row):
-    designer = logged_in("designer-b", realm_b, "designer")
+    designer = member_client("designer-b", realm_b, "designer")
     assert designer.get(url(model, "changelist")).status_code == 403
     assert designer.get(url(model, "change", rows["realm-b"][row].pk)).status_code == 403
 
@@ -176,7 +169,7 @@ def test_players_and_awards_are_for_operators(rows, realm_b, model, row):
 
 
 def test_revoking_another_realms_keys_through_the_list_action_does_nothing(rows, realm_b):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     foreign = rows["realm-a"]["key"]
     response = client.post(
         url("apikey", "changelist"),
@@ -190,7 +183,7 @@ def test_revoking_another_realms_keys_through_the_list_action_does_nothing(rows,
 
 
 def test_the_list_action_revokes_own_keys_and_records_who_did(rows, realm_b):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     own = rows["realm-b"]["key"]
     client.post(url("apikey", "changelist"), {"action": "revoke", "_selected_action": [own.pk]})
     own.refresh_from_db()
@@ -200,7 +193,7 @@ def test_the_list_action_revokes_own_keys_and_records_who_did(rows, realm_b):
 
 
 def test_the_revoke_button_revokes_and_records_the_actor(rows, realm_b):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     own = rows["realm-b"]["key"]
     page = client.get(url("apikey", "change", own.pk)).content.decode()
     assert url("apikey", "revoke", own.pk) in page
@@ -219,7 +212,7 @@ def test_the_revoke_button_revokes_and_records_the_actor(rows, realm_b):
 
 
 def test_the_revoke_button_of_another_realms_key_is_a_missing_redirect(rows, realm_b):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     foreign = rows["realm-a"]["key"]
     assert is_missing(client.post(url("apikey", "revoke", foreign.pk)))
     foreign.refresh_from_db()
@@ -228,7 +221,7 @@ def test_the_revoke_button_of_another_realms_key_is_a_missing_redirect(rows, rea
 
 @pytest.mark.usefixtures("realm_a")
 def test_creating_a_key_shows_its_secret_once_and_stores_only_its_hash(realm_b):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     form = client.get(url("apikey", "add")).context["adminform"].form
     assert list(form.fields["realm"].queryset) == [realm_b]
 
@@ -257,17 +250,17 @@ def test_creating_a_key_shows_its_secret_once_and_stores_only_its_hash(realm_b):
 
 
 def test_a_key_cannot_be_created_for_a_realm_the_user_does_not_manage(realm_a, realm_b):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     response = client.post(url("apikey", "add"), {"realm": realm_a.pk, "name": "smuggled"})
     assert response.status_code == 200
     assert "realm" in response.context["adminform"].form.errors
     assert not ApiKey.objects.filter(name="smuggled").exists()
-    designer = logged_in("designer-b", realm_b, "designer")
+    designer = member_client("designer-b", realm_b, "designer")
     assert designer.get(url("apikey", "add")).status_code == 403
 
 
 def test_a_key_is_renamed_and_its_rate_changed_but_not_its_realm(rows, realm_a, realm_b):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     key = rows["realm-b"]["key"]
     response = client.post(
         url("apikey", "change", key.pk),
@@ -288,7 +281,7 @@ def test_a_key_is_renamed_and_its_rate_changed_but_not_its_realm(rows, realm_a, 
 
 @pytest.mark.usefixtures("rows")
 def test_members_read_only_their_realms(realm_a, realm_b):
-    client = logged_in("designer-b", realm_b, "designer")
+    client = member_client("designer-b", realm_b, "designer")
     body = client.get(url("realm", "changelist")).content.decode()
     assert url("realm", "change", realm_b.pk) in body
     assert url("realm", "change", realm_a.pk) not in body
@@ -303,7 +296,7 @@ def test_members_read_only_their_realms(realm_a, realm_b):
 
 
 def test_memberships_are_for_superusers_only(realm_b, admin_client):
-    client = logged_in("operator-b", realm_b, "operator")
+    client = member_client("operator-b", realm_b, "operator")
     membership = RealmMembership.objects.get(user__username="operator-b")
     assert client.get(url("realmmembership", "changelist")).status_code == 403
     assert client.get(url("realmmembership", "change", membership.pk)).status_code == 403
@@ -337,7 +330,7 @@ def _game_form(game, strategy_id: str) -> dict:
 
 
 def test_a_game_is_not_bound_in_the_admin_to_a_strategy_its_realm_lacks(rows, realm_b):
-    client = logged_in("publisher-b", realm_b, "publisher")
+    client = member_client("publisher-b", realm_b, "publisher")
     game = rows["realm-b"]["game"]
     foreign = "custom:0190a5b0-0000-7000-8000-00000000abcd"
 
@@ -350,7 +343,7 @@ def test_a_game_is_not_bound_in_the_admin_to_a_strategy_its_realm_lacks(rows, re
 
 
 def test_a_new_strategy_on_a_game_in_the_admin_moves_the_tasks_that_follow_it(rows, realm_b):
-    client = logged_in("publisher-b", realm_b, "publisher")
+    client = member_client("publisher-b", realm_b, "publisher")
     game, task = rows["realm-b"]["game"], rows["realm-b"]["task"]
     assert task.inherits_strategy
 

@@ -17,7 +17,7 @@ from observability.services import execution_log_dead_letter_create
 from strategies.models import StrategyDefinition
 from strategies.roles import OPERATORS
 from strategies.services import strategy_create
-from tests.factories import RealmFactory, strategy_program_full
+from tests.factories import RealmFactory, is_missing, member_client, strategy_program_full
 from tests.observability.conftest import log_make
 
 pytestmark = pytest.mark.django_db
@@ -77,22 +77,9 @@ def b() -> Side:
     return side("realm-b")
 
 
-def logged_in(username: str, realm: Realm, role: str) -> Client:
-    client = Client()
-    client.force_login(
-        realm_member_add(username=username, realm_slug=realm.slug, role=role).membership.user
-    )
-    return client
-
-
 @pytest.fixture
 def operator_b(b: Side) -> Client:
-    return logged_in("operator-b", b.realm, "operator")
-
-
-def is_missing(response) -> bool:
-    """The admin's answer to an object that does not exist (for this user): a 404 page."""
-    return response.status_code == 404 and b"<html" in response.content.lower()
+    return member_client("operator-b", b.realm, "operator")
 
 
 def test_the_changelist_lists_only_the_operated_realm(a, b, operator_b):
@@ -150,14 +137,14 @@ def test_a_builtin_dashboard_counts_only_the_operated_realms_rows(operator_b):
 
 
 def test_the_realm_parameter_narrows_but_never_widens(a, b):
-    both = logged_in("operator-ab", a.realm, "operator")
+    both = member_client("operator-ab", a.realm, "operator")
     realm_member_add(username="operator-ab", realm_slug=b.realm.slug, role="operator")
     url = reverse(DASHBOARD, args=["default"])
     assert "2 rows logged" in both.get(url, {"window": "24h"}).content.decode()
     narrowed = both.get(url, {"window": "24h", "realm": a.realm.pk}).content.decode()
     assert "1 rows logged" in narrowed
 
-    only_b = logged_in("operator-only-b", b.realm, "operator")
+    only_b = member_client("operator-only-b", b.realm, "operator")
     assert only_b.get(url, {"realm": a.realm.pk}).status_code == 404
     assert only_b.get(url, {"realm": "not-a-number"}).status_code == 404
     assert only_b.get(url, {"realm": 10**9}).status_code == 404
@@ -181,7 +168,7 @@ def test_compare_refuses_another_realms_strategy_and_counts_only_operated_rows(a
 
 @pytest.mark.parametrize("role", ["designer", "publisher"])
 def test_non_operators_are_refused_every_runbook_page(a, role):
-    client = logged_in(f"{role}-a", a.realm, role)
+    client = member_client(f"{role}-a", a.realm, role)
     for url in [
         reverse(CHANGELIST),
         reverse(CHANGE, args=[a.log.pk]),
