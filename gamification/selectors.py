@@ -44,8 +44,10 @@ def task_get(*, realm: Realm, external_game_id: str, external_task_id: str) -> T
     return task
 
 
-#: What ``task_for_award`` found, by (realm id, external game id, external task id).
-_AWARD_TASKS: dict[tuple[int, str, str], tuple[int, str, str, int]] = {}
+#: What ``task_for_award`` found, by (realm id, external game id, external task id). The
+#: tasks are shared by every thread of the process and read only: nothing on the award path
+#: changes a task it was given, ``award_points`` builds a new one when the stored row differs.
+_AWARD_TASKS: dict[tuple[int, str, str], Task] = {}
 _AWARD_TASKS_SIZE = 4096
 
 
@@ -54,29 +56,31 @@ def task_for_award(*, realm: Realm, external_game_id: str, external_task_id: str
 
     ``award_points`` reads the task again, by the same ids and in the read it makes anyway,
     and trusts only that read: a closed, rebound or deleted task shows there. So a task found
-    once is answered from memory, and only the first award of a task in a process (or one
-    for a task that does not exist: a 404 here) costs a statement of its own.
+    once is answered from memory (the same instance: building a model costs more than the
+    award's own logic), and only the first award of a task in a process (or one for a task
+    that does not exist: a 404 here) costs a statement of its own.
     """
     key = (realm.pk, external_game_id, external_task_id)
-    row = _AWARD_TASKS.get(key)
+    task = _AWARD_TASKS.get(key)
+    if task is not None:
+        return task
+    row = sql.read_one(sql.task_for_award(), [realm.pk, external_game_id, external_task_id])
     if row is None:
-        row = sql.read_one(sql.task_for_award(), [realm.pk, external_game_id, external_task_id])
-        if row is None:
-            return task_get(
-                realm=realm, external_game_id=external_game_id, external_task_id=external_task_id
-            )
-        if len(_AWARD_TASKS) >= _AWARD_TASKS_SIZE:
-            _AWARD_TASKS.clear()
-        _AWARD_TASKS[key] = row = (row[0], row[1], row[2], row[3])
-    task_id, strategy_id, status, game_id = row
-    game = Game(id=game_id, realm=realm, external_game_id=external_game_id)
-    return Task(
+        return task_get(
+            realm=realm, external_game_id=external_game_id, external_task_id=external_task_id
+        )
+    task_id, strategy_id, status, game_id = row[:4]
+    task = Task(
         id=task_id,
-        game=game,
+        game=Game(id=game_id, realm=realm, external_game_id=external_game_id),
         external_task_id=external_task_id,
         strategy_id=strategy_id,
         status=status,
     )
+    if len(_AWARD_TASKS) >= _AWARD_TASKS_SIZE:
+        _AWARD_TASKS.clear()
+    _AWARD_TASKS[key] = task
+    return task
 
 
 def task_for_award_update(*, realm: Realm, task: Task) -> None:
@@ -87,7 +91,7 @@ def task_for_award_update(*, realm: Realm, task: Task) -> None:
     """
     key = (realm.pk, task.game.external_game_id, task.external_task_id)
     if key in _AWARD_TASKS:
-        _AWARD_TASKS[key] = (task.pk, task.strategy_id, task.status, task.game_id)
+        _AWARD_TASKS[key] = task
 
 
 class PlayerTotal(TypedDict):

@@ -15,10 +15,13 @@ DIRECT = "postgres://gamification:${POSTGRES_PASSWORD:-gamification}@postgres:54
 POOLED = "postgres://gamification:${POSTGRES_PASSWORD:-gamification}@pgbouncer:6432/gamification"
 
 
-def _settings_under(**environ: str) -> subprocess.CompletedProcess:
+def _settings_under(
+    expression: str = "settings.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS')",
+    **environ: str,
+) -> subprocess.CompletedProcess:
     code = (
         "import json, django; from django.conf import settings; django.setup(); "
-        "print(json.dumps(settings.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS')))"
+        f"print(json.dumps({expression}))"
     )
     env = {
         **os.environ,
@@ -38,6 +41,26 @@ def test_behind_pgbouncer_server_side_cursors_are_off():
 
     assert json.loads(pooled.stdout) is True, pooled.stderr
     assert json.loads(direct.stdout) is False, direct.stderr
+
+
+OPTIONS = "settings.DATABASES['default'].get('OPTIONS', {})"
+
+
+def test_statements_are_prepared_on_a_direct_connection_and_not_behind_pgbouncer():
+    direct = _settings_under(OPTIONS, DATABASE_POOLER="")
+    pooled = _settings_under(OPTIONS, DATABASE_POOLER="pgbouncer")
+    tracked = _settings_under(
+        OPTIONS, DATABASE_POOLER="pgbouncer", DATABASE_PREPARED_STATEMENTS="true"
+    )
+    unprepared = _settings_under(OPTIONS, DATABASE_PREPARED_STATEMENTS="false")
+    sooner = _settings_under(OPTIONS, DATABASE_PREPARE_THRESHOLD="1")
+
+    on = {"server_side_binding": True, "prepare_threshold": 5}
+    assert json.loads(direct.stdout) == on, direct.stderr
+    assert "server_side_binding" not in json.loads(pooled.stdout), pooled.stderr
+    assert json.loads(tracked.stdout) == on, tracked.stderr
+    assert "server_side_binding" not in json.loads(unprepared.stdout), unprepared.stderr
+    assert json.loads(sooner.stdout)["prepare_threshold"] == 1, sooner.stderr
 
 
 def test_an_unknown_pooler_stops_the_start():

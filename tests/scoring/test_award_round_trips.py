@@ -124,6 +124,21 @@ def test_a_returning_player_costs_one_read_and_one_write(api, task):
     assert PlayerTaskStats.objects.get(task=task).award_count == 2
 
 
+def test_the_award_read_and_write_are_prepared_once_a_connection_repeats_them(api, task):
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    # The first award creates the player, in a write of its own shape.
+    for _ in range(threshold + 2):
+        assert _post(api).status_code == 201
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+
+    assert any(statement.startswith("WITH inserted AS (INSERT") for statement in prepared)
+    assert any(statement.startswith("SELECT g.id, t.id, t.strategy_id") for statement in prepared)
+    assert PlayerTaskStats.objects.get(task=task).award_count == threshold + 2
+
+
 def test_a_new_player_is_created_in_the_award_write(api, task):
     _post(api)
 
