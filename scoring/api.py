@@ -111,6 +111,7 @@ class TaskPointsView(TaskPointsReadMixin, generics.GenericAPIView):
             )
         except Exception as exc:  # noqa: BLE001 - answered, or raised again, as DRF does
             return self._lean_error_response(request, exc, *args, **kwargs)
+        # What finalize_response adds to a response it does not render: ``Allow``.
         for name, value in self.default_response_headers.items():
             response[name] = value
         return response
