@@ -60,23 +60,33 @@ class ApiClient:
     is_anonymous = False
 
 
+def api_key_authenticated(*, raw: str) -> ApiKey:
+    """Return the live key an ``X-API-Key`` value names, or raise AuthenticationFailed.
+
+    The key's ``last_used_at`` is refreshed at most once a LAST_USED_RESOLUTION.
+    ``ApiKeyAuthentication`` and the award endpoint's lean path both authenticate with it.
+    """
+    prefix, _, secret = raw.strip().partition(".")
+    if not prefix or not secret:
+        raise exceptions.AuthenticationFailed("Malformed API key.")
+    api_key = _api_key_lookup(prefix)
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret)):
+        raise exceptions.AuthenticationFailed("Unknown API key.")
+    if api_key.revoked_at is not None:
+        raise exceptions.AuthenticationFailed("This API key has been revoked.")
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[ApiClient, ApiKey] | None:
         raw = request.headers.get(HEADER)
         if raw is None:
             return None
-        prefix, _, secret = raw.strip().partition(".")
-        if not prefix or not secret:
-            raise exceptions.AuthenticationFailed("Malformed API key.")
-        api_key = _api_key_lookup(prefix)
-        if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(secret)):
-            raise exceptions.AuthenticationFailed("Unknown API key.")
-        if api_key.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        now = timezone.now()
-        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-            api_key.last_used_at = now
+        api_key = api_key_authenticated(raw=raw)
         return ApiClient(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:  # noqa: ARG002 - DRF hook
@@ -112,6 +122,17 @@ def _rate_of(api_key: ApiKey) -> Rate | None:
     return _default_rate[1]
 
 
+def api_key_rate_wait(*, api_key: ApiKey) -> float | None:
+    """Count one request of ``api_key``; return the seconds to wait when it is over its rate.
+
+    ``ApiKeyRateThrottle`` and the award endpoint's lean path both limit with it.
+    """
+    rate = _rate_of(api_key)
+    if rate is None:
+        return None
+    return rate_limit_wait(key_id=api_key.pk, rate=rate)
+
+
 class ApiKeyRateThrottle(throttling.BaseThrottle):
     """The key's own rate, else ``API_KEY_DEFAULT_RATE``; no rate means no limit.
 
@@ -125,10 +146,7 @@ class ApiKeyRateThrottle(throttling.BaseThrottle):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return True
-        rate = _rate_of(api_key)
-        if rate is None:
-            return True
-        self._wait = rate_limit_wait(key_id=api_key.pk, rate=rate)
+        self._wait = api_key_rate_wait(api_key=api_key)
         return self._wait is None
 
     def wait(self) -> float | None:
