@@ -11,6 +11,9 @@ each concurrency, it prints awards/s, p50/p95/p99 latency of ``POST .../points``
 average before the round, and each worker's CPU seconds in the round (from
 ``/proc/<pid>/stat``) with the workers' CPU per award.
 
+``--batch N`` sends the same events to the current tree both ways, one per request and N per
+request to the game's batch endpoint, alternating, and gives events/s for each.
+
 ``--compare REF`` also serves the tree of git revision REF (checked out with ``git worktree
 add`` into a temporary directory, run with this Python) against a database of its own on the
 same PostgreSQL server, migrated by REF, and alternates rounds between the two; the summary
@@ -42,14 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 PLAYERS = 1000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-LUA = """
-local path = "%(path)s"
-local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
-request = function()
-  local user = "player-" .. math.random(1, %(players)d)
-  local body = '{"externalUserId":"' .. user .. '","data":{"score":7}}'
-  return wrk.format("POST", path, headers, body)
-end
+LUA_DONE = """
 done = function(summary, latency, requests)
   io.write(string.format(
     'RESULT {"requests":%%d,"duration_us":%%d,"socket_errors":%%d,"non_2xx":%%d,' ..
@@ -59,6 +55,35 @@ done = function(summary, latency, requests)
     summary.errors.status, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
+LUA = (
+    """
+local path = "%(path)s"
+local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
+request = function()
+  local user = "player-" .. math.random(1, %(players)d)
+  local body = '{"externalUserId":"' .. user .. '","data":{"score":7}}'
+  return wrk.format("POST", path, headers, body)
+end
+"""
+    + LUA_DONE
+)
+#: The same events, ``%(batch)d`` to a request, on the game's batch endpoint.
+LUA_BATCH = (
+    """
+local path = "%(path)s"
+local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = "%(key)s"}
+request = function()
+  local events = {}
+  for i = 1, %(batch)d do
+    local user = "player-" .. math.random(1, %(players)d)
+    events[i] = '{"externalTaskId":"%(task)s","externalUserId":"' .. user ..
+      '","data":{"score":7}}'
+  end
+  return wrk.format("POST", path, headers, '{"events":[' .. table.concat(events, ",") .. ']}')
+end
+"""
+    + LUA_DONE
+)
 
 
 def seed(history: int) -> dict[str, str]:
@@ -184,7 +209,6 @@ class Tree:
     key: str = ""
     server: subprocess.Popen | None = None
     port: int = 0
-    rounds: dict[tuple[int, int], list[dict]] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -263,9 +287,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def run_wrk(port: int, path: str, key: str, concurrency: int, seconds: int) -> dict:
+def run_wrk(port: int, path: str, key: str, concurrency: int, seconds: int, batch: int = 0) -> dict:
+    """One wrk run of single awards on ``path``, or of batches of ``batch`` events on the
+    batch endpoint of its game."""
+    if batch:
+        game, task = path.split("/")[4], path.split("/")[6]
+        path = f"/api/v1/games/{game}/points/batch"
+        script_text = LUA_BATCH % {
+            "path": path,
+            "key": key,
+            "players": PLAYERS,
+            "batch": batch,
+            "task": task,
+        }
+    else:
+        script_text = LUA % {"path": path, "key": key, "players": PLAYERS}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % {"path": path, "key": key, "players": PLAYERS})
+        script.write(script_text)
     threads = min(concurrency, 2)
     completed = subprocess.run(
         [
@@ -273,6 +311,8 @@ def run_wrk(port: int, path: str, key: str, concurrency: int, seconds: int) -> d
             f"-t{threads}",
             f"-c{concurrency}",
             f"-d{seconds}s",
+            "--timeout",
+            "30s",
             "-s",
             script.name,
             f"http://127.0.0.1:{port}{path}",
@@ -286,16 +326,27 @@ def run_wrk(port: int, path: str, key: str, concurrency: int, seconds: int) -> d
     return json.loads(line.removeprefix("RESULT "))
 
 
-def measured_round(tree: Tree, concurrency: int, seconds: int) -> dict:
-    """One wrk run against ``tree``, with the load average before it and the workers' CPU."""
-    load = os.getloadavg()[0]
+@dataclass
+class Load:
+    """What one series of rounds sends to a tree: single awards, or batches of ``batch``."""
+
+    label: str
+    tree: Tree
+    batch: int = 0
+    rounds: dict[tuple[int, int], list[dict]] = field(default_factory=dict)
+
+
+def measured_round(load: Load, concurrency: int, seconds: int) -> dict:
+    """One wrk run of ``load``, with the load average before it and the workers' CPU."""
+    tree = load.tree
+    average = os.getloadavg()[0]
     pids = tree.worker_pids()
     before = {pid: cpu_seconds(pid) for pid in pids}
-    result = run_wrk(tree.port, tree.path, tree.key, concurrency, seconds)
+    result = run_wrk(tree.port, tree.path, tree.key, concurrency, seconds, load.batch)
     worker_cpu = [cpu_seconds(pid) - before[pid] for pid in pids]
-    awards = result["requests"]
+    awards = result["requests"] * max(load.batch, 1)
     result |= {
-        "load": load,
+        "load": average,
         "rps": awards / (result["duration_us"] / 1e6),
         "worker_cpu": worker_cpu,
         "cpu_ms_per_award": 1000 * sum(worker_cpu) / awards if awards else float("nan"),
@@ -331,20 +382,23 @@ def revision_worktree(revision: str) -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def summary(trees: list[Tree], histories: list[int], concurrencies: list[int]) -> None:
-    print("\nsummary: median awards/s, median p99 ms, mean worker CPU ms per award")
+def summary(loads: list[Load], histories: list[int], concurrencies: list[int]) -> None:
+    print("\nsummary: median awards/s, median p99 ms (per request), mean worker CPU ms per award")
     for history in histories:
         for concurrency in concurrencies:
             cells, rates = [], []
-            for tree in trees:
-                rounds = tree.rounds.get((history, concurrency), [])
+            for load in loads:
+                rounds = load.rounds.get((history, concurrency), [])
                 if not rounds:
                     continue
                 rps = statistics.median(r["rps"] for r in rounds)
                 p99 = statistics.median(r["p99"] for r in rounds) / 1000
                 cpu = statistics.fmean(r["cpu_ms_per_award"] for r in rounds)
                 rates.append(rps)
-                cells.append(f"{tree.label}: {rps:7.1f} /s p99 {p99:6.2f} ms cpu {cpu:5.2f} ms")
+                cells.append(f"{load.label}: {rps:7.1f} /s p99 {p99:6.2f} ms cpu {cpu:5.2f} ms")
+            # The current tree against REF, or the batches against single awards.
+            if len(loads) == 2 and loads[1].batch:
+                rates.reverse()
             ratio = f"   ratio {rates[0] / rates[1]:.2f}x" if len(rates) == 2 and rates[1] else ""
             print(f"  history {history:>9,}  c={concurrency:<3} " + "   ".join(cells) + ratio)
 
@@ -358,6 +412,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--compare", metavar="REF", help="also serve git revision REF")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="also send the same events N to a request to the batch endpoint (current tree)",
+    )
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed is not None:
@@ -370,8 +430,16 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required as the load generator: apt-get install wrk")
 
+    if args.batch is not None and not 1 <= args.batch <= 1000:
+        raise SystemExit("--batch takes 1 to 1000 events")
+    if args.batch and args.compare:
+        raise SystemExit("--batch compares the endpoints of the current tree; drop --compare")
+
     with contextlib.ExitStack() as stack:
         trees = [Tree("current", ROOT, database_url)]
+        loads = [Load("current", trees[0])]
+        if args.batch:
+            loads = [Load("single", trees[0]), Load(f"batch{args.batch}", trees[0], args.batch)]
         if args.compare:
             revision = subprocess.run(
                 ["git", "rev-parse", "--short", args.compare],
@@ -384,10 +452,12 @@ def main() -> None:
             database_recreate(database_url, name)
             ref_root = stack.enter_context(revision_worktree(args.compare))
             trees.append(Tree(revision, ref_root, database_url_named(database_url, name)))
+            loads.append(Load(revision, trees[1]))
         print(
             f"award endpoint, gunicorn gthread {args.workers} workers x {args.threads} threads, "
             f"{os.cpu_count()} CPUs, {args.seconds} s per round, {args.rounds} round(s) each"
             + (f", current tree against {trees[1].label}" if args.compare else "")
+            + (f", single awards against batches of {args.batch}" if args.batch else "")
         )
         for history in args.histories:
             for tree in trees:
@@ -398,16 +468,16 @@ def main() -> None:
                     run_wrk(tree.port, tree.path, tree.key, 8, 3)  # warm-up
                 for concurrency in args.concurrency:
                     for number in range(args.rounds):
-                        # Alternate which tree goes first, so neither always follows the other.
-                        order = trees if number % 2 == 0 else trees[::-1]
-                        for tree in order:
-                            result = measured_round(tree, concurrency, args.seconds)
-                            tree.rounds.setdefault((history, concurrency), []).append(result)
-                            print(round_line(tree.label, history, concurrency, result), flush=True)
+                        # Alternate which load goes first, so neither always follows the other.
+                        order = loads if number % 2 == 0 else loads[::-1]
+                        for load in order:
+                            result = measured_round(load, concurrency, args.seconds)
+                            load.rounds.setdefault((history, concurrency), []).append(result)
+                            print(round_line(load.label, history, concurrency, result), flush=True)
             finally:
                 for tree in trees:
                     tree.stop()
-        summary(trees, args.histories, args.concurrency)
+        summary(loads, args.histories, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -122,15 +122,16 @@ def _rate_of(api_key: ApiKey) -> Rate | None:
     return _default_rate[1]
 
 
-def api_key_rate_wait(*, api_key: ApiKey) -> float | None:
-    """Count one request of ``api_key``; return the seconds to wait when it is over its rate.
+def api_key_rate_wait(*, api_key: ApiKey, cost: int = 1) -> float | None:
+    """Count ``cost`` requests of ``api_key``; return the seconds to wait when over its rate.
 
-    ``ApiKeyRateThrottle`` and the award endpoint's lean path both limit with it.
+    ``ApiKeyRateThrottle`` and the award endpoint's lean path both limit with it; a batch of
+    awards counts its further events with it.
     """
     rate = _rate_of(api_key)
     if rate is None:
         return None
-    return rate_limit_wait(key_id=api_key.pk, rate=rate)
+    return rate_limit_wait(key_id=api_key.pk, rate=rate, cost=cost)
 
 
 class ApiKeyRateThrottle(throttling.BaseThrottle):

@@ -55,13 +55,19 @@ def rate_validate(text: str) -> None:
         rate_parse(text)
 
 
-def rate_limit_wait(*, key_id: int, rate: Rate, now: float | None = None) -> float | None:
-    """Count one request of key ``key_id``; return the seconds to wait when over ``rate``."""
+def rate_limit_wait(
+    *, key_id: int, rate: Rate, now: float | None = None, cost: int = 1
+) -> float | None:
+    """Count ``cost`` requests of key ``key_id``; return the seconds to wait when over ``rate``.
+
+    A batch of events costs one request per event, so it is refused whole once it would take
+    the window over the rate: what it counted stays counted, as a refused request's does.
+    """
     moment = time.time() if now is None else now
     window = int(moment // rate.seconds)
     cache_key = f"rate:{key_id}:{rate.seconds}:{window}"
     try:
-        count = _count(cache_key, lifetime=rate.seconds + 1)
+        count = _count(cache_key, lifetime=rate.seconds + 1, cost=cost)
     except (RedisError, OSError) as error:
         logger.warning("Rate-limit cache unavailable; request let through: %r", error)
         return None
@@ -70,21 +76,21 @@ def rate_limit_wait(*, key_id: int, rate: Rate, now: float | None = None) -> flo
     return max(1.0, math.ceil((window + 1) * rate.seconds - moment))
 
 
-def _count(cache_key: str, *, lifetime: int) -> int:
+def _count(cache_key: str, *, lifetime: int, cost: int) -> int:
     cache = caches[CACHE_ALIAS]
     if isinstance(cache, RedisCache):
         # Django's own client for this key, so that one pipeline is one round trip.
         key = cache.make_and_validate_key(cache_key)
         client = cache._cache.get_client(key, write=True)
         pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
+        pipe.incrby(key, cost)
         pipe.expire(key, lifetime, nx=True)
         count, _ = pipe.execute()
         return int(count)
-    if cache.add(cache_key, 1, lifetime):
-        return 1
+    if cache.add(cache_key, cost, lifetime):
+        return cost
     try:
-        return int(cache.incr(cache_key))
+        return int(cache.incr(cache_key, cost))
     except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, lifetime)
-        return 1
+        cache.add(cache_key, cost, lifetime)
+        return cost

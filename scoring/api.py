@@ -16,13 +16,19 @@ from rest_framework.views import APIView
 from gamification import selectors
 from gamification.api import TaskPointsReadMixin
 from gamification.auth import HEADER, api_key_authenticated, api_key_rate_wait, request_api_key
+from gamification.errors import database_unavailable, exception_handler
 from gamification.models import ApiKey
 from gamification.parsers import request_json_load
+from gamification.renderers import JSONRenderer
 from scoring.builtins.registry import ALIASES, builtin_list, builtin_version_hash
 from scoring.serializers import (
+    AwardBatchRequestSerializer,
+    AwardBatchResponseSerializer,
     AwardRequestSerializer,
     AwardResponseSerializer,
     BuiltinStrategySerializer,
+    award_batch_event_validated,
+    award_batch_events,
     award_request_validated,
 )
 from scoring.services import award_points
@@ -149,6 +155,92 @@ class TaskPointsView(TaskPointsReadMixin, generics.GenericAPIView):
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
             external_game_id=external_game_id,
             external_task_id=external_task_id,
+        )
+
+
+def _award_event_result(*, api_key: ApiKey, external_game_id: str, index: int, event: Any) -> bytes:
+    """Score one event of a batch as the single endpoint would; answer its result as JSON.
+
+    An error is the event's own answer, with the body the single endpoint would give it; only
+    a database that went away is raised, for the batch to handle.
+    """
+    try:
+        validated = award_batch_event_validated(event)
+        response = _award_answer(
+            api_key=api_key,
+            document=validated["award"],
+            idempotency_key=validated["idempotencyKey"],
+            external_game_id=external_game_id,
+            external_task_id=validated["externalTaskId"],
+        )
+        code, body = response.status_code, response.content
+    except Exception as exc:
+        handled = None if database_unavailable(exc) else exception_handler(exc, {})
+        if handled is None:
+            raise
+        code, body = handled.status_code, JSONRenderer().render(handled.data)
+    return _award_batch_result(index=index, status=code, body=body)
+
+
+def _award_batch_result(*, index: int, status: int, body: bytes) -> bytes:
+    return b'{"index":%d,"status":%d,"body":%s}' % (index, status, body)
+
+
+def _award_batch_results(
+    *, api_key: ApiKey, external_game_id: str, events: list[Any]
+) -> list[bytes]:
+    """Score and store the events in order, each independently of the others.
+
+    Each award is its own statement and commits on its own, exactly as a single award does:
+    a transaction around many would hold the task's stats row locked against every other
+    award of the task, and lock players' rows in whatever order the events name them. If the
+    database goes away, the event it happened to and every later one answer 503; when that is
+    the first event, the whole batch answers 503 instead.
+    """
+    results: list[bytes] = []
+    for index, event in enumerate(events):
+        try:
+            results.append(
+                _award_event_result(
+                    api_key=api_key, external_game_id=external_game_id, index=index, event=event
+                )
+            )
+        except Exception as exc:
+            if not results or not database_unavailable(exc):
+                raise
+            unavailable = exception_handler(exc, {})
+            assert unavailable is not None, "a database that went away is answered 503"
+            body = JSONRenderer().render(unavailable.data)
+            results += [
+                _award_batch_result(index=later, status=unavailable.status_code, body=body)
+                for later in range(index, len(events))
+            ]
+            break
+    return results
+
+
+class GameBatchPointsView(APIView):
+    @extend_schema(
+        request=AwardBatchRequestSerializer,
+        responses={200: AwardBatchResponseSerializer},
+    )
+    def post(self, request: Request, external_game_id: str) -> HttpResponse:
+        """Score up to 1,000 events of a game, each exactly as the single award endpoint would.
+
+        Every event has its own result (its status and the single endpoint's body) and its
+        own Idempotency-Key; one failing event changes nothing for the others. Each event
+        counts as one request against the key's rate.
+        """
+        events = award_batch_events(request.data)
+        api_key = request_api_key(request)
+        wait = api_key_rate_wait(api_key=api_key, cost=len(events) - 1) if len(events) > 1 else None
+        if wait is not None:
+            raise exceptions.Throttled(wait)
+        results = _award_batch_results(
+            api_key=api_key, external_game_id=external_game_id, events=events
+        )
+        return HttpResponse(
+            b'{"results":[%s]}' % b",".join(results), content_type="application/json"
         )
 
 

@@ -65,6 +65,77 @@ def award_request_validated(payload: Any) -> AwardRequest:
     }
 
 
+AWARD_BATCH_MAX_EVENTS = 1000
+
+
+class AwardBatchEventSerializer(AwardRequestSerializer):
+    """One event of a batch: an award request with its task and its own Idempotency-Key."""
+
+    # Taken as the single endpoint takes the task id from its URL: verbatim.
+    externalTaskId = serializers.CharField(max_length=255, trim_whitespace=False)
+    idempotencyKey = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+
+
+class AwardBatchRequestSerializer(serializers.Serializer):
+    """Up to 1,000 events of one game, each validated, scored and stored on its own."""
+
+    events = serializers.ListField(
+        child=AwardBatchEventSerializer(), min_length=1, max_length=AWARD_BATCH_MAX_EVENTS
+    )
+
+
+class AwardBatchEvent(TypedDict):
+    externalTaskId: str
+    idempotencyKey: str | None
+    award: AwardRequest
+
+
+def award_batch_events(document: Any) -> list[Any]:
+    """Return the events of a batch request, refusing a document that is not a batch."""
+    events = document.get("events") if type(document) is dict else None
+    if type(events) is not list or not 1 <= len(events) <= AWARD_BATCH_MAX_EVENTS:
+        raise serializers.ValidationError(
+            {"events": [f"Expected a list of 1 to {AWARD_BATCH_MAX_EVENTS} events."]}
+        )
+    return events
+
+
+def award_batch_event_validated(event: Any) -> AwardBatchEvent:
+    """Return one batch event's values, as ``AwardBatchEventSerializer`` gives them.
+
+    As for a single award, the common well-formed event is checked by hand and anything else
+    goes through the serializer, whose ValidationError is then the event's 400 body.
+    """
+    if type(event) is dict:
+        task_id = event.get("externalTaskId")
+        key = event.get("idempotencyKey")
+        if (
+            type(task_id) is str
+            and 0 < len(task_id) <= 255
+            and task_id.strip()
+            and (key is None or (type(key) is str and len(key) <= 255))
+        ):
+            return {
+                "externalTaskId": task_id,
+                "idempotencyKey": key or None,
+                "award": award_request_validated(event),
+            }
+    serializer = AwardBatchEventSerializer(data=event)
+    serializer.is_valid(raise_exception=True)
+    validated = serializer.validated_data
+    return {
+        "externalTaskId": validated["externalTaskId"],
+        "idempotencyKey": validated.get("idempotencyKey") or None,
+        "award": {
+            "externalUserId": validated["externalUserId"],
+            "data": validated["data"],
+            "dryRun": validated["dryRun"],
+        },
+    }
+
+
 class AwardResponseSerializer(serializers.Serializer):
     """The award answer's shape for the schema; ``scoring.renderers.award_render`` writes it."""
 
@@ -78,6 +149,18 @@ class AwardResponseSerializer(serializers.Serializer):
     awardId = serializers.UUIDField(allow_null=True)
     createdAt = serializers.DateTimeField(allow_null=True)
     dryRun = serializers.BooleanField(required=False)
+
+
+class AwardBatchResultSerializer(serializers.Serializer):
+    """One event's outcome: the status and body the single award endpoint would answer."""
+
+    index = serializers.IntegerField()
+    status = serializers.IntegerField()
+    body = serializers.JSONField(help_text="An award answer, or an error {code, detail, ...}.")
+
+
+class AwardBatchResponseSerializer(serializers.Serializer):
+    results = AwardBatchResultSerializer(many=True)
 
 
 class BuiltinStrategySerializer(serializers.Serializer):

@@ -10,5 +10,10 @@ urlpatterns = [
         api.TaskPointsView.as_view(),
         name="task-points",
     ),
+    path(
+        "api/v1/games/<str:external_game_id>/points/batch",
+        api.GameBatchPointsView.as_view(),
+        name="game-points-batch",
+    ),
     path("api/v1/strategies", api.BuiltinStrategyListView.as_view(), name="strategy-list"),
 ]

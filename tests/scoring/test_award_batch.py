@@ -1,0 +1,335 @@
+"""Batch awards: each event scored and stored exactly as the single endpoint would, on its own."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from gamification.models import Award, Player, PlayerTaskStats, TaskStatus
+from gamification.services import api_key_create
+from strategies import services as strategy_services
+from tests.factories import GameFactory, RealmFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DIVIDES_BY_DATA = {
+    "type": "program",
+    "rules": [
+        {
+            "type": "rule",
+            "when": {"type": "literal", "value": True},
+            "then": [
+                {
+                    "type": "assign_points",
+                    "case_name": "Ratio",
+                    "value": {
+                        "type": "arith",
+                        "op": "/",
+                        "left": {"type": "literal", "value": 100},
+                        "right": {"type": "field", "path": "data.divisor"},
+                    },
+                }
+            ],
+        }
+    ],
+}
+#: Fields that differ between any two awards, whoever stores them.
+UNIQUE_PER_AWARD = ("awardId", "createdAt")
+
+
+def _realm_with_game(slug: str) -> APIClient:
+    """A realm with game g1: tasks t1 (default), t2 (constant_effort), ratio (a custom
+    strategy that fails on a zero divisor) and closed; and a client with a key of it."""
+    realm = RealmFactory(slug=slug)
+    game = GameFactory(realm=realm, external_game_id="g1")
+    TaskFactory(game=game, external_task_id="t1", strategy_id="default")
+    TaskFactory(game=game, external_task_id="t2", strategy_id="constant_effort")
+    TaskFactory(game=game, external_task_id="closed", status=TaskStatus.CLOSED)
+    ratio = strategy_services.strategy_create(
+        realm=realm, name="ratio", type="DSL_FULL", ast_json=DIVIDES_BY_DATA
+    )
+    strategy_services.strategy_publish(strategy=ratio)
+    TaskFactory(game=game, external_task_id="ratio", strategy_id=f"custom:{ratio.pk}")
+    _, raw = api_key_create(realm=realm, name="server")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    return client
+
+
+EVENTS: list[dict[str, Any]] = [
+    {"externalTaskId": "t1", "externalUserId": "alice", "data": {"minutes": 45}},
+    {"externalTaskId": "t1", "externalUserId": "alice", "data": {"minutes": 10}},
+    {"externalTaskId": "t2", "externalUserId": "bob", "data": {}, "idempotencyKey": "k-1"},
+    {"externalTaskId": "ratio", "externalUserId": "carol", "data": {"divisor": 0}},
+    {"externalTaskId": "nope", "externalUserId": "alice"},
+    {"externalTaskId": "t1", "data": {}},
+    {"externalTaskId": "closed", "externalUserId": "alice"},
+    {"externalTaskId": "t2", "externalUserId": "bob", "data": {}, "idempotencyKey": "k-1"},
+    {"externalTaskId": "t1", "externalUserId": "dave", "dryRun": True},
+    {"externalTaskId": "t1", "externalUserId": "alice", "data": {"x": "y" * 70_000}},
+    {"externalTaskId": "ratio", "externalUserId": "carol", "data": {"divisor": 4}},
+    {"externalTaskId": "t2", "externalUserId": "erin", "idempotencyKey": "k" * 256},
+    {"externalTaskId": "t1", "externalUserId": "bob", "data": {"minutes": 60}},
+]
+
+
+def _single(client: APIClient, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    headers = {}
+    if "idempotencyKey" in event:
+        headers["HTTP_IDEMPOTENCY_KEY"] = event["idempotencyKey"]
+    document = {key: event[key] for key in ("externalUserId", "data", "dryRun") if key in event}
+    response = client.post(
+        f"/api/v1/games/g1/tasks/{event['externalTaskId']}/points",
+        document,
+        format="json",
+        **headers,
+    )
+    return response.status_code, response.json()
+
+
+def _batch(client: APIClient, events: list[Any], game: str = "g1"):
+    return client.post(f"/api/v1/games/{game}/points/batch", {"events": events}, format="json")
+
+
+def _comparable(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without what differs between realms: the award's id and time, and the id of
+    the realm's own custom strategy."""
+    comparable = {key: value for key, value in body.items() if key not in UNIQUE_PER_AWARD}
+    if str(comparable.get("strategyId", "")).startswith("custom:"):
+        comparable["strategyId"] = "custom:ratio"
+    return comparable
+
+
+def test_each_result_is_what_the_single_endpoint_answers_for_that_event():
+    single_client = _realm_with_game("single")
+    batch_client = _realm_with_game("batch")
+    singles = [_single(single_client, event) for event in EVENTS]
+
+    response = _batch(batch_client, EVENTS)
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [result["index"] for result in results] == list(range(len(EVENTS)))
+    assert [result["status"] for result in results] == [status for status, _ in singles]
+    # The one difference: a key too long is named by the field it came in, not by the header.
+    header_error = singles[11][1]["errors"].pop("Idempotency-Key")
+    assert results[11]["body"]["errors"].pop("idempotencyKey") != header_error
+    assert [_comparable(result["body"]) for result in results] == [
+        _comparable(body) for _, body in singles
+    ]
+    assert [status for status, _ in singles] == [
+        201, 201, 201, 422, 404, 400, 409, 200, 200, 413, 201, 400, 201,
+    ]  # fmt: skip
+    # The replay answers the first award's own id and time, in the batch as in single calls.
+    assert results[7]["body"] == results[2]["body"]
+
+
+def test_the_batch_stores_what_the_single_calls_store():
+    single_client = _realm_with_game("single")
+    batch_client = _realm_with_game("batch")
+    for event in EVENTS:
+        _single(single_client, event)
+
+    _batch(batch_client, EVENTS)
+
+    def stored(slug: str) -> list[tuple]:
+        return list(
+            Award.objects.filter(realm__slug=slug)
+            .order_by("created_at", "id")
+            .values_list("task__external_task_id", "player__external_user_id", "points")
+        )
+
+    def stats(slug: str) -> list[tuple]:
+        return list(
+            PlayerTaskStats.objects.filter(task__game__realm__slug=slug)
+            .order_by("task__external_task_id", "player__external_user_id")
+            .values_list(
+                "task__external_task_id", "player__external_user_id", "award_count", "points_total"
+            )
+        )
+
+    assert stored("batch") == stored("single")
+    assert len(stored("batch")) == 5
+    assert stats("batch") == stats("single")
+
+
+def test_sending_a_batch_again_replays_the_events_with_a_key_and_scores_the_others():
+    client = _realm_with_game("again")
+    events = [
+        {"externalTaskId": "t1", "externalUserId": "alice", "idempotencyKey": "a"},
+        {"externalTaskId": "t1", "externalUserId": "alice"},
+    ]
+    first = _batch(client, events).json()["results"]
+
+    second = _batch(client, events).json()["results"]
+
+    assert [result["status"] for result in first] == [201, 201]
+    assert [result["status"] for result in second] == [200, 201]
+    assert second[0]["body"] == first[0]["body"]
+    assert Award.objects.filter(realm__slug="again").count() == 3
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {},
+        {"events": {}},
+        {"events": []},
+        {"events": [{"externalTaskId": "t1", "externalUserId": "u"}] * 1001},
+        "events",
+    ],
+    ids=["list", "no-events", "events-object", "no-event", "over-1000", "string"],
+)
+def test_a_document_that_is_not_a_batch_is_a_400_and_scores_nothing(document):
+    client = _realm_with_game("shape")
+
+    response = client.post("/api/v1/games/g1/points/batch", document, format="json")
+
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert "events" in response.json()["errors"]
+    assert not Award.objects.exists()
+
+
+def test_an_event_that_is_not_an_object_is_its_own_400():
+    client = _realm_with_game("items")
+
+    response = _batch(
+        client,
+        [
+            "alice",
+            {"externalTaskId": "", "externalUserId": "u"},
+            {"externalTaskId": "t1", "externalUserId": "u", "idempotencyKey": ["a"]},
+            {"externalTaskId": "t1", "externalUserId": "u"},
+        ],
+    )
+
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [400, 400, 400, 201]
+    assert set(results[1]["body"]["errors"]) == {"externalTaskId"}
+    assert set(results[2]["body"]["errors"]) == {"idempotencyKey"}
+
+
+def test_a_nul_anywhere_in_the_batch_refuses_it_whole_with_a_pointer():
+    client = _realm_with_game("nul")
+
+    response = _batch(
+        client,
+        [
+            {"externalTaskId": "t1", "externalUserId": "u"},
+            {"externalTaskId": "t1", "externalUserId": "u", "data": {"k": "a\x00b"}},
+        ],
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_STRING"
+    assert response.json()["pointer"] == "/events/1/data/k"
+    assert not Award.objects.exists()
+
+
+def test_another_realms_game_is_a_404_for_each_event_and_nothing_is_written():
+    _realm_with_game("owner")
+    intruder = _realm_with_game("intruder")
+
+    response = _batch(intruder, [{"externalTaskId": "t1", "externalUserId": "u"}], game="g2")
+
+    assert response.json()["results"][0]["status"] == 404
+    assert response.json()["results"][0]["body"]["code"] == "GAME_NOT_FOUND"
+    assert not Award.objects.exists()
+
+
+def test_a_batch_without_a_key_is_refused():
+    response = APIClient().post(
+        "/api/v1/games/g1/points/batch", {"events": [{"externalTaskId": "t1"}]}, format="json"
+    )
+
+    assert response.status_code in (401, 403)
+
+
+def test_each_event_counts_against_the_keys_rate():
+    realm = RealmFactory(slug="rated")
+    TaskFactory(game=GameFactory(realm=realm, external_game_id="g1"), external_task_id="t1")
+    _, raw = api_key_create(realm=realm, name="server", rate="5/day")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    event = {"externalTaskId": "t1", "externalUserId": "u"}
+
+    assert _batch(client, [event] * 3).status_code == 200
+    refused = _batch(client, [event] * 3)
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "RATE_LIMITED"
+    assert int(refused["Retry-After"]) >= 1
+    assert Award.objects.count() == 3
+
+
+def _writes_ended_at(n: int):
+    """An execute wrapper that ends this connection's backend just before its ``n``-th award
+    write, from another connection: the database going away in the middle of a batch."""
+    seen = {"writes": 0}
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith(("WITH inserted AS", "WITH new_player AS")):
+            seen["writes"] += 1
+            if seen["writes"] == n:
+                pid = connection.connection.info.backend_pid
+                params_dsn = connection.get_connection_params()
+                dsn = {
+                    key: params_dsn[key]
+                    for key in ("dbname", "user", "host", "port")
+                    if key in params_dsn
+                }
+                if "password" in params_dsn:
+                    dsn["password"] = params_dsn["password"]
+                with psycopg.connect(**dsn, autocommit=True) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ends a PostgreSQL backend")
+def test_a_database_that_goes_away_mid_batch_keeps_what_was_committed_and_says_so():
+    client = _realm_with_game("fault")
+    events = [{"externalTaskId": "t1", "externalUserId": f"u{i}"} for i in range(150)]
+
+    with connection.execute_wrapper(_writes_ended_at(120)):
+        response = _batch(client, events)
+
+    assert response.status_code == 200
+    statuses = [result["status"] for result in response.json()["results"]]
+    assert statuses == [201] * 119 + [503] * 31
+    assert response.json()["results"][119]["body"]["code"] == "SERVICE_UNAVAILABLE"
+    connection.close()
+    assert Award.objects.filter(realm__slug="fault").count() == 119
+    assert Player.objects.filter(realm__slug="fault").count() == 119
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ends a PostgreSQL backend")
+def test_a_database_that_goes_away_at_the_first_event_is_a_503():
+    client = _realm_with_game("early")
+    events = [{"externalTaskId": "t1", "externalUserId": f"u{i}"} for i in range(20)]
+
+    with connection.execute_wrapper(_writes_ended_at(1)):
+        response = _batch(client, events)
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    connection.close()
+    assert not Award.objects.filter(realm__slug="early").exists()
+
+
+def test_the_schema_documents_the_batch():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/games/{external_game_id}/points/batch"]["post"]
+
+    assert "200" in operation["responses"]
+    assert json.dumps(operation["requestBody"]).count("AwardBatchRequest") >= 1
