@@ -21,7 +21,7 @@ from gamification.access import Capability
 from gamification.admin_realms import RealmScopedAdmin, ScopedRealmFilter
 from observability import admin_views, presenters, selectors
 from observability.models import ExecutionLogDeadLetter, StrategyExecutionLog
-from observability.presenters import json_pretty, trace_table
+from observability.presenters import json_pretty, log_trace_table
 from observability.windows import WINDOWS
 
 #: The admin never counts further than this; the changelist shows "N+" pages at most.
@@ -173,6 +173,8 @@ class StrategyExecutionLogAdmin(RealmScopedAdmin):
                     "correlation_id",
                     "data_pretty",
                     "fields_pretty",
+                    "analytics_pretty",
+                    "parent_data_pretty",
                 ]
             },
         ),
@@ -266,13 +268,25 @@ class StrategyExecutionLogAdmin(RealmScopedAdmin):
     def fields_pretty(self, obj: StrategyExecutionLog) -> str:
         return json_pretty(obj.fields)
 
+    @admin.display(description="analytics read")
+    def analytics_pretty(self, obj: StrategyExecutionLog) -> str:
+        if obj.analytics is None:
+            return format_html("<p>{}</p>", "Not recorded (logged before analytics were).")
+        return json_pretty(obj.analytics)
+
+    @admin.display(description="data handed to the parent")
+    def parent_data_pretty(self, obj: StrategyExecutionLog) -> str:
+        if obj.parent_data is None:
+            return "-"
+        return json_pretty(obj.parent_data)
+
     @admin.display(description="callback data")
     def callback_data_pretty(self, obj: StrategyExecutionLog) -> str:
         return json_pretty(obj.callback_data)
 
     @admin.display(description="trace")
     def trace_pretty(self, obj: StrategyExecutionLog) -> str:
-        return trace_table(obj.trace)
+        return log_trace_table(obj)
 
     @admin.display(description="replay")
     def replay_link(self, obj: StrategyExecutionLog) -> str:

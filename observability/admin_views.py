@@ -83,11 +83,19 @@ class ReplayView(_AdminPage):
         log = model_admin.get_object(request, object_id)
         if log is None:
             raise Http404("No execution log matches the given query.")
-        columns = presenters.replay_columns(log=log, replay=execution_log_replay(log=log))
+        replay = execution_log_replay(log=log)
         return TemplateResponse(
             request,
             "admin/observability/replay.html",
-            self.context(request, title=f"Replay of {log.pk}", log=log, columns=columns),
+            self.context(
+                request,
+                title=f"Replay of {log.pk}",
+                log=log,
+                columns=presenters.replay_columns(log=log, replay=replay),
+                notes=replay.notes,
+                inputs_data=presenters.json_pretty(replay.inputs.event.data),
+                inputs_analytics=presenters.json_pretty(replay.inputs.analytics),
+            ),
         )
 
 

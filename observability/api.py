@@ -1,10 +1,11 @@
-"""Execution logs and dashboard metrics of custom strategies, scoped to the key's realm."""
+"""Execution logs, their replay and dashboard metrics, scoped to the key's realm."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -20,10 +21,13 @@ from observability.serializers import (
     ExecutionListQuerySerializer,
     ExecutionLogDetailSerializer,
     ExecutionLogSerializer,
+    ExecutionReplaySerializer,
     compare_render,
+    replay_render,
     stats_render,
     window_from_query,
 )
+from observability.services import execution_log_replay
 from observability.stats import ExecutionLogStats
 
 WINDOW_PARAMETERS = [
@@ -83,6 +87,32 @@ class ExecutionDetailView(APIView):
         if log is None:
             raise NotFoundError(f"No execution {log_id}.", code="EXECUTION_NOT_FOUND")
         return Response(ExecutionLogDetailSerializer(log).data)
+
+
+class ExecutionReplayView(APIView):
+    """Re-run a logged run (of a built-in or a custom strategy) on the logged input."""
+
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "log_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The log's id."
+            )
+        ],
+        responses=ExecutionReplaySerializer,
+        description=(
+            "Re-runs the logged event with the analytics values the logged run read, on the "
+            "version that ran and on the version the strategy id resolves to now (the "
+            "family's published version, or the deployed built-in); nothing is stored. "
+            "``versionThatRan`` reproduces ``logged`` unless an input was cut to the log's "
+            "budget (``notes`` say so). Another realm's log is a 404."
+        ),
+    )
+    def post(self, request: Request, log_id: str) -> Response:
+        log = selectors.execution_log_find(realm=request_realm(request), log_id=log_id)
+        if log is None:
+            raise NotFoundError(f"No execution {log_id}.", code="EXECUTION_NOT_FOUND")
+        return Response(replay_render(execution_log_replay(log=log)))
 
 
 def _stats(request: Request, strategy_uuid: uuid.UUID) -> tuple[ExecutionLogStats, str]:

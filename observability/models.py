@@ -85,8 +85,16 @@ class StrategyExecutionLog(models.Model):
     nodes_executed = models.IntegerField(default=0)
     #: The event's input, so that the run can be replayed.
     data = models.JSONField(default=dict, blank=True)
-    #: The precomputed field values the run read (the replay's ``mock_state``).
+    #: The precomputed field values a DSL program read, after its own writes (for display;
+    #: rows without ``analytics`` replay with their analytics values).
     fields = models.JSONField(default=dict, blank=True)
+    #: Every analytics value the run was given, built-in or parent included, as
+    #: ``{"values": {path: value}, "windows": {"<seconds>": count}}``: a replay answers them
+    #: again. Null on rows logged before they were recorded.
+    analytics = models.JSONField(null=True, blank=True)
+    #: The event data a DSL_EXTEND program handed its parent built-in (after ``set_data``);
+    #: null when the parent did not run.
+    parent_data = models.JSONField(null=True, blank=True)
     trace = models.JSONField(null=True, blank=True)
     #: True when kept by the sampler, false when kept because the run failed.
     sampled = models.BooleanField()

@@ -18,6 +18,7 @@ from gamification.ids import uuid7
 from observability import metrics
 from observability.rows import ExecutionLogRow
 from observability.sink import ExecutionLogSink, sink_get
+from scoring.context import analytics_record
 from scoring.strategy_types import run_outcome
 
 if TYPE_CHECKING:
@@ -143,6 +144,8 @@ class ExecutionObserver:
             nodes_executed=outcome["nodes_executed"],
             data=dict(event.data),
             fields=dict(run.fields),
+            analytics=analytics_record(run.analytics),
+            parent_data=dict(run.parent_data) if run.parent_data is not None else None,
             trace=trace,
             sampled=not failed,
             sample_rate=settings.DSL_EXECUTION_LOG_SAMPLE_RATE if not failed else 1.0,

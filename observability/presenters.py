@@ -15,6 +15,7 @@ from observability.models import StrategyExecutionLog
 from observability.serializers import delta_render
 from observability.services import Replay, ReplayOutcome
 from observability.stats import ExecutionLogStats, StatsDelta
+from scoring.strategy_types import StrategyKind
 
 
 def json_pretty(value: Any) -> SafeString:
@@ -24,10 +25,39 @@ def json_pretty(value: Any) -> SafeString:
     )
 
 
-def trace_table(trace: list[dict[str, Any]] | None) -> SafeString:
-    """Render a trace as a table: order, node, type, value, branch."""
+#: Why a trace is missing, by the kind of run.
+TRACE_OF_BUILTIN = "No trace: built-in strategies are Python code and record none."
+TRACE_NOT_DRAWN = (
+    "No trace: the sampler decides before a run whether to trace it, and did not pick this "
+    "one; it was logged because it failed."
+)
+TRACE_EMPTY = "The run was traced and evaluated no node."
+TRACE_NOT_LOGGED = "No trace was logged for this run."
+
+
+def trace_missing(*, strategy_type: str, trace: list[Any] | None, sampled: bool) -> str:
+    """Return why a run shows no trace (only asked when its trace is empty or missing)."""
+    if strategy_type == StrategyKind.BUILT_IN:
+        return TRACE_OF_BUILTIN
+    if trace is not None:
+        return TRACE_EMPTY
+    return TRACE_NOT_LOGGED if sampled else TRACE_NOT_DRAWN
+
+
+def log_trace_table(log: StrategyExecutionLog) -> SafeString:
+    """Render a logged run's trace, or why it has none."""
+    return trace_table(
+        log.trace,
+        missing=trace_missing(
+            strategy_type=log.strategy_type, trace=log.trace, sampled=log.sampled
+        ),
+    )
+
+
+def trace_table(trace: list[dict[str, Any]] | None, *, missing: str) -> SafeString:
+    """Render a trace as a table: order, node, type, value, branch; ``missing`` when empty."""
     if not trace:
-        return format_html("<p>{}</p>", "No trace (failed runs lose theirs; see the error).")
+        return format_html('<p class="execlog-no-trace">{}</p>', missing)
     rows = format_html_join(
         "",
         "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
@@ -51,18 +81,21 @@ def trace_table(trace: list[dict[str, Any]] | None) -> SafeString:
 
 def replay_columns(*, log: StrategyExecutionLog, replay: Replay) -> list[dict[str, Any]]:
     """Return the replay page's columns: the logged run, the version that ran, the current."""
-    current = replay.current_version
-    columns: list[tuple[str, ReplayOutcome | None, str | None]] = [
-        ("Logged run", replay.logged, None),
+    current = replay.current
+    ran = replay.version_that_ran
+    columns: list[tuple[str, ReplayOutcome | None, str | None, SafeString | str]] = [
+        ("Logged run", replay.logged, None, log_trace_table(log)),
         (
             f"Version that ran (v{log.strategy_version})",
-            replay.ran_version,
-            replay.ran_version_error,
+            ran,
+            replay.version_that_ran_problem,
+            _rerun_trace(log, ran),
         ),
         (
-            "Current version" + (f" (v{current['version']})" if current else ""),
+            "Current version" + (f" (v{current['strategy_version']})" if current else ""),
             current,
-            replay.current_version_error,
+            replay.current_problem,
+            _rerun_trace(log, current),
         ),
     ]
     return [
@@ -70,11 +103,42 @@ def replay_columns(*, log: StrategyExecutionLog, replay: Replay) -> list[dict[st
             "title": title,
             "result": result,
             "error": error,
-            "trace": trace_table(result.get("trace")) if result else "",
+            "matches": result is not None and replay_matches(replay.logged, result),
+            "trace": trace,
             "callback": json_pretty(result.get("callback_data")) if result else "",
+            "parent_data": (
+                json_pretty(result["parent_data"])
+                if result and result.get("parent_data") is not None
+                else ""
+            ),
         }
-        for title, result, error in columns
+        for title, result, error, trace in columns
     ]
+
+
+def _rerun_trace(log: StrategyExecutionLog, result: ReplayOutcome | None) -> SafeString | str:
+    if result is None:
+        return ""
+    trace = result["trace"]
+    return trace_table(
+        trace, missing=trace_missing(strategy_type=log.strategy_type, trace=trace, sampled=True)
+    )
+
+
+def _compared(outcome: ReplayOutcome) -> tuple[Any, ...]:
+    return (
+        outcome["status"],
+        outcome["points"],
+        outcome["case_name"],
+        outcome["callback_data"],
+        outcome["error_code"],
+    )
+
+
+def replay_matches(logged: ReplayOutcome, result: ReplayOutcome) -> bool:
+    """Whether ``result`` did what the logged run did: status, points, case, callback data
+    and error code."""
+    return _compared(logged) == _compared(result)
 
 
 def moment(value: datetime) -> str:

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from gamification.strategy_ids import strategy_uuid
 from observability.models import StrategyExecutionLog
+from scoring.context import AnalyticsRecord
 
 
 class _RequiredRow(TypedDict):
@@ -44,6 +45,8 @@ class ExecutionLogRow(_RequiredRow, total=False):
     nodes_executed: int
     data: dict[str, Any]
     fields: dict[str, Any]
+    analytics: AnalyticsRecord | None
+    parent_data: dict[str, Any] | None
     trace: list[dict[str, Any]] | None
     sample_rate: float
     notes: str | None
@@ -92,6 +95,8 @@ def log_from_row(row: Mapping[str, Any]) -> StrategyExecutionLog:
         nodes_executed=row.get("nodes_executed", 0),
         data=row.get("data", {}),
         fields=row.get("fields", {}),
+        analytics=row.get("analytics"),
+        parent_data=row.get("parent_data"),
         trace=row.get("trace"),
         sampled=row["sampled"],
         sample_rate=row.get("sample_rate", 1.0),

@@ -106,6 +106,15 @@ def execution_log_get(
     return execution_logs_for(strategy_id=strategy_id, realm=realm).filter(pk=log_id).first()
 
 
+def execution_log_find(*, realm: Realm, log_id: str) -> StrategyExecutionLog | None:
+    """Return one of the realm's logs, of any strategy, by its id as a URL carries it."""
+    try:
+        pk = uuid.UUID(log_id)
+    except ValueError:
+        return None
+    return StrategyExecutionLog.objects.select_related("realm").filter(realm=realm, pk=pk).first()
+
+
 def list_for_strategy(
     *,
     strategy_id: str,

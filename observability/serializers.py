@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
 from observability.models import ExecutionStatus, StrategyExecutionLog
 from observability.stats import ExecutionLogStats, StatsDelta
 from observability.windows import StatsWindow, WindowError, window_parse
+
+if TYPE_CHECKING:
+    from observability.services import Replay
 
 
 class ExecutionLogSerializer(serializers.ModelSerializer):
@@ -65,9 +68,65 @@ class ExecutionLogSerializer(serializers.ModelSerializer):
 
 
 class ExecutionLogDetailSerializer(ExecutionLogSerializer):
+    parentData = serializers.JSONField(source="parent_data")
+
     class Meta(ExecutionLogSerializer.Meta):
-        fields = [*ExecutionLogSerializer.Meta.fields, "data", "fields", "trace"]
+        fields = [
+            *ExecutionLogSerializer.Meta.fields,
+            "data",
+            "fields",
+            "analytics",
+            "parentData",
+            "trace",
+        ]
         read_only_fields = fields
+
+
+class ReplayResultSerializer(serializers.Serializer):
+    """One outcome of a logged input: what the log says, or what a re-run did."""
+
+    points = serializers.FloatField(allow_null=True)
+    caseName = serializers.CharField(source="case_name", allow_null=True)
+    callbackData = serializers.JSONField(
+        source="callback_data", allow_null=True, help_text="Null for a failed run."
+    )
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    errorCode = serializers.CharField(source="error_code", allow_null=True)
+    strategyVersion = serializers.CharField(source="strategy_version")
+
+
+class ExecutionReplaySerializer(serializers.Serializer):
+    """A logged run and its re-runs; a version that cannot be run is null, and ``notes``
+    (present only then, or when the log lacks some input) say why."""
+
+    logged = ReplayResultSerializer()
+    versionThatRan = ReplayResultSerializer(source="version_that_ran", allow_null=True)
+    current = ReplayResultSerializer(allow_null=True)
+    notes = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+def replay_render(replay: Replay) -> dict[str, Any]:
+    """Return the replay answer; ``notes`` only when something is missing."""
+    notes = [
+        f"{side}: {problem}"
+        for side, problem in (
+            ("versionThatRan", replay.version_that_ran_problem),
+            ("current", replay.current_problem),
+        )
+        if problem
+    ]
+    notes += replay.notes
+    body = ExecutionReplaySerializer(
+        {
+            "logged": replay.logged,
+            "version_that_ran": replay.version_that_ran,
+            "current": replay.current,
+            "notes": notes,
+        }
+    ).data
+    if not notes:
+        del body["notes"]
+    return body
 
 
 class ExecutionListQuerySerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,11 +19,16 @@ from django.utils import timezone
 from gamification.errors import DomainError
 from observability import metrics
 from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
+from observability.observer import trace_truncate
 from observability.rows import ExecutionLogRow, InvalidRowError, log_from_row
-from scoring.strategy_types import RunOutcome, StrategyRun, run_outcome
-
-if TYPE_CHECKING:
-    from gamification.models import Realm
+from observability.sink import BoundedValue, row_cut_values, value_bounded
+from scoring.builtins.base import ANALYTICS_PATHS, AnalyticsRequest, ScoringEvent
+from scoring.builtins.registry import UnknownBuiltinStrategy, builtin_get
+from scoring.context import RECENT_PATH, AnalyticsRecord, analytics_replayed
+from scoring.engine import strategy_execute
+from scoring.strategy_types import ResolvedStrategy, StrategyKind, run_outcome
+from strategies.models import StrategyDefinition
+from strategies.selectors import strategy_resolve_custom, strategy_version_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -245,161 +250,264 @@ def execution_logs_purge(*, older_than_days: int, batch_size: int = 10_000) -> i
 
 
 class ReplayOutcome(TypedDict):
-    """What one run of a logged input did: the logged run, or a re-run of it."""
+    """What one run of a logged input did: the logged run, or a re-run of it.
 
-    version: str
+    A re-run's values are cut and JSON-encoded as the log's were (:func:`_as_logged`), so a
+    re-run that did what the logged run did compares equal to it, key for key.
+    """
+
+    strategy_version: str
     status: str
     points: float | None
     case_name: str | None
-    callback_data: dict[str, Any]
+    #: None for a failed run, as the log keeps it.
+    callback_data: dict[str, Any] | None
     error_code: str | None
     error_node_id: str | None
     duration_ms: float
     nodes_executed: int
-    trace: list[dict[str, Any]]
+    trace: list[dict[str, Any]] | None
+    parent_data: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayInputs:
+    """What a re-run is given: the logged event and the analytics the logged run read."""
+
+    event: ScoringEvent
+    analytics: AnalyticsRecord
+    #: Why a re-run may differ although nothing changed (inputs the log cut or lacks).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    """A logged run next to its re-runs against the version that ran and the current one."""
+    """A logged run beside its re-runs on the version that ran and on the current one.
+
+    A version that cannot be run has no outcome and says why in its ``*_problem``.
+    """
 
     logged: ReplayOutcome
-    ran_version: ReplayOutcome | None
-    current_version: ReplayOutcome | None
-    ran_version_error: str | None = None
-    current_version_error: str | None = None
+    version_that_ran: ReplayOutcome | None
+    current: ReplayOutcome | None
+    inputs: ReplayInputs
+    version_that_ran_problem: str | None = None
+    current_problem: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    strategy: ResolvedStrategy | None
+    problem: str | None = None
+
+
+def _points(value: float | None) -> float | None:
+    """Points as the log stores them (a float column)."""
+    return None if value is None else float(value)
+
+
+def _as_logged(name: BoundedValue, value: Any) -> Any:
+    """Return ``value`` as a log row keeps it: cut to the row's budget, then through JSON."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value_bounded(name, value).value, default=str))
 
 
 def _logged_result(log: StrategyExecutionLog) -> ReplayOutcome:
     return ReplayOutcome(
-        version=log.strategy_version,
+        strategy_version=log.strategy_version,
         status=log.status,
-        points=log.points,
+        points=_points(log.points),
         case_name=log.case_name,
-        callback_data=log.callback_data or {},
+        callback_data=log.callback_data,
         error_code=log.error_code,
         error_node_id=log.error_node_id,
         duration_ms=log.duration_ms,
         nodes_executed=log.nodes_executed,
-        trace=log.trace or [],
+        trace=log.trace,
+        parent_data=log.parent_data,
     )
 
 
-def _replay_outcome(
-    outcome: RunOutcome, *, version: str, trace: list[dict[str, Any]]
-) -> ReplayOutcome:
-    return ReplayOutcome(
-        version=version,
+def _replay_inputs(log: StrategyExecutionLog) -> ReplayInputs:
+    notes: list[str] = []
+    cut = row_cut_values(log.notes) & {"data", "analytics"}
+    if cut:
+        notes.append(
+            f"The log cut this run's {' and '.join(sorted(cut))} to its budget: a re-run "
+            "reads the cut values and may differ from the logged run."
+        )
+    analytics = log.analytics
+    if not isinstance(analytics, dict):
+        # Rows logged before analytics were recorded hold the values a DSL program read
+        # among its fields; a built-in's (or a parent's) are not there.
+        fields = log.fields if isinstance(log.fields, dict) else {}
+        values = {path: value for path, value in fields.items() if path in ANALYTICS_PATHS}
+        windows = {"300": values[RECENT_PATH]} if RECENT_PATH in values else {}
+        analytics = AnalyticsRecord(values=values, windows=windows)
+        notes.append(
+            "This run was logged before its analytics were: a re-run reads the analytics "
+            "values among its precomputed fields, and an empty history for the others."
+        )
+    event = ScoringEvent(
+        external_game_id=log.external_game_id,
+        external_task_id=log.external_task_id,
+        external_user_id=log.external_user_id,
+        data=log.data if isinstance(log.data, dict) else {},
+    )
+    return ReplayInputs(event=event, analytics=cast(AnalyticsRecord, analytics), notes=tuple(notes))
+
+
+def _builtin_targets(log: StrategyExecutionLog) -> tuple[_Target, _Target]:
+    try:
+        builtin = builtin_get(log.strategy_id)
+    except UnknownBuiltinStrategy:
+        gone = _Target(None, f"No built-in {log.strategy_id!r} is deployed any more.")
+        return gone, gone
+    current = _Target(
+        ResolvedStrategy(
+            strategy_id=log.strategy_id,
+            version=builtin.version,
+            kind=StrategyKind.BUILT_IN,
+            builtin=builtin,
+        )
+    )
+    if builtin.version != log.strategy_version:
+        ran = _Target(
+            None,
+            f"Built-in {builtin.id!r} is at version {builtin.version} now; the version that "
+            f"ran ({log.strategy_version}) is no longer deployed.",
+        )
+        return ran, current
+    return current, current
+
+
+def _version_target(definition: StrategyDefinition, *, strategy_id: str) -> _Target:
+    try:
+        return _Target(strategy_version_resolve(strategy=definition, strategy_id=strategy_id))
+    except DomainError as error:
+        return _Target(None, error.detail)
+    except UnknownBuiltinStrategy as error:
+        return _Target(None, f"Its parent built-in {error} is no longer deployed.")
+
+
+def _custom_targets(log: StrategyExecutionLog) -> tuple[_Target, _Target]:
+    realm = log.realm
+    if realm is None:  # every custom strategy belongs to a realm
+        gone = _Target(None, "The run has no realm to find its strategy in.")
+        return gone, gone
+    definition = (
+        StrategyDefinition.objects.filter(pk=log.definition_id, realm_id=realm.pk).first()
+        if log.definition_id is not None
+        else None
+    )
+    ran = (
+        _version_target(definition, strategy_id=log.strategy_id)
+        if definition is not None
+        else _Target(None, "The version that ran no longer exists.")
+    )
+    try:
+        current = _Target(strategy_resolve_custom(realm=realm, strategy_id=log.strategy_id))
+    except DomainError as error:
+        current = _Target(None, error.detail)
+    except UnknownBuiltinStrategy as error:
+        current = _Target(None, f"Its parent built-in {error} is no longer deployed.")
+    return ran, current
+
+
+def _rerun(
+    *, strategy: ResolvedStrategy, inputs: ReplayInputs
+) -> tuple[ReplayOutcome, AnalyticsRequest]:
+    """Run ``strategy`` on the logged inputs; return the outcome and the analytics it read
+    that the log did not hold."""
+    missing = AnalyticsRequest()
+
+    def load(request: AnalyticsRequest) -> Any:
+        nonlocal missing
+        answer = analytics_replayed(inputs.analytics, request=request)
+        missing = missing | answer.missing
+        return answer.analytics
+
+    run = strategy_execute(strategy=strategy, event=inputs.event, analytics_loader=load, trace=True)
+    outcome = run_outcome(run)
+    trace, _ = trace_truncate(run.trace, settings.DSL_EXECUTION_LOG_TRACE_LIMIT)
+    result = ReplayOutcome(
+        strategy_version=str(strategy.version),
         status=outcome["status"],
-        points=outcome["points"],
+        points=_points(outcome["points"]),
         case_name=outcome["case_name"],
-        callback_data=outcome["callback_data"],
+        callback_data=(_as_logged("callback_data", outcome["callback_data"]) if run.ok else None),
         error_code=outcome["error_code"],
         error_node_id=outcome["error_node_id"],
         duration_ms=round(outcome["duration_ms"], 3),
         nodes_executed=outcome["nodes_executed"],
-        trace=trace,
+        trace=_as_logged("trace", trace),
+        parent_data=_as_logged("parent_data", run.parent_data),
     )
+    return result, missing
 
 
-def _run_result(run: StrategyRun, *, version: str) -> ReplayOutcome:
-    return _replay_outcome(run_outcome(run), version=version, trace=list(run.trace or []))
-
-
-def _replay_custom(*, log: StrategyExecutionLog, definition: Any) -> ReplayOutcome:
-    from strategies.simulation import simulation_run
-
-    simulation = simulation_run(
-        realm=definition.realm,
-        type=definition.type,
-        parent_strategy_id=definition.parent_strategy_id,
-        ast_json=definition.ast_json,
-        external_user_id=log.external_user_id,
-        data=log.data or {},
-        mock_state=log.fields or {},
-        definition=definition,
+def _missing_note(version: str, missing: AnalyticsRequest) -> str:
+    read = sorted(missing.paths) + [
+        f"recent count over {s} s" for s in sorted(missing.recent_windows)
+    ]
+    return (
+        f"Version {version} read analytics the log does not hold ({', '.join(read)}): they "
+        "were taken as an empty history."
     )
-    return _replay_outcome(
-        simulation.outcome, version=str(definition.version), trace=simulation.trace
-    )
-
-
-def _replay_builtin(*, log: StrategyExecutionLog) -> ReplayOutcome:
-    from scoring.builtins.base import ScoringEvent
-    from scoring.engine import strategy_execute, strategy_resolve
-
-    fields = dict(log.fields or {})
-
-    class _LoggedAnalytics:
-        def get(self, path: str) -> Any:
-            return fields.get(path, 0)
-
-        def recent_count(self, seconds: int) -> int:  # noqa: ARG002 - the log holds one count
-            return int(fields.get("user.recent_measurements_count", 0) or 0)
-
-    # Only a custom strategy is resolved in its realm: a built-in's row may have none.
-    strategy = strategy_resolve(realm=cast("Realm", log.realm), strategy_id=log.strategy_id)
-    run = strategy_execute(
-        strategy=strategy,
-        event=ScoringEvent(
-            external_game_id=log.external_game_id,
-            external_task_id=log.external_task_id,
-            external_user_id=log.external_user_id,
-            data=log.data or {},
-        ),
-        analytics_loader=lambda _request: _LoggedAnalytics(),
-        trace=True,
-        mock_state=fields,
-    )
-    return _run_result(run, version=str(strategy.version))
 
 
 def execution_log_replay(*, log: StrategyExecutionLog) -> Replay:
-    """Re-run a logged input through simulate with the logged precomputed values.
+    """Re-run a logged run's input on the version that ran and on the current version.
 
-    Against the version that ran and the family's current (published) version; a version
-    that cannot be found or run is reported, not raised.
+    A re-run reads what the logged run read: its event data and the analytics values it was
+    given (a built-in's and a DSL_EXTEND parent's too), so the version that ran does again
+    what it did (save a timeout, which depends on the machine). "Current" is what the
+    strategy id resolves to now: the family's published version, or the deployed built-in.
+    A version that cannot be found or run is reported, not raised.
     """
-    logged = _logged_result(log)
-    if log.definition_id is None:
-        try:
-            replayed = _replay_builtin(log=log)
-        except Exception as error:
-            logger.exception("Replay of execution log %s failed", log.pk)
-            return Replay(logged, None, None, str(error), str(error))
-        return Replay(logged, replayed, replayed)
-
-    from strategies.models import StrategyDefinition
-    from strategies.selectors import strategy_family_live
-
-    ran = (
-        StrategyDefinition.objects.select_related("realm")
-        .filter(pk=log.definition_id, realm_id=log.realm_id)
-        .first()
-        if log.realm_id is not None  # every definition belongs to a realm
-        else None
-    )
-    if ran is None:
-        missing = "The version that ran no longer exists."
-        return Replay(logged, None, None, missing, missing)
-    current = strategy_family_live(strategy=ran)
+    inputs = _replay_inputs(log)
+    if log.strategy_type == StrategyKind.BUILT_IN:
+        targets = _builtin_targets(log)
+    else:
+        targets = _custom_targets(log)
+    notes = list(inputs.notes)
     outcomes: list[ReplayOutcome | None] = []
-    errors: list[str | None] = []
-    for definition in (ran, current):
-        if definition is None:
+    problems: list[str | None] = []
+    done: dict[tuple[str, str], ReplayOutcome] = {}
+    for target in targets:
+        strategy = target.strategy
+        if strategy is None:
             outcomes.append(None)
-            errors.append("The family has no published version.")
+            problems.append(target.problem)
             continue
-        if definition.realm_id == ran.realm_id:
-            definition.realm = ran.realm
+        key = (str(strategy.definition_id or strategy.strategy_id), str(strategy.version))
+        if key in done:  # the version that ran is the current one
+            outcomes.append(done[key])
+            problems.append(None)
+            continue
         try:
-            outcomes.append(_replay_custom(log=log, definition=definition))
-            errors.append(None)
-        except DomainError as error:
-            outcomes.append(None)
-            errors.append(error.detail)
+            outcome, missing = _rerun(strategy=strategy, inputs=inputs)
         except Exception as error:
             logger.exception("Replay of execution log %s failed", log.pk)
             outcomes.append(None)
-            errors.append(str(error))
-    return Replay(logged, outcomes[0], outcomes[1], errors[0], errors[1])
+            problems.append(f"The re-run failed: {type(error).__name__}: {error}")
+            continue
+        done[key] = outcome
+        outcomes.append(outcome)
+        problems.append(None)
+        if not (missing.paths or missing.recent_windows):
+            continue
+        note = _missing_note(outcome["strategy_version"], missing)
+        if note not in notes:
+            notes.append(note)
+    return Replay(
+        logged=_logged_result(log),
+        version_that_ran=outcomes[0],
+        current=outcomes[1],
+        inputs=inputs,
+        version_that_ran_problem=problems[0],
+        current_problem=problems[1],
+        notes=tuple(notes),
+    )

@@ -10,11 +10,12 @@ again. Every lost row is counted with its reason in ``dsl_execution_log_dropped_
 Without a broker (``CELERY_BROKER_URL`` unset, the demo) the publisher thread persists the
 batch in-process, still off the request thread.
 
-What leaves the process is bounded: each row's ``data``, ``fields``, ``callback_data`` and
-``trace`` are cut to a byte and depth budget (:func:`row_bounded`, the row's ``notes`` say
-so), rows are encoded to JSON here, and a batch is split so that no message exceeds
-``DSL_EXECUTION_LOG_BATCH_MAX_BYTES``. A batch is first stored in the outbox
-(:mod:`observability.outbox`) and then announced by a task message carrying its id only.
+What leaves the process is bounded: each row's ``data``, ``fields``, ``analytics``,
+``parent_data``, ``callback_data`` and ``trace`` are cut to a byte and depth budget
+(:func:`row_bounded`, the row's ``notes`` say so), rows are encoded to JSON here, and a batch
+is split so that no message exceeds ``DSL_EXECUTION_LOG_BATCH_MAX_BYTES``. A batch is first
+stored in the outbox (:mod:`observability.outbox`) and then announced by a task message
+carrying its id only.
 
 A store that times out may still have reached Redis (the bytes left, the answer did not
 come back). Such a batch is kept and stored again under the same id once the breaker
@@ -41,6 +42,7 @@ from django.conf import settings
 from gamification.ids import uuid7
 from observability import metrics
 from observability.rows import ExecutionLogRow
+from scoring.dsl.bounded import Bounded, json_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -49,44 +51,64 @@ Item = tuple[ExecutionLogRow, str, str]
 
 TASK_NAME = "observability.tasks.execution_logs_persist_task"
 
+BoundedValue = Literal["data", "fields", "analytics", "parent_data", "callback_data", "trace"]
+
 #: The row's values that come from outside (the event) or grow with it (the trace).
-BOUNDED_VALUES: tuple[Literal["data", "fields", "callback_data", "trace"], ...] = (
+BOUNDED_VALUES: tuple[BoundedValue, ...] = (
     "data",
     "fields",
+    "analytics",
+    "parent_data",
     "callback_data",
     "trace",
 )
 
+#: How a row's notes name its cut values: ``"data, trace truncated to the log's budget..."``.
+_CUT_NOTE = " truncated to the log's budget"
+
+
+def value_bounded(name: BoundedValue, value: Any) -> Bounded:
+    """Return ``value`` cut to the budget of the row's value ``name``."""
+    budget = (
+        settings.DSL_EXECUTION_LOG_TRACE_BYTES
+        if name == "trace"
+        else settings.DSL_EXECUTION_LOG_VALUE_BYTES
+    )
+    return json_bounded(
+        value, max_bytes=budget, max_depth=settings.DSL_EXECUTION_LOG_VALUE_MAX_DEPTH
+    )
+
 
 def row_bounded(row: ExecutionLogRow) -> ExecutionLogRow:
     """Return ``row`` with its outside values cut to the byte and depth budget, noted."""
-    from scoring.dsl.bounded import json_bounded
-
-    max_depth = settings.DSL_EXECUTION_LOG_VALUE_MAX_DEPTH
-    budgets = {
-        "data": settings.DSL_EXECUTION_LOG_VALUE_BYTES,
-        "fields": settings.DSL_EXECUTION_LOG_VALUE_BYTES,
-        "callback_data": settings.DSL_EXECUTION_LOG_VALUE_BYTES,
-        "trace": settings.DSL_EXECUTION_LOG_TRACE_BYTES,
-    }
     cut: list[str] = []
     bounded = ExecutionLogRow(**row)
     for name in BOUNDED_VALUES:
         value = row.get(name)
         if value is None:
             continue
-        result = json_bounded(value, max_bytes=budgets[name], max_depth=max_depth)
+        result = value_bounded(name, value)
         bounded[name] = result.value
         if result.truncated:
             cut.append(name)
     if cut:
         note = (
-            f"{', '.join(cut)} truncated to the log's budget ({budgets['data']} bytes, "
-            f"depth {max_depth}; trace {budgets['trace']} bytes); cut parts are marked "
+            f"{', '.join(cut)}{_CUT_NOTE} ({settings.DSL_EXECUTION_LOG_VALUE_BYTES} bytes, "
+            f"depth {settings.DSL_EXECUTION_LOG_VALUE_MAX_DEPTH}; trace "
+            f"{settings.DSL_EXECUTION_LOG_TRACE_BYTES} bytes); cut parts are marked "
             '"$truncated"'
         )
         bounded["notes"] = "; ".join(filter(None, [row.get("notes"), note]))
     return bounded
+
+
+def row_cut_values(notes: str | None) -> set[str]:
+    """Return the names of the values :func:`row_bounded` cut, from the row's notes."""
+    for note in (notes or "").split("; "):
+        names, found, _ = note.partition(_CUT_NOTE)
+        if found:
+            return set(names.split(", ")) & set(BOUNDED_VALUES)
+    return set()
 
 
 def row_encoded(row: ExecutionLogRow) -> str:

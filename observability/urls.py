@@ -29,6 +29,11 @@ register_converter(StrategyUuidConverter, "strategy")
 S = "api/v1/strategies/custom"
 
 urlpatterns = [
+    path(
+        "api/v1/executions/<str:log_id>/replay",
+        api.ExecutionReplayView.as_view(),
+        name="execution-replay",
+    ),
     path(f"{S}/compare", api.StrategyCompareView.as_view(), name="strategy-compare"),
     path(
         f"{S}/<strategy:strategy_uuid>/executions",

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from scoring import sql
-from scoring.builtins.base import RECENT_WINDOW_SECONDS, AnalyticsRequest
+from scoring.builtins.base import RECENT_WINDOW_SECONDS, Analytics, AnalyticsRequest
 
 _TASK_PATHS = frozenset({"task.measurements_count", "all.avg_time"})
 _PLAYER_PATHS = frozenset(
@@ -184,3 +184,66 @@ def empty_history_analytics(request: AnalyticsRequest) -> EventAnalytics:
     wanted = analytics_request_normalise(request)
     values = {path: EMPTY_HISTORY[path] for path in request.paths if path in EMPTY_HISTORY}
     return EventAnalytics(values=values, recent_counts=dict.fromkeys(wanted.recent_windows, 0))
+
+
+class AnalyticsRecord(TypedDict):
+    """The analytics a run was given, as plain JSON: values by path, recent counts by window
+    (in seconds, as text: JSON keys are strings)."""
+
+    values: dict[str, Any]
+    windows: dict[str, int]
+
+
+def analytics_record(analytics: Analytics | None) -> AnalyticsRecord | None:
+    """Return the values a run was given, for its execution log; None when they cannot be
+    listed (an ``Analytics`` that is not :class:`EventAnalytics`).
+
+    The award's loader answers what the run asked for (``event_analytics``: the requested
+    values and the ones computed with them), so this copies what the run read; the observer
+    calls it for the runs it logs only.
+    """
+    if analytics is None:
+        return AnalyticsRecord(values={}, windows={})
+    if not isinstance(analytics, EventAnalytics):
+        return None
+    return AnalyticsRecord(
+        values=dict(analytics.values),
+        windows={str(seconds): count for seconds, count in analytics.recent_counts.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAnalytics:
+    """Analytics answered from a record; ``missing`` is what it lacked (answered as empty)."""
+
+    analytics: EventAnalytics
+    missing: AnalyticsRequest
+
+
+def analytics_replayed(record: Any, *, request: AnalyticsRequest) -> RecordedAnalytics:
+    """Answer ``request`` from ``record`` (an :class:`AnalyticsRecord` as stored).
+
+    What the record lacks (a version that reads more than the run that was logged) takes its
+    empty-history value (spec 4.2) and is reported in ``missing``.
+    """
+    record = record if isinstance(record, Mapping) else {}
+    stored = record.get("values")
+    values: dict[str, Any] = dict(stored) if isinstance(stored, Mapping) else {}
+    windows: dict[int, int] = {}
+    stored = record.get("windows")
+    for key, count in stored.items() if isinstance(stored, Mapping) else ():
+        if str(key).isdigit():
+            windows[int(key)] = count
+    if RECENT_PATH not in values and RECENT_WINDOW_SECONDS in windows:
+        values[RECENT_PATH] = windows[RECENT_WINDOW_SECONDS]
+    wanted = analytics_request_normalise(request)
+    missing_paths = frozenset(path for path in request.paths if path not in values)
+    missing_windows = wanted.recent_windows - windows.keys()
+    for path in missing_paths:
+        values[path] = EMPTY_HISTORY.get(path, 0)
+    for seconds in missing_windows:
+        windows[seconds] = 0
+    return RecordedAnalytics(
+        analytics=EventAnalytics(values=values, recent_counts=windows),
+        missing=AnalyticsRequest(paths=missing_paths, recent_windows=missing_windows),
+    )

@@ -77,11 +77,18 @@ def strategy_execute(
     if strategy.kind == StrategyKind.BUILT_IN:
         return _builtin_execute(strategy=strategy, event=event, analytics_loader=analytics_loader)
     assert strategy.program is not None, "a custom strategy is resolved with its program"
+    loaded: list[Analytics] = []
+
+    def load(request: AnalyticsRequest) -> Analytics:
+        analytics = analytics_loader(request)
+        loaded.append(analytics)
+        return analytics
+
     outcome = run_program(
         strategy.program,
         event=event,
         mode=strategy.kind,
-        analytics_loader=analytics_loader,
+        analytics_loader=load,
         parent=strategy.builtin,
         mock_state=mock_state,
         trace=trace,
@@ -97,6 +104,9 @@ def strategy_execute(
         fields=outcome.fields,
         vetoed=outcome.vetoed,
         matched=outcome.matched,
+        # A program loads its analytics at most once: the parent reads the same ones.
+        analytics=loaded[0] if loaded else None,
+        parent_data=outcome.parent_received_data,
     )
 
 
@@ -115,4 +125,5 @@ def _builtin_execute(
         result=result,
         duration_ms=(time.perf_counter() - started) * 1000,
         matched=True,
+        analytics=analytics,
     )

@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 
 from django.db import models
 
-from scoring.builtins.base import BuiltinStrategy, StrategyResult
+from scoring.builtins.base import Analytics, BuiltinStrategy, StrategyResult
 from scoring.dsl.compile import CompiledProgram
 from scoring.dsl.errors import DslError
 
@@ -58,6 +58,11 @@ class StrategyRun:
     vetoed: bool = False
     #: False when a DSL_FULL program matched no rule and had no default (0 points, no case).
     matched: bool = True
+    #: The analytics the strategy was given (None when it asked for none), kept by reference
+    #: so that the run costs nothing more; the observer copies the values of a logged run.
+    analytics: Analytics | None = None
+    #: The event data a DSL_EXTEND program handed its parent (None when the parent did not run).
+    parent_data: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

@@ -73,23 +73,29 @@ def strategy_resolve_custom(*, realm: Realm, strategy_id: str) -> ResolvedStrate
             f"Strategy {strategy_id!r} has no published version; drafts and archived "
             "versions only run in simulation."
         )
-    parent = builtin_get(live.parent_strategy_id) if live.parent_strategy_id else None
-    try:
-        program = _program_load(live, parent)
-    except DslValidationError as error:
-        raise StrategyFailed(error) from None
-    resolved = ResolvedStrategy(
-        strategy_id=strategy_id,
-        version=str(live.version),
-        kind=StrategyKind.DSL_EXTEND if parent is not None else StrategyKind.DSL_FULL,
-        builtin=parent,
-        program=program,
-        definition_id=str(live.pk),
-    )
+    resolved = strategy_version_resolve(strategy=live, strategy_id=strategy_id)
     if len(_RESOLVED) >= _RESOLVED_SIZE:
         _RESOLVED.clear()
     _RESOLVED[(realm.pk, strategy_id)] = (live.pk, live.updated_at, resolved)
     return resolved
+
+
+def strategy_version_resolve(*, strategy: StrategyDefinition, strategy_id: str) -> ResolvedStrategy:
+    """Return this very version of a custom strategy ready to run, whatever its status, as
+    the id ``strategy_id`` is bound (the award path: the published one; a replay: any)."""
+    parent = builtin_get(strategy.parent_strategy_id) if strategy.parent_strategy_id else None
+    try:
+        program = _program_load(strategy, parent)
+    except DslValidationError as error:
+        raise StrategyFailed(error) from None
+    return ResolvedStrategy(
+        strategy_id=strategy_id,
+        version=str(strategy.version),
+        kind=StrategyKind.DSL_EXTEND if parent is not None else StrategyKind.DSL_FULL,
+        builtin=parent,
+        program=program,
+        definition_id=str(strategy.pk),
+    )
 
 
 #: The last resolution of each bound id, by (realm id, strategy id), with the published row

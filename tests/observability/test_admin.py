@@ -128,7 +128,7 @@ def test_replay_runs_the_logged_input_against_both_versions(admin_client, realm)
     assert columns[1]["result"]["points"] == 7
     assert columns[1]["result"]["case_name"] == "x1"
     assert columns[2]["result"]["points"] == 21
-    assert columns[2]["result"]["version"] == "2"
+    assert columns[2]["result"]["strategy_version"] == "2"
     assert columns[1]["result"]["trace"]
 
 
