@@ -120,7 +120,7 @@ def test_a_versions_own_url_shows_its_family_page_filtered_to_it(speed, operator
     assert response.context["title"] == "Dashboard: speed-bonus v2"
     assert rows_logged(body) == 3
     assert 'id="version-picker"' in body
-    assert reverse(FAMILY, args=[speed.v3.pk]) in body  # "all versions" and the breadcrumb
+    assert reverse(FAMILY, args=[speed.v3.pk]) in body  # the picker's "All versions"
 
 
 def test_titles_name_the_strategy_never_its_uuid(speed, operator):
