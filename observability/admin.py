@@ -17,12 +17,15 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from gamification.access import Capability
+from gamification.access import Capability, realm_allowed
 from gamification.admin_realms import RealmScopedAdmin, ScopedRealmFilter
+from gamification.admin_site import AppPage, app_page_register
 from observability import admin_views, presenters, selectors
 from observability.models import ExecutionLogDeadLetter, StrategyExecutionLog
 from observability.presenters import json_pretty, log_trace_table
 from observability.windows import WINDOWS
+from strategies.hooks import ChangePageLink, change_page_link_register
+from strategies.models import StrategyDefinition
 
 #: The admin never counts further than this; the changelist shows "N+" pages at most.
 COUNT_CAP = 10_000
@@ -318,12 +321,44 @@ class StrategyExecutionLogAdmin(RealmScopedAdmin):
             ),
             path("dashboard/compare/", page(admin_views.CompareView), name="observability_compare"),
             path(
+                "dashboard/family/<uuid:definition_id>/",
+                page(admin_views.FamilyDashboardView),
+                name="observability_family_dashboard",
+            ),
+            path(
                 "dashboard/<str:strategy_id>/",
                 page(admin_views.DashboardView),
                 name="observability_dashboard",
             ),
             *super().get_urls(),
         ]
+
+
+def strategy_dashboard_link(
+    *, request: HttpRequest, strategy: StrategyDefinition
+) -> ChangePageLink | None:
+    """Link a version's change page to its strategy's dashboard, for its realm's operators."""
+    if not request.user.has_perm("observability.view_strategyexecutionlog"):
+        return None
+    if not realm_allowed(
+        user=request.user, capability=Capability.OPERATE, realm_id=strategy.realm_id
+    ):
+        return None
+    return ChangePageLink(
+        name="dashboard",
+        label="Dashboard",
+        url=reverse("admin:observability_family_dashboard", args=[strategy.pk]),
+    )
+
+
+change_page_link_register(name="dashboard", link=strategy_dashboard_link)
+app_page_register(
+    AppPage(
+        model=StrategyExecutionLog,
+        name="Strategy dashboards",
+        url_name="observability_dashboard_index",
+    )
+)
 
 
 @admin.register(ExecutionLogDeadLetter)

@@ -96,34 +96,49 @@ def bar_chart(
 
 
 def line_chart(
-    points: Sequence[tuple[str, float | None]], *, title: str, color: str = "#417690"
+    points: Sequence[tuple[float, str, float | None]],
+    *,
+    title: str,
+    ticks: Sequence[tuple[float, str]] = (),
+    markers: Sequence[tuple[float, str, str]] = (),
+    color: str = "#417690",
 ) -> SafeString:
-    """Return an SVG line chart of ``(label, value)`` pairs; None values leave gaps."""
+    """Return an SVG line chart over a time axis.
+
+    ``points`` are ``(x, label, value)`` with ``x`` from 0 (the axis' start) to 1 (its end);
+    None values leave gaps. ``ticks`` are ``(x, label)`` under the axis, ``markers``
+    ``(x, label, tooltip)`` drawn as dashed vertical lines (a version change).
+    """
     plot_w = WIDTH - PAD_LEFT - 8
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
-    values = [value for _, value in points if value is not None]
+    values = [value for _, _, value in points if value is not None]
     peak = max(values, default=0) or 1
     parts = _frame(title=title, plot_h=plot_h, peak=peak)
-    if values:
-        step = plot_w / max(len(points) - 1, 1)
-        coords = []
-        for index, (_, value) in enumerate(points):
-            if value is None:
-                continue
-            coords.append(
-                (PAD_LEFT + index * step, PAD_TOP + plot_h - plot_h * value / peak, value)
+    if not values:
+        parts.append(_empty())
+        parts.append(mark_safe("</svg>"))
+        return mark_safe("".join(parts))
+
+    def at(x: float) -> float:
+        return PAD_LEFT + min(max(x, 0.0), 1.0) * plot_w
+
+    segments: list[list[tuple[float, float, str, float]]] = [[]]
+    for x, label, value in points:
+        if value is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        segments[-1].append((at(x), PAD_TOP + plot_h - plot_h * value / peak, label, value))
+    for segment in segments:
+        if len(segment) > 1:
+            parts.append(
+                format_html(
+                    '<polyline class="line" fill="none" stroke="{}" stroke-width="2" points="{}"/>',
+                    color,
+                    " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in segment),
+                )
             )
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
-        parts.append(
-            format_html(
-                '<polyline class="line" fill="none" stroke="{}" stroke-width="2" points="{}"/>',
-                color,
-                path,
-            )
-        )
-        for (x, y, value), (label, _) in zip(
-            coords, [p for p in points if p[1] is not None], strict=True
-        ):
+        for x, y, label, value in segment:
             parts.append(
                 format_html(
                     '<circle cx="{}" cy="{}" r="2.5" fill="{}"><title>{}: {}</title></circle>',
@@ -134,25 +149,39 @@ def line_chart(
                     _fmt(value),
                 )
             )
-        first, last = points[0][0], points[-1][0]
+    for x, label, tooltip in markers:
         parts.append(
             format_html(
-                '<text x="{}" y="{}" font-size="9">{}</text>',
-                PAD_LEFT,
-                HEIGHT - PAD_BOTTOM + 14,
-                first,
+                '<g class="marker"><title>{}</title>'
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#777" stroke-dasharray="3,3"/>'
+                '<text x="{}" y="{}" font-size="9" fill="#555">{}</text></g>',
+                tooltip,
+                _n(at(x)),
+                PAD_TOP,
+                _n(at(x)),
+                PAD_TOP + plot_h,
+                _n(at(x) + 2),
+                PAD_TOP + 8,
+                label,
             )
         )
+    last = len(ticks) - 1
+    for index, (x, label) in enumerate(ticks):
+        anchor = "start" if index == 0 else "end" if index == last else "middle"
         parts.append(
             format_html(
-                '<text x="{}" y="{}" font-size="9" text-anchor="end">{}</text>',
-                WIDTH - 8,
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>'
+                '<text class="tick" x="{}" y="{}" font-size="9" text-anchor="{}">{}</text>',
+                _n(at(x)),
+                PAD_TOP + plot_h,
+                _n(at(x)),
+                PAD_TOP + plot_h + 4,
+                _n(at(x)),
                 HEIGHT - PAD_BOTTOM + 14,
-                last,
+                anchor,
+                label,
             )
         )
-    else:
-        parts.append(_empty())
     parts.append(mark_safe("</svg>"))
     return mark_safe("".join(parts))
 

@@ -13,21 +13,24 @@ rows that do not know their version are stored with their bound id's UUID there)
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict
+from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, F, FloatField, Max, Min, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Floor
 
 from gamification.models import Realm
 from gamification.strategy_ids import strategy_uuid
 from observability import sql
+from observability.bins import POINTS_BINS, PointsBins, PointsRange, points_bins
 from observability.metrics import DURATION_BUCKETS
 from observability.models import ExecutionStatus, StrategyExecutionLog
 from observability.percentiles import PERCENTILES, percentile_interpolate, weighted_percentiles
@@ -44,11 +47,11 @@ from observability.stats import (
     StatsDelta,
     StatusShare,
 )
+from observability.windows import BUCKET_ORIGIN, SeriesBucket, series_bucket, series_starts
 
 LIST_CAP = 200
 #: Duration histogram edges in ms: the Prometheus buckets, so both views line up.
 DURATION_EDGES_MS = tuple(round(bucket * 1000, 3) for bucket in DURATION_BUCKETS)
-POINTS_BINS = 10
 TOP = 10
 STATUSES = tuple(ExecutionStatus.values)
 
@@ -69,6 +72,7 @@ def strategy_q(strategy_id: str) -> Q:
 def execution_logs_for(
     *,
     strategy_id: str,
+    definition_ids: Collection[uuid.UUID] | None = None,
     realm: Realm | None = None,
     realm_ids: Collection[int] | None = None,
     since: datetime | None = None,
@@ -77,10 +81,15 @@ def execution_logs_for(
 ) -> QuerySet[StrategyExecutionLog]:
     """Return one strategy's rows in ``[since, until)``, optionally of one status.
 
-    ``realm`` keeps one realm's rows, ``realm_ids`` those of a set of realms (an empty set
-    keeps none); given both, a row must satisfy both. Neither: every realm.
+    ``definition_ids``, if given, keeps the runs of those custom versions (a family's)
+    instead of those of ``strategy_id``. ``realm`` keeps one realm's rows, ``realm_ids``
+    those of a set of realms (an empty set keeps none); given both, a row must satisfy both.
+    Neither: every realm.
     """
-    queryset = StrategyExecutionLog.objects.filter(strategy_q(strategy_id))
+    if definition_ids is not None:
+        queryset = StrategyExecutionLog.objects.filter(definition_id__in=sorted(definition_ids))
+    else:
+        queryset = StrategyExecutionLog.objects.filter(strategy_q(strategy_id))
     if realm is not None:
         queryset = queryset.filter(realm_id=realm.pk)
     if realm_ids is not None:
@@ -151,39 +160,178 @@ def custom_strategy_exists(*, realm: Realm, definition_id: uuid.UUID) -> bool:
     return StrategyDefinition.objects.filter(pk=definition_id, realm=realm).exists()
 
 
-class DashboardEntry(TypedDict):
-    id: str
-    name: str
+@dataclass(frozen=True, slots=True)
+class FamilyVersion:
+    id: uuid.UUID
     version: int
+    #: DRAFT, PUBLISHED or ARCHIVED.
     status: str
-    realm: str
 
 
-def strategy_dashboard_list(
+@dataclass(frozen=True, slots=True)
+class StrategyFamily:
+    """A realm's custom strategy: the versions that share its name, newest first."""
+
+    realm_id: int
+    realm_slug: str
+    name: str
+    versions: tuple[FamilyVersion, ...]
+
+    @property
+    def key(self) -> uuid.UUID:
+        """The id that links name the family by: its newest version's."""
+        return self.versions[0].id
+
+    @property
+    def live(self) -> FamilyVersion | None:
+        return next((v for v in self.versions if v.status == "PUBLISHED"), None)
+
+    @property
+    def definition_ids(self) -> list[uuid.UUID]:
+        return [version.id for version in self.versions]
+
+    def version_get(self, number: int) -> FamilyVersion | None:
+        return next((v for v in self.versions if v.version == number), None)
+
+    def version_of(self, definition_id: uuid.UUID) -> FamilyVersion | None:
+        return next((v for v in self.versions if v.id == definition_id), None)
+
+
+_FAMILY_FIELDS = ("pk", "version", "status", "name", "realm_id", "realm__slug")
+
+
+def _families(rows: Iterable[dict[str, Any]]) -> list[StrategyFamily]:
+    """Group version rows ordered by realm, name and version (newest first) into families."""
+    families: list[StrategyFamily] = []
+    for (realm_id, name), versions in itertools.groupby(
+        rows, key=lambda row: (row["realm_id"], row["name"])
+    ):
+        group = list(versions)
+        families.append(
+            StrategyFamily(
+                realm_id=realm_id,
+                realm_slug=group[0]["realm__slug"],
+                name=name,
+                versions=tuple(
+                    FamilyVersion(id=row["pk"], version=row["version"], status=row["status"])
+                    for row in group
+                ),
+            )
+        )
+    return families
+
+
+def strategy_family_get(
+    *, definition_id: uuid.UUID, realm_ids: Collection[int] | None
+) -> StrategyFamily | None:
+    """Return the family of a version, if the version is of ``realm_ids`` (None: any realm)."""
+    from strategies.models import StrategyDefinition
+
+    versions = StrategyDefinition.objects.filter(pk=definition_id)
+    if realm_ids is not None:
+        versions = versions.filter(realm_id__in=sorted(realm_ids))
+    found = versions.values("realm_id", "name").first()
+    if found is None:
+        return None
+    rows = (
+        StrategyDefinition.objects.filter(realm_id=found["realm_id"], name=found["name"])
+        .order_by("-version")
+        .values(*_FAMILY_FIELDS)
+    )
+    families = _families(rows)
+    return families[0] if families else None
+
+
+def strategy_family_list(
     *, realm_ids: Collection[int] | None = None, limit: int = 500
-) -> list[DashboardEntry]:
-    """Return the custom strategy versions that have a dashboard, by realm, name, version.
+) -> list[StrategyFamily]:
+    """Return the custom strategies of ``realm_ids`` (None: of every realm) with their versions.
 
-    Only those of ``realm_ids`` (None: of every realm).
+    By realm, then name; at most ``limit`` versions in all.
     """
     from strategies.models import StrategyDefinition
 
     definitions = StrategyDefinition.objects.all()
     if realm_ids is not None:
         definitions = definitions.filter(realm_id__in=sorted(realm_ids))
-    rows = definitions.order_by("realm__slug", "name", "-version").values(
-        "pk", "name", "version", "status", "realm__slug"
+    rows = definitions.order_by("realm__slug", "realm_id", "name", "-version").values(
+        *_FAMILY_FIELDS
     )[:limit]
-    return [
-        DashboardEntry(
-            id=str(row["pk"]),
-            name=row["name"],
-            version=row["version"],
-            status=row["status"],
-            realm=row["realm__slug"],
+    return _families(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRuns:
+    """The runs of one version of a family over a window."""
+
+    definition_id: uuid.UUID
+    rows: int
+    estimated_runs: float
+    estimated_errors: float
+    first_at: datetime
+    last_at: datetime
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.estimated_errors / self.estimated_runs if self.estimated_runs else None
+
+
+def execution_log_version_runs(
+    *,
+    definition_ids: Collection[uuid.UUID],
+    realm: Realm | None = None,
+    realm_ids: Collection[int] | None = None,
+    since: datetime,
+    until: datetime,
+) -> list[VersionRuns]:
+    """Return the runs of each version that ran in ``[since, until)``, the first to run first.
+
+    Estimates are weighted as the dashboard's are.
+    """
+    weight = Case(
+        When(sampled=True, sample_rate__gt=0, then=Value(1.0) / F("sample_rate")),
+        default=Value(1.0),
+        output_field=FloatField(),
+    )
+    rows = (
+        execution_logs_for(
+            strategy_id="",
+            definition_ids=definition_ids,
+            realm=realm,
+            realm_ids=realm_ids,
+            since=since,
+            until=until,
         )
-        for row in rows
-    ]
+        .order_by()
+        .values("definition_id")
+        .annotate(
+            rows=Count("id"),
+            estimated=Sum(weight),
+            errors=Sum(
+                Case(
+                    When(~Q(status=ExecutionStatus.OK), then=weight),
+                    default=Value(0.0),
+                    output_field=FloatField(),
+                )
+            ),
+            first_at=Min("created_at"),
+            last_at=Max("created_at"),
+        )
+    )
+    return sorted(
+        (
+            VersionRuns(
+                definition_id=uuid.UUID(str(row["definition_id"])),
+                rows=row["rows"],
+                estimated_runs=float(row["estimated"] or 0),
+                estimated_errors=float(row["errors"] or 0),
+                first_at=row["first_at"],
+                last_at=row["last_at"],
+            )
+            for row in rows
+        ),
+        key=lambda runs: runs.first_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,38 +366,72 @@ def strategy_labels(
 # -- the dashboard figures -------------------------------------------------------------------
 
 
-def series_bucket(since: datetime, until: datetime) -> str:
-    """Return the series resolution of a window: hours up to two days, else days."""
-    return "hour" if until - since <= timedelta(days=2) else "day"
-
-
 def execution_log_stats(
     *,
     strategy_id: str,
+    definition_ids: Collection[uuid.UUID] | None = None,
     realm: Realm | None,
     realm_ids: Collection[int] | None = None,
     since: datetime,
     until: datetime,
+    points_range: PointsRange | None = None,
 ) -> ExecutionLogStats:
     """Return every dashboard figure of one strategy over ``[since, until)``.
 
-    Over the rows of ``realm`` and of ``realm_ids``, as :func:`execution_logs_for` scopes them.
+    Over the rows of ``realm`` and of ``realm_ids``, as :func:`execution_logs_for` scopes them;
+    of the versions ``definition_ids`` if given (a family), then ``strategy_id`` only names
+    them. The points histogram bins ``points_range`` if given (both sides of a comparison),
+    else the window's own range.
 
     On PostgreSQL one statement computes them (:mod:`observability.sql`); elsewhere (the
     SQLite demo) the same computation runs in Python over the window's rows.
     """
     queryset = execution_logs_for(
-        strategy_id=strategy_id, realm=realm, realm_ids=realm_ids, since=since, until=until
+        strategy_id=strategy_id,
+        definition_ids=definition_ids,
+        realm=realm,
+        realm_ids=realm_ids,
+        since=since,
+        until=until,
     )
     bucket = series_bucket(since, until)
     with transaction.atomic():
         # An empty realm set leaves a query with nothing to run (the SQL cannot be compiled);
         # the Python path reads no rows for it.
         if connection.vendor == "postgresql" and not queryset.query.is_empty():
-            figures = _figures_sql(queryset, bucket=bucket)
+            figures = _figures_sql(queryset, bucket=bucket, points_range=points_range)
         else:
-            figures = _figures_python(queryset, bucket=bucket)
+            figures = _figures_python(queryset, bucket=bucket, points_range=points_range)
     return _stats_build(figures, strategy_id=strategy_id, since=since, until=until, bucket=bucket)
+
+
+def execution_log_points_range(
+    *,
+    strategy_id: str,
+    definition_ids: Collection[uuid.UUID] | None = None,
+    realm: Realm | None,
+    realm_ids: Collection[int] | None = None,
+    since: datetime,
+    until: datetime,
+) -> PointsRange | None:
+    """Return the range of points of the ok runs over ``[since, until)``; None without any.
+
+    Scoped as :func:`execution_log_stats` scopes its rows.
+    """
+    rows = execution_logs_for(
+        strategy_id=strategy_id,
+        definition_ids=definition_ids,
+        realm=realm,
+        realm_ids=realm_ids,
+        since=since,
+        until=until,
+        status=ExecutionStatus.OK,
+    ).filter(points__isnull=False)
+    bounds = rows.aggregate(lo=Min("points"), hi=Max("points"))
+    if bounds["lo"] is None or bounds["hi"] is None:
+        return None
+    fractional = rows.exclude(points=Floor("points")).exists()
+    return PointsRange(lo=bounds["lo"], hi=bounds["hi"], integral=not fractional)
 
 
 @dataclass(slots=True)
@@ -271,8 +453,9 @@ class _Figures:
     percentiles: dict[float, float | None]
     #: index into DURATION_EDGES_MS (len: above the last) -> (rows, estimated runs)
     durations: dict[int, tuple[int, float]]
-    points_bounds: tuple[float, float] | None
-    #: index of the equal-width points bin -> (rows, estimated runs)
+    #: The range the points were binned over (None: no points and none given).
+    points_range: PointsRange | None
+    #: index of the points bin (observability.bins) -> (rows, estimated runs)
     points: dict[int, tuple[int, float]]
     #: (value, rows, estimated runs), the most frequent first
     errors: list[tuple[str | None, int, float]]
@@ -281,14 +464,21 @@ class _Figures:
     series: list[tuple[datetime, int, float, float, float]]
 
 
-def _figures_sql(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) -> _Figures:
+def _figures_sql(
+    queryset: QuerySet[StrategyExecutionLog],
+    *,
+    bucket: SeriesBucket,
+    points_range: PointsRange | None = None,
+) -> _Figures:
     values = sql.stats_fetch(
         queryset=queryset,
         fractions=PERCENTILES,
         negated_edges=[-edge for edge in reversed(DURATION_EDGES_MS)],
         points_bins=POINTS_BINS,
+        points_range=points_range,
         top=TOP,
-        bucket=bucket,
+        bucket_width=bucket.width,
+        bucket_origin=BUCKET_ORIGIN,
     )
     status_rows, summary, ranks, dur_rows, bounds, point_rows, errors, cases, series = [
         json.loads(value) if isinstance(value, str) else value for value in values
@@ -305,7 +495,9 @@ def _figures_sql(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) -> _F
                 low=largest if low is None else low,
                 high=largest if high is None else high,
             )
-    lo, hi = bounds if bounds else (None, None)
+    lo, hi, integral = bounds if bounds else (None, None, None)
+    if points_range is None and lo is not None and hi is not None:
+        points_range = PointsRange(lo=lo, hi=hi, integral=bool(integral))
     return _Figures(
         by_status={status: (n, float(e)) for status, n, e in status_rows or []},
         min_duration=min_d,
@@ -321,7 +513,7 @@ def _figures_sql(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) -> _F
         # Bucketing -duration over the negated edges gives (lower, upper] buckets, counted
         # from the top: 0 is above the last edge, len(edges) is at or below the first.
         durations={len(DURATION_EDGES_MS) - b: (n, float(e)) for b, n, e in dur_rows or []},
-        points_bounds=(lo, hi) if lo is not None and hi is not None else None,
+        points_range=points_range,
         points={int(b or 0): (n, float(e)) for b, n, e in point_rows or []},
         errors=[(code, n, float(e)) for code, n, e in errors or []],
         cases=[(case, n, float(e)) for case, n, e in cases or []],
@@ -357,7 +549,12 @@ def _nulls_last(value: str | None) -> tuple[bool, str]:
     return value is None, value or ""
 
 
-def _figures_python(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) -> _Figures:
+def _figures_python(
+    queryset: QuerySet[StrategyExecutionLog],
+    *,
+    bucket: SeriesBucket,
+    points_range: PointsRange | None = None,
+) -> _Figures:
     """The figures of :func:`_figures_sql`, computed the same way over the loaded rows."""
     rows = [
         (status, code, case, points, duration, nodes, created_at, _weight(sampled, rate))
@@ -366,26 +563,21 @@ def _figures_python(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) ->
         )
     ]
     with_points = [(row[3], row[7]) for row in rows if row[0] == "ok" and row[3] is not None]
-    bounds = (
-        (min(p for p, _ in with_points), max(p for p, _ in with_points)) if with_points else None
-    )
-    points: dict[int, tuple[int, float]] = {}
-    if bounds is not None:
-        lo, hi = bounds
-        points = _counted(
-            (
-                min(math.floor((p - lo) / (hi - lo) * POINTS_BINS), POINTS_BINS - 1)
-                if hi > lo
-                else 0,
-                w,
-            )
-            for p, w in with_points
+    if points_range is None and with_points:
+        points_range = PointsRange(
+            lo=min(p for p, _ in with_points),
+            hi=max(p for p, _ in with_points),
+            integral=all(p == math.floor(p) for p, _ in with_points),
         )
+    points: dict[int, tuple[int, float]] = {}
+    if points_range is not None:
+        bins = points_bins(points_range)
+        points = _counted((bins.index(p), w) for p, w in with_points)
     errors = _counted((row[1], row[7]) for row in rows if row[0] != "ok")
     cases = _counted((row[2], row[7]) for row in rows if row[0] == "ok")
     series: dict[datetime, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
     for status, _, _, _, duration, _, created_at, weight in rows:
-        at = _truncate(created_at, bucket)
+        at = bucket.start(created_at)
         series[at][0] += 1
         series[at][1] += weight
         series[at][2] += weight if status != "ok" else 0.0
@@ -403,7 +595,7 @@ def _figures_python(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) ->
         weight_with_points=_sum(w for _, w in with_points),
         percentiles=weighted_percentiles((row[4], row[7]) for row in rows),
         durations=_counted((bisect.bisect_left(DURATION_EDGES_MS, row[4]), row[7]) for row in rows),
-        points_bounds=bounds,
+        points_range=points_range,
         points=points,
         errors=sorted(
             ((code, n, e) for code, (n, e) in errors.items()),
@@ -417,42 +609,66 @@ def _figures_python(queryset: QuerySet[StrategyExecutionLog], *, bucket: str) ->
     )
 
 
-def _truncate(moment: datetime, bucket: str) -> datetime:
-    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0) if bucket == "day" else moment
-
-
 def _ratio(part: float | None, whole: float | None) -> float | None:
     return part / whole if part is not None and whole else None
 
 
+def _series_filled(
+    series: list[tuple[datetime, int, float, float, float]],
+    *,
+    bucket: SeriesBucket,
+    since: datetime,
+    until: datetime,
+) -> list[SeriesPoint]:
+    """Return a point for every bucket of the window: a chart of two busy hours out of 24
+    shows 22 quiet ones, not a line from one to the other."""
+    found = {at: (n, e, f, d) for at, n, e, f, d in series}
+    points = []
+    for at in series_starts(bucket, since, until):
+        n, e, f, d = found.pop(at, (0, 0.0, 0.0, 0.0))
+        points.append(
+            SeriesPoint(
+                at=at,
+                rows=n,
+                estimated_runs=e,
+                estimated_errors=f,
+                error_rate=f / e if e else None,
+                avg_duration_ms=d / e if e else None,
+            )
+        )
+    return points
+
+
+def _points_histogram(figures: _Figures) -> tuple[list[PointsBucket], PointsBins | None]:
+    if figures.points_range is None:
+        return [], None
+    bins = points_bins(figures.points_range)
+    return [
+        PointsBucket(
+            start=start,
+            end=end,
+            rows=figures.points.get(index, (0, 0.0))[0],
+            estimated=figures.points.get(index, (0, 0.0))[1],
+        )
+        for index, (start, end) in enumerate(bins.edges())
+    ], bins
+
+
 def _stats_build(
-    figures: _Figures, *, strategy_id: str, since: datetime, until: datetime, bucket: str
+    figures: _Figures, *, strategy_id: str, since: datetime, until: datetime, bucket: SeriesBucket
 ) -> ExecutionLogStats:
     by_status = figures.by_status
     runs = sum(estimated for _, estimated in by_status.values())
     ok_runs = by_status.get("ok", (0, 0.0))[1]
     estimated_runs = figures.estimated_runs
     edges: list[float | None] = [*DURATION_EDGES_MS, None]
-    points_histogram: list[PointsBucket] = []
-    if figures.points_bounds is not None:
-        lo, hi = figures.points_bounds
-        bins = POINTS_BINS if hi > lo else 1
-        width = (hi - lo) / bins if hi > lo else 1.0
-        points_histogram = [
-            PointsBucket(
-                start=lo + index * width,
-                end=hi if index == bins - 1 else lo + (index + 1) * width,
-                rows=figures.points.get(index, (0, 0.0))[0],
-                estimated=figures.points.get(index, (0, 0.0))[1],
-            )
-            for index in range(bins)
-        ]
+    points_histogram, bins = _points_histogram(figures)
     return ExecutionLogStats(
         strategy_id=strategy_id,
         since=since,
         until=until,
-        bucket=bucket,
+        bucket=bucket.name,
+        bucket_width=bucket.width,
         rows=sum(int(rows) for rows, _ in by_status.values()),
         estimated_runs=runs,
         status_mix={
@@ -490,19 +706,10 @@ def _stats_build(
             for index, upper in enumerate(edges)
         ],
         points_histogram=points_histogram,
+        points_integral=bins is not None and bins.integral,
         top_errors=[ErrorCount(error_code=c, count=n, estimated=e) for c, n, e in figures.errors],
         top_cases=[CaseCount(case_name=c, count=n, estimated=e) for c, n, e in figures.cases],
-        series=[
-            SeriesPoint(
-                at=at,
-                rows=n,
-                estimated_runs=e,
-                estimated_errors=f,
-                error_rate=f / e if e else None,
-                avg_duration_ms=d / e if e else None,
-            )
-            for at, n, e, f, d in figures.series
-        ],
+        series=_series_filled(figures.series, bucket=bucket, since=since, until=until),
     )
 
 

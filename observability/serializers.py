@@ -155,6 +155,7 @@ def stats_render(stats: ExecutionLogStats, *, window: str) -> dict[str, Any]:
         "since": _iso(stats.since),
         "until": _iso(stats.until),
         "bucket": stats.bucket,
+        "bucketSeconds": int(stats.bucket_width.total_seconds()),
         "rows": stats.rows,
         "estimatedRuns": stats.estimated_runs,
         "statusMix": {

@@ -6,12 +6,14 @@ dashboard's figures over a 30-day window must come from one pass over the table.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, QuerySet
 
+from observability.bins import PointsRange
 from observability.models import StrategyExecutionLog
 from observability.percentiles import EPSILON
 
@@ -41,7 +43,25 @@ WITH w AS MATERIALIZED (
            SUM(w) OVER () AS tw
     FROM w
 ), bounds AS (
-    SELECT MIN(points) AS lo, MAX(points) AS hi FROM w WHERE status = 'ok' AND points IS NOT NULL
+    SELECT MIN(points) AS lo, MAX(points) AS hi, bool_and(points = floor(points)) AS integral
+    FROM w WHERE status = 'ok' AND points IS NOT NULL
+), forced AS (
+    SELECT COALESCE(%s::float8, lo) AS lo, COALESCE(%s::float8, hi) AS hi,
+           COALESCE(%s::boolean, integral) AS integral
+    FROM bounds
+), spans AS (
+    SELECT lo, hi, integral,
+           CASE WHEN hi - lo <= 0 THEN 1.0::float8
+                WHEN integral AND hi - lo < %s THEN 1.0::float8
+                WHEN integral THEN CEIL((hi - lo) / %s)
+                ELSE (hi - lo) / %s END AS width
+    FROM forced
+), bins AS (
+    SELECT lo, width,
+           CASE WHEN hi - lo <= 0 THEN 1
+                WHEN integral THEN LEAST(FLOOR((hi - lo) / width) + 1, %s)
+                ELSE %s END AS n
+    FROM spans
 )
 SELECT
   (SELECT json_agg(json_build_array(status, n, e)) FROM
@@ -55,11 +75,11 @@ SELECT
   (SELECT json_agg(json_build_array(b, n, e)) FROM
      (SELECT width_bucket(-duration_ms, %s::float8[]) AS b, COUNT(*) AS n, SUM(w) AS e
       FROM w GROUP BY 1) h),
-  (SELECT json_build_array(lo, hi) FROM bounds),
+  (SELECT json_build_array(lo, hi, integral) FROM bounds),
   (SELECT json_agg(json_build_array(b, n, e)) FROM
-     (SELECT LEAST(FLOOR((points - bounds.lo) / NULLIF(bounds.hi - bounds.lo, 0) * %s), %s - 1)
+     (SELECT LEAST(GREATEST(FLOOR((points - bins.lo) / bins.width), 0), bins.n - 1)
              AS b, COUNT(*) AS n, SUM(w) AS e
-      FROM w, bounds WHERE status = 'ok' AND points IS NOT NULL GROUP BY 1) p),
+      FROM w, bins WHERE status = 'ok' AND points IS NOT NULL GROUP BY 1) p),
   (SELECT json_agg(json_build_array(error_code, n, e)) FROM
      (SELECT error_code, COUNT(*) AS n, SUM(w) AS e FROM w WHERE status <> 'ok'
       GROUP BY error_code ORDER BY n DESC, error_code LIMIT %s) x),
@@ -67,7 +87,8 @@ SELECT
      (SELECT case_name, COUNT(*) AS n, SUM(w) AS e FROM w WHERE status = 'ok'
       GROUP BY case_name ORDER BY e DESC, case_name LIMIT %s) c),
   (SELECT json_agg(json_build_array(at, n, e, f, d) ORDER BY at) FROM
-     (SELECT date_trunc(%s, created_at AT TIME ZONE 'UTC') AS at, COUNT(*) AS n, SUM(w) AS e,
+     (SELECT date_bin(%s::interval, created_at AT TIME ZONE 'UTC', %s::timestamp) AS at,
+             COUNT(*) AS n, SUM(w) AS e,
              COALESCE(SUM(w) FILTER (WHERE status <> 'ok'), 0) AS f, SUM(w * duration_ms) AS d
       FROM w GROUP BY 1) t)
 """
@@ -97,14 +118,18 @@ def stats_fetch(
     fractions: tuple[float, ...],
     negated_edges: list[float],
     points_bins: int,
+    points_range: PointsRange | None,
     top: int,
-    bucket: str,
+    bucket_width: timedelta,
+    bucket_origin: datetime,
 ) -> tuple[Any, ...]:
     """Run the stats statement over the rows of ``queryset``; return its nine JSON values.
 
     The window is read from the table once (narrow columns, materialised), then grouped
     and sorted in memory: status counts, the summary, the percentile rank values, the
     duration buckets, the points bounds and buckets, top errors, top cases, the series.
+    The points are binned as :func:`observability.bins.points_bins` bins them, over
+    ``points_range`` if given, else over the window's own range.
     """
     inner, inner_params = queryset.order_by().query.sql_with_params()
     percentile_params: list[Any] = []
@@ -115,15 +140,19 @@ def stats_fetch(
         percentiles=" ".join([_PERCENTILE_SQL] * len(fractions)),
         **{name: _column(name) for name in STATS_FIELDS},
     )
+    forced = points_range
     params = [
         *inner_params,
+        forced.lo if forced else None,
+        forced.hi if forced else None,
+        forced.integral if forced else None,
+        *[points_bins] * 5,
         *percentile_params,
         negated_edges,
-        points_bins,
-        points_bins,
         top,
         top,
-        bucket,
+        bucket_width,
+        bucket_origin.replace(tzinfo=None),
     ]
     with connection.cursor() as cursor:
         stats_work_mem_raise(cursor)

@@ -7,7 +7,7 @@ are raw row counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,8 @@ class DurationBucket:
 
 @dataclass(frozen=True, slots=True)
 class PointsBucket:
+    """``[start, end)``; the last bucket is ``[start, end]``."""
+
     start: float
     end: float
     rows: int
@@ -87,8 +89,9 @@ class ExecutionLogStats:
     strategy_id: str
     since: datetime
     until: datetime
-    #: The series resolution: hour or day.
+    #: The series resolution's name (hour, 6 hours, day, ...) and width.
     bucket: str
+    bucket_width: timedelta
     rows: int
     estimated_runs: float
     status_mix: dict[str, StatusShare]
@@ -99,8 +102,11 @@ class ExecutionLogStats:
     nodes: NodesFigures
     duration_histogram: list[DurationBucket]
     points_histogram: list[PointsBucket]
+    #: Whether the points histogram's bins are whole numbers.
+    points_integral: bool
     top_errors: list[ErrorCount]
     top_cases: list[CaseCount]
+    #: Every bucket of the window, the empty ones too.
     series: list[SeriesPoint]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,69 @@ from django.utils.dateparse import parse_date, parse_datetime
 WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DEFAULT_WINDOW = "24h"
 MAX_SPAN = timedelta(days=400)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesBucket:
+    """The width of a time series' buckets; ``name`` is what the API calls it."""
+
+    name: str
+    width: timedelta
+
+    def start(self, moment: datetime) -> datetime:
+        """Return the start of the bucket holding ``moment`` (buckets count from ORIGIN)."""
+        steps = (moment.astimezone(UTC) - BUCKET_ORIGIN) // self.width
+        return BUCKET_ORIGIN + steps * self.width
+
+
+#: Buckets start at whole multiples of their width from this Monday midnight (UTC), so that
+#: hours start on the hour, days at midnight and weeks on Mondays.
+BUCKET_ORIGIN = datetime(2001, 1, 1, tzinfo=UTC)
+#: The widths a series may use, narrowest first.
+SERIES_BUCKETS = tuple(
+    SeriesBucket(name, width)
+    for name, width in (
+        ("second", timedelta(seconds=1)),
+        ("5 seconds", timedelta(seconds=5)),
+        ("15 seconds", timedelta(seconds=15)),
+        ("30 seconds", timedelta(seconds=30)),
+        ("minute", timedelta(minutes=1)),
+        ("5 minutes", timedelta(minutes=5)),
+        ("15 minutes", timedelta(minutes=15)),
+        ("30 minutes", timedelta(minutes=30)),
+        ("hour", timedelta(hours=1)),
+        ("3 hours", timedelta(hours=3)),
+        ("6 hours", timedelta(hours=6)),
+        ("12 hours", timedelta(hours=12)),
+        ("day", timedelta(days=1)),
+        ("week", timedelta(days=7)),
+    )
+)
+#: A series has at most this many buckets, unless even weeks are too narrow (a 400-day window
+#: has 58). Neighbouring widths differ by five times at most, so it has at least seven.
+SERIES_BUCKETS_MAX = 36
+
+
+def series_bucket(since: datetime, until: datetime) -> SeriesBucket:
+    """Return the narrowest bucket width that cuts ``[since, until)`` into few enough buckets.
+
+    A window of 24 hours gets hours, 7 days six hours, 30 days days, an hour five minutes.
+    """
+    span = until - since
+    for bucket in SERIES_BUCKETS:
+        if math.ceil(span / bucket.width) <= SERIES_BUCKETS_MAX:
+            return bucket
+    return SERIES_BUCKETS[-1]
+
+
+def series_starts(bucket: SeriesBucket, since: datetime, until: datetime) -> list[datetime]:
+    """Return the start of every bucket that overlaps ``[since, until)``, in order."""
+    starts = []
+    at = bucket.start(since)
+    while at < until:
+        starts.append(at)
+        at += bucket.width
+    return starts
 
 
 class WindowError(ValueError):

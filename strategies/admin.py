@@ -24,6 +24,7 @@ from strategies import selectors, services
 from strategies.admin_views import StrategyAdminViews
 from strategies.editor import editor_config
 from strategies.forms import StrategyDefinitionForm
+from strategies.hooks import change_page_links
 from strategies.models import StrategyDefinition, StrategyStatus
 
 BLOCKLY_VERSION = "12.3.1"
@@ -236,6 +237,7 @@ class StrategyDefinitionAdmin(StrategyAdminViews, RealmScopedAdmin):
                 media_url=f"/static/strategies/vendor/blockly-{BLOCKLY_VERSION}/media/",
             ),
             strategy=obj,
+            strategy_links=change_page_links(request=request, strategy=obj) if obj else [],
             usage_games=games,
             usage_tasks=tasks,
             can_publish=obj is not None

@@ -163,7 +163,7 @@ def test_compare_refuses_another_realms_strategy_and_counts_only_operated_rows(a
     panels = own.context["panels"]
     assert [panel["name"] for panel in panels] == ["bonus-realm-b v1", "default"]
     # Each side holds one row of realm B; realm A's rows are outside the comparison.
-    assert own.context["delta"]["estimatedRuns"] == pytest.approx(1 - 20)
+    assert own.context["delta"].estimated_runs == pytest.approx(1 - 20)
 
 
 @pytest.mark.parametrize("role", ["designer", "publisher"])

@@ -104,17 +104,76 @@ def test_dashboard_renders_cards_charts_and_switches_windows(live_server, admin_
     assert page.locator("#result_list tbody tr").count() == 50
 
 
+def strategy(name: str) -> str:
+    """A custom strategy of the demo realm; return its version's id."""
+    from strategies.services import strategy_create
+    from tests.factories import strategy_program_full
+
+    realm = RealmFactory(slug="demo")
+    row = strategy_create(realm=realm, name=name, type="DSL_FULL", ast_json=strategy_program_full())
+    return str(row.pk)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_compare_page_shows_two_panels(live_server, admin_user, browser_page):
-    seed(DEFINITION_ID, days=2, slow=1.0, error_share=0.01)
-    seed(OTHER_ID, days=2, slow=2.0, error_share=0.02)
+def test_compare_page_picks_strategies_by_name(live_server, admin_user, browser_page):
+    fast, slow = strategy("fast-bonus"), strategy("slow-bonus")
+    seed(fast, days=2, slow=1.0, error_share=0.01)
+    seed(slow, days=2, slow=2.0, error_share=0.02)
     page = browser_page
     login(page, live_server, admin_user)
 
     page.goto(f"{live_server.url}/admin/observability/strategyexecutionlog/dashboard/compare/")
-    page.fill("input[name=a]", DEFINITION_ID)
-    page.fill("input[name=b]", OTHER_ID)
+    page.select_option("select[name=a]", label="fast-bonus v1 (draft)")
+    page.select_option("select[name=b]", label="slow-bonus, all versions")
     page.click("#compare-form input[type=submit]")
     page.wait_for_selector("#compare-delta")
     assert page.locator(".execlog-panel").count() == 2
-    assert page.locator("#compare-delta tr").count() >= 8
+    assert page.locator("#compare-delta tbody tr").count() == 10
+    error_rate = page.locator("#compare-delta tr", has_text="Error rate").inner_text()
+    assert error_rate.count("%") == 3, error_rate
+    headings = page.locator(".execlog-panel h2").all_inner_texts()
+    assert headings == ["A: fast-bonus v1", "B: slow-bonus, all versions (v1)"]
+    a_bars, b_bars = (
+        page.locator(f".execlog-panel >> nth={n} >> svg.chart[aria-label^='Points']").evaluate(
+            "svg => [...svg.querySelectorAll('text[text-anchor=middle]')].map(t => t.textContent)"
+        )
+        for n in (0, 1)
+    )
+    assert a_bars == b_bars
+    # Both sides' points run from 0 to 50: ten bins of five whole numbers, the last closed.
+    assert a_bars[0] == "0\u20134"
+    assert a_bars[-1] == "45\u201350"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_strategy_family_dashboard_from_the_admin_index(live_server, admin_user, browser_page):
+    from strategies.models import StrategyDefinition
+    from strategies.services import strategy_edit, strategy_publish
+
+    first = strategy("speed-bonus")
+    v1 = StrategyDefinition.objects.get(pk=first)
+    strategy_publish(strategy=v1)
+    v2 = strategy_edit(strategy=v1, changes={"description": "faster"}).strategy
+    strategy_publish(strategy=v2)
+    seed(first, days=7, slow=1.0, error_share=0.05)
+    StrategyExecutionLog.objects.filter(
+        definition_id=first, created_at__gte=timezone.now() - timedelta(days=3)
+    ).update(definition_id=v2.pk, strategy_version="2")
+    page = browser_page
+    login(page, live_server, admin_user)
+
+    page.click("#observability-strategydashboards a")
+    page.click("#dashboard-families a:text-is('speed-bonus')")
+    page.check("input[type=radio][value='7d']")
+    page.wait_for_url("**window=7d**")
+    assert page.locator("h1").inner_text() == "Dashboard: speed-bonus, all versions (v1\u2013v2)"
+    assert page.locator("#family-versions tbody tr").count() == 2
+    assert page.locator("svg.chart g.marker", has_text="v2").count() == 2
+    ticks = page.locator("svg.chart[aria-label^='Runs'] text.tick").all_text_contents()
+    assert len(set(ticks)) == len(ticks) == 5
+
+    page.select_option("#version-picker select", label="v1 (archived)")
+    page.wait_for_url("**version=1**")
+    assert page.locator("h1").inner_text() == "Dashboard: speed-bonus v1"
+    assert page.locator("input[type=radio][value='7d']").is_checked()
+    assert page.locator("svg.chart g.marker").count() == 0
