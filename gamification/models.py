@@ -161,8 +161,19 @@ class Player(models.Model):
         return self.external_user_id
 
 
+class ExperimentArm(models.TextChoices):
+    """Which side of a strategy experiment scored an award."""
+
+    CONTROL = "control", "Control (the published version)"
+    CANDIDATE = "candidate", "Candidate"
+
+
 class Award(models.Model):
-    """Points given to a player for one task event."""
+    """Points given to a player for one task event.
+
+    ``experiment_arm`` is set when the family of the task's strategy ran an experiment: the
+    arm the player was assigned to; ``strategy_version`` is then the version of that arm.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="awards")
@@ -186,6 +197,7 @@ class Award(models.Model):
         ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField()
+    experiment_arm = models.CharField(max_length=16, choices=ExperimentArm, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -201,6 +213,13 @@ class Award(models.Model):
             # range scans over one player's awards on one task.
             models.Index(fields=["player", "task", "created_at"], name="award_player_task_time"),
             models.Index(fields=["task", "created_at"], name="award_task_time"),
+            # An experiment's figures read its awards by bound id and time; partial, so that
+            # only awards scored under an experiment pay for one more index entry.
+            models.Index(
+                fields=["strategy_id", "created_at"],
+                condition=Q(experiment_arm__isnull=False),
+                name="award_experiment_time",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "gamification.models.TaskStatus",
         "StrategyStatusEnum": "strategies.models.StrategyStatus",
+        "ExperimentStatusEnum": "strategies.models.ExperimentStatus",
+        "ExperimentArmEnum": "gamification.models.ExperimentArm",
         "ExecutionStatusEnum": "observability.models.ExecutionStatus",
         # Two "type" enums: keep the strategy kinds' name, and name the actors' apart.
         "TypeEnum": "scoring.strategy_types.StrategyKind",

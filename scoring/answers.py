@@ -10,7 +10,10 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class AwardAnswer:
-    """The scored event: the run's public result and what was stored (nothing on a dry run)."""
+    """The scored event: the run's public result and what was stored (nothing on a dry run).
+
+    ``experiment_arm`` is the arm of the player when the strategy's family runs an experiment.
+    """
 
     points: float | None
     case_name: str | None
@@ -22,3 +25,4 @@ class AwardAnswer:
     award_id: uuid.UUID | None = None
     created_at: datetime | None = None
     dry_run: bool = False
+    experiment_arm: str | None = None

@@ -24,25 +24,24 @@ AnalyticsLoader = Callable[[AnalyticsRequest], Analytics]
 
 
 def strategy_resolve(
-    *, realm: Realm, strategy_id: str, prefetched: Sequence[Any] | None = None
+    *,
+    realm: Realm,
+    strategy_id: str,
+    prefetched: Sequence[Any] | None = None,
+    external_user_id: str | None = None,
 ) -> ResolvedStrategy:
     """Return the runnable strategy bound as ``strategy_id`` in ``realm``.
 
     ``prefetched`` holds the values of the registered prefetch's columns, read for this
     ``strategy_id``; when they show the last resolution is still live, it costs no query.
+    Under an experiment, ``external_user_id`` picks the arm; without it (a simulation, a
+    replay) the published version answers.
     """
     if strategy_id_is_custom(strategy_id):
-        prefetch = custom_strategy_prefetch()
-        if prefetch is not None and prefetched is not None:
-            cached = prefetch.resolve_cached(
-                realm=realm, strategy_id=strategy_id, values=prefetched
-            )
-            if cached is not None:
-                return cached
-        resolver = custom_strategy_resolver()
-        if resolver is None:
-            raise StrategyNotFound(f"No strategy {strategy_id!r}: custom strategies are off.")
-        return resolver(realm=realm, strategy_id=strategy_id)
+        resolved = _custom_resolve(realm=realm, strategy_id=strategy_id, prefetched=prefetched)
+        if resolved.arms is not None and external_user_id is not None:
+            return resolved.arms.choose(external_user_id=external_user_id)
+        return resolved
     try:
         builtin = builtin_get(strategy_id)
     except UnknownBuiltinStrategy:
@@ -53,6 +52,20 @@ def strategy_resolve(
         kind=StrategyKind.BUILT_IN,
         builtin=builtin,
     )
+
+
+def _custom_resolve(
+    *, realm: Realm, strategy_id: str, prefetched: Sequence[Any] | None
+) -> ResolvedStrategy:
+    prefetch = custom_strategy_prefetch()
+    if prefetch is not None and prefetched is not None:
+        cached = prefetch.resolve_cached(realm=realm, strategy_id=strategy_id, values=prefetched)
+        if cached is not None:
+            return cached
+    resolver = custom_strategy_resolver()
+    if resolver is None:
+        raise StrategyNotFound(f"No strategy {strategy_id!r}: custom strategies are off.")
+    return resolver(realm=realm, strategy_id=strategy_id)
 
 
 def dsl_limits() -> DslLimits:

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 class CustomStrategyResolver(Protocol):
     def __call__(self, *, realm: Realm, strategy_id: str) -> ResolvedStrategy:
-        """Return the published custom strategy ``strategy_id`` of ``realm``, or raise."""
+        """Return the published custom strategy ``strategy_id`` of ``realm``, or raise.
+
+        While the family runs an experiment, the answer carries its ``arms``.
+        """
         ...
 
 

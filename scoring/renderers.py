@@ -18,7 +18,10 @@ def _iso(moment: datetime) -> str:
 
 
 def award_render(answer: AwardAnswer) -> bytes:
-    """Return the answer as compact JSON, keys in the order the API has always answered."""
+    """Return the answer as compact JSON, keys in the order the API has always answered.
+
+    ``experimentArm`` is there only while the strategy's family runs an experiment.
+    """
     body = {
         "points": answer.points,
         "caseName": answer.case_name,
@@ -30,6 +33,8 @@ def award_render(answer: AwardAnswer) -> bytes:
         "awardId": str(answer.award_id) if answer.award_id is not None else None,
         "createdAt": _iso(answer.created_at) if answer.created_at is not None else None,
     }
+    if answer.experiment_arm is not None:
+        body["experimentArm"] = answer.experiment_arm
     if answer.dry_run:
         body["dryRun"] = True
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()

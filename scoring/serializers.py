@@ -4,6 +4,8 @@ from typing import Any, TypedDict
 
 from rest_framework import serializers
 
+from gamification.models import ExperimentArm
+
 
 class AwardRequestSerializer(serializers.Serializer):
     """The award request's rules and the schema's source; :func:`award_request_validated`
@@ -148,6 +150,12 @@ class AwardResponseSerializer(serializers.Serializer):
     playerCreated = serializers.BooleanField()
     awardId = serializers.UUIDField(allow_null=True)
     createdAt = serializers.DateTimeField(allow_null=True)
+    experimentArm = serializers.ChoiceField(
+        choices=ExperimentArm.choices,
+        required=False,
+        help_text="The player's arm while the strategy's family runs an experiment; absent "
+        "otherwise. strategyVersion is the version of that arm.",
+    )
     dryRun = serializers.BooleanField(required=False)
 
 

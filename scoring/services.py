@@ -197,10 +197,19 @@ def _award_read(
     )
 
 
-def _windows_remember(*, strategy_id: str, requests: list[AnalyticsRequest]) -> None:
+def _windows_remember(
+    *, strategy_id: str, requests: list[AnalyticsRequest], merge: bool = False
+) -> None:
+    """Remember the windows a run of ``strategy_id`` read; ``merge`` adds them to those known.
+
+    The two arms of an experiment share the bound id and may read different windows: keeping
+    the union lets one read serve both.
+    """
     windows = frozenset().union(
         *(analytics_request_normalise(request).recent_windows for request in requests)
     )
+    if merge:
+        windows |= _WINDOWS_READ.get(strategy_id, frozenset())
     if _WINDOWS_READ.get(strategy_id) == windows:
         return
     if len(_WINDOWS_READ) >= _WINDOWS_READ_SIZE:
@@ -265,7 +274,10 @@ def award_points(
         raise TaskClosed(f"Task {task.external_task_id!r} is {read.status} and takes no awards.")
 
     strategy = strategy_resolve(
-        realm=realm, strategy_id=read.strategy_id, prefetched=read.prefetched
+        realm=realm,
+        strategy_id=read.strategy_id,
+        prefetched=read.prefetched,
+        external_user_id=external_user_id,
     )
     event = ScoringEvent(
         external_game_id=task.game.external_game_id,
@@ -297,7 +309,11 @@ def award_points(
         strategy=strategy, event=event, analytics_loader=analytics_loader, trace=traced
     )
     if requests or run.error is None:
-        _windows_remember(strategy_id=read.strategy_id, requests=requests)
+        _windows_remember(
+            strategy_id=read.strategy_id,
+            requests=requests,
+            merge=strategy.experiment_arm is not None,
+        )
     observer.run_observe(
         run=run,
         traced=traced,
@@ -325,6 +341,7 @@ def award_points(
         award_id=None if dry_run else award_id,
         created_at=None if dry_run else now,
         dry_run=dry_run,
+        experiment_arm=strategy.experiment_arm,
     )
     rendered = award_render(answer)
     if dry_run:
@@ -344,6 +361,7 @@ def award_points(
         response_body=rendered.decode() if idempotency_key else None,
         api_key_used_id=api_key.pk if api_key else None,
         created_at=now,
+        experiment_arm=strategy.experiment_arm,
     )
     try:
         if player_id is not None:

@@ -32,6 +32,7 @@ AWARD_INSERT_FIELDS = (
     "response_body",
     "api_key_used",
     "created_at",
+    "experiment_arm",
 )
 
 #: One award as a row source for the stats upserts: (player_id, task_id, points, at).

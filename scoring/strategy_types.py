@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from django.db import models
 
@@ -25,9 +25,22 @@ class StrategyKind(models.TextChoices):
     DSL_FULL = "DSL_FULL", "Full program"
 
 
+class StrategyArms(Protocol):
+    """The arms of an experiment a resolved strategy runs: the app that runs experiments
+    decides which one scores a player."""
+
+    def choose(self, *, external_user_id: str) -> ResolvedStrategy:
+        """Return the arm that scores ``external_user_id``; its ``experiment_arm`` says which."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedStrategy:
-    """A strategy ready to run: a built-in, or a compiled custom program (with its parent)."""
+    """A strategy ready to run: a built-in, or a compiled custom program (with its parent).
+
+    A family under an experiment resolves to its published version with ``arms``; the arm
+    chosen for a player is a strategy of its own whose ``experiment_arm`` names it.
+    """
 
     strategy_id: str
     version: str
@@ -35,6 +48,8 @@ class ResolvedStrategy:
     builtin: BuiltinStrategy | None = None
     program: CompiledProgram | None = None
     definition_id: str | None = None
+    arms: StrategyArms | None = None
+    experiment_arm: str | None = None
 
     @property
     def parent_strategy_id(self) -> str | None:

@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from gamification.access import Capability, realm_allowed, realm_ids_allowed, realms_for
 from gamification.admin_realms import RealmScopedAdmin, ScopedRealmFilter
 from strategies import selectors, services
+from strategies.admin_experiments import StrategyExperimentAdmin
 from strategies.admin_views import StrategyAdminViews
 from strategies.editor import editor_config
 from strategies.forms import StrategyDefinitionForm
@@ -87,6 +88,13 @@ class StrategyDefinitionAdmin(StrategyAdminViews, RealmScopedAdmin):
     # -- permissions (the custom actions' are in StrategyAdminViews) ------------------------
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status == StrategyStatus.ARCHIVED:
+            return False
+        # A running experiment's candidate is frozen until the experiment ends.
+        if (
+            obj is not None
+            and obj.status == StrategyStatus.DRAFT
+            and selectors.experiment_candidate_running(strategy=obj)
+        ):
             return False
         return super().has_change_permission(request, obj)
 
@@ -293,6 +301,8 @@ class StrategyDefinitionAdmin(StrategyAdminViews, RealmScopedAdmin):
         if archived:
             self.message_user(request, f"Archived {len(archived)} version(s).", messages.SUCCESS)
 
+
+__all__ = ["StrategyDefinitionAdmin", "StrategyExperimentAdmin"]
 
 #: The lifecycle record of a version, read-only on its change page.
 AUDIT_ROWS = [

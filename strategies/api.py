@@ -19,7 +19,11 @@ from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.serializers import (
     BundleSerializer,
     DuplicateSerializer,
+    ExperimentReportSerializer,
+    ExperimentSerializer,
+    ExperimentStartSerializer,
     ImportSerializer,
+    PromotionSerializer,
     RollbackSerializer,
     SimulateSerializer,
     SimulateUnsavedSerializer,
@@ -28,6 +32,8 @@ from strategies.serializers import (
     StrategyUpdateSerializer,
     SwitchSerializer,
     UsageSerializer,
+    experiment_report_body,
+    promotion_body,
     simulation_body,
 )
 from strategies.services import Switch
@@ -260,3 +266,62 @@ class StrategySimulateUnsavedView(APIView):
             **_simulation_inputs(data),
         )
         return Response(simulation_body(simulation))
+
+
+EXPERIMENT_TAG = ["experiments"]
+
+
+@extend_schema(tags=EXPERIMENT_TAG)
+class StrategyExperimentView(APIView):
+    """The experiment of a family, addressed by any of its versions' ids.
+
+    Any key of the realm may start, stop and promote, as it may publish and archive.
+    """
+
+    @extend_schema(responses=ExperimentReportSerializer)
+    def get(self, request: Request, strategy_id: str) -> Response:
+        """The family's running experiment (else its last one) with each arm's figures:
+        awards and mean points with a 95 % interval (exact, from the awards), runs, error
+        rate and p95 duration (from the execution logs, corrected for sampling), and Welch's
+        t-test of candidate - control."""
+        experiment = selectors.experiment_get(strategy=_strategy(request, strategy_id))
+        return Response(experiment_report_body(selectors.experiment_report(experiment=experiment)))
+
+    @extend_schema(request=ExperimentStartSerializer, responses={201: ExperimentSerializer})
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Start an experiment: the published version is the control, ``candidateId`` (a
+        draft of the family, frozen while the experiment runs) scores for ``share`` of the
+        players, chosen by a stable hash of realm, family and externalUserId."""
+        payload = ExperimentStartSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        experiment = services.experiment_start(
+            strategy=_strategy(request, strategy_id),
+            candidate_id=data["candidateId"],
+            share=data["share"],
+            tag=data["tag"],
+            api_key=request_api_key(request),
+        )
+        return Response(ExperimentSerializer(experiment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ExperimentSerializer)
+    def delete(self, request: Request, strategy_id: str) -> Response:
+        """Stop the running experiment: every player scores with the control again."""
+        experiment = services.experiment_stop(
+            experiment=selectors.experiment_get(strategy=_strategy(request, strategy_id)),
+            api_key=request_api_key(request),
+        )
+        return Response(ExperimentSerializer(experiment).data)
+
+
+@extend_schema(tags=EXPERIMENT_TAG)
+class StrategyExperimentPromoteView(APIView):
+    @extend_schema(request=None, responses=PromotionSerializer)
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Publish the running experiment's candidate (the control is archived, bound games
+        and tasks follow) and mark the experiment promoted."""
+        promotion = services.experiment_promote(
+            experiment=selectors.experiment_get(strategy=_strategy(request, strategy_id)),
+            api_key=request_api_key(request),
+        )
+        return Response(promotion_body(promotion))

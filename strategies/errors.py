@@ -46,3 +46,17 @@ class StrategyStateConflict(StrategyError, ConflictError):
     """The requested transition does not apply to the version's current status."""
 
     code = "STRATEGY_STATUS_CONFLICT"
+
+
+class ExperimentError(StrategyError):
+    """Base of the refusals of experiments (400 unless a subclass says otherwise)."""
+
+
+class ExperimentNotFound(ExperimentError, NotFoundError):
+    code = "EXPERIMENT_NOT_FOUND"
+
+
+class ExperimentConflict(ExperimentError, ConflictError):
+    """The family's state does not allow the step: ``code`` says why."""
+
+    code = "EXPERIMENT_CONFLICT"

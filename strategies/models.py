@@ -141,3 +141,96 @@ class StrategyDefinition(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == StrategyStatus.PUBLISHED
+
+
+class ExperimentStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    PROMOTED = "promoted", "Promoted"
+
+
+class StrategyExperiment(models.Model):
+    """An A/B test of a family: its published version (control) against a draft (candidate).
+
+    While it runs, each player of the family's games scores with the candidate when the hash
+    of realm, family and player falls below ``share`` (``strategies.assignment``), with the
+    control otherwise. ``started_*`` and ``stopped_*`` record who (a staff user or an API key)
+    started it and who stopped or promoted it, and when. Rows change only through
+    ``strategies.services``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=200, help_text="The family's name.")
+    control = models.ForeignKey(
+        StrategyDefinition, on_delete=models.RESTRICT, related_name="+", db_index=False
+    )
+    candidate = models.ForeignKey(StrategyDefinition, on_delete=models.RESTRICT, related_name="+")
+    share = models.FloatField(help_text="The part of the players the candidate scores for.")
+    tag = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=16, choices=ExperimentStatus, default=ExperimentStatus.RUNNING
+    )
+    started_at = models.DateTimeField()
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    started_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="started by API key",
+    )
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    stopped_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="stopped by API key",
+    )
+
+    class Meta:
+        ordering = ["realm", "name", "-started_at"]
+        constraints = [
+            # The award read joins a family's running experiment through this (partial) index.
+            models.UniqueConstraint(
+                fields=["realm", "name"],
+                condition=Q(status="running"),
+                name="experiment_one_running_per_family",
+            ),
+            models.CheckConstraint(
+                condition=Q(share__gt=0) & Q(share__lt=1), name="experiment_share_between_0_and_1"
+            ),
+            models.CheckConstraint(
+                condition=~Q(control=models.F("candidate")),
+                name="experiment_candidate_is_not_control",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="running", stopped_at__isnull=True)
+                | (~Q(status="running") & Q(stopped_at__isnull=False)),
+                name="experiment_stopped_at_iff_not_running",
+            ),
+        ]
+        indexes = [models.Index(fields=["realm", "name", "-started_at"], name="experiment_family")]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.tag} ({self.status})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == ExperimentStatus.RUNNING

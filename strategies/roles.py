@@ -12,6 +12,7 @@ OPERATORS = "operators"
 
 _DESIGN = [
     "strategies.view_strategydefinition",
+    "strategies.view_strategyexperiment",
     "strategies.add_strategydefinition",
     "strategies.change_strategydefinition",
     "strategies.simulate_strategydefinition",
@@ -32,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     OPERATORS: [
         "strategies.view_strategydefinition",
+        "strategies.view_strategyexperiment",
         "strategies.view_dashboard",
         "gamification.view_game",
         "gamification.view_task",

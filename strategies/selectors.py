@@ -5,18 +5,19 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery, Value, Variance
 from django.db.models.fields import CharField, IntegerField
 from django.db.models.functions import Cast, Coalesce, Concat
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from gamification.errors import DomainError, NotFoundError
-from gamification.models import Game, Realm, Task
+from gamification.models import Award, ExperimentArm, Game, Realm, Task
 from gamification.sql import column
 from gamification.strategy_ids import CUSTOM_PREFIX, custom_strategy_id, strategy_uuid
 from scoring.builtins.registry import builtin_get
@@ -25,8 +26,21 @@ from scoring.dsl.errors import DslValidationError
 from scoring.engine import dsl_limits
 from scoring.errors import StrategyFailed, StrategyNotFound, StrategyNotPublished
 from scoring.strategy_types import ResolvedStrategy, StrategyKind
-from strategies.errors import StrategyDefinitionNotFound, StrategyVersionNotFound
-from strategies.models import BUNDLE_FORMAT, StrategyDefinition, StrategyStatus
+from strategies.assignment import assignment_arm, assignment_point
+from strategies.errors import (
+    ExperimentNotFound,
+    StrategyDefinitionNotFound,
+    StrategyVersionNotFound,
+)
+from strategies.experiment_stats import Interval, Sample, WelchTest, mean_interval, welch_test
+from strategies.hooks import ArmRuns, arm_runs_reader
+from strategies.models import (
+    BUNDLE_FORMAT,
+    ExperimentStatus,
+    StrategyDefinition,
+    StrategyExperiment,
+    StrategyStatus,
+)
 
 # -- the award path ------------------------------------------------------------------------------
 #: Compiled programs by (definition id, updated_at): a publish, rollback or archive touches
@@ -50,19 +64,52 @@ def _program_load(row: StrategyDefinition, parent: Any) -> CompiledProgram:
     return program
 
 
+@dataclass(frozen=True, slots=True)
+class ExperimentArms:
+    """The two arms of a running experiment, as the award path chooses between them."""
+
+    realm_id: int
+    family: str
+    share: float
+    control: ResolvedStrategy
+    candidate: ResolvedStrategy
+
+    def choose(self, *, external_user_id: str) -> ResolvedStrategy:
+        point = assignment_point(
+            realm_id=self.realm_id, family=self.family, external_user_id=external_user_id
+        )
+        if assignment_arm(point=point, share=self.share) == ExperimentArm.CANDIDATE:
+            return self.candidate
+        return self.control
+
+
 def strategy_resolve_custom(*, realm: Realm, strategy_id: str) -> ResolvedStrategy:
     """Return the PUBLISHED version of the custom strategy family bound as ``strategy_id``.
 
-    Any version id of a family resolves to the family's published version. One query: the
-    bound row and its published sibling come back together (primary key or partial index).
+    Any version id of a family resolves to the family's published version; while the family
+    runs an experiment, with the arms to choose from. One query: the bound row, its published
+    sibling and the running experiment's candidate come back together (primary key or
+    partial indexes).
     """
     pk = strategy_uuid(strategy_id)
     if pk is None:
         raise StrategyNotFound(f"No strategy {strategy_id!r}.")
     family_name = StrategyDefinition.objects.filter(pk=pk, realm=realm).values("name")[:1]
+    running = StrategyExperiment.objects.filter(
+        realm=realm, name=Subquery(family_name), status=ExperimentStatus.RUNNING
+    )
+    of_candidate = running.filter(candidate_id=OuterRef("pk"))
     rows = list(
         StrategyDefinition.objects.filter(realm=realm)
-        .filter(Q(pk=pk) | Q(status=StrategyStatus.PUBLISHED, name=Subquery(family_name)))
+        .filter(
+            Q(pk=pk)
+            | Q(status=StrategyStatus.PUBLISHED, name=Subquery(family_name))
+            | Q(pk__in=running.values("candidate_id"))
+        )
+        .annotate(
+            experiment_control_id=Subquery(of_candidate.values("control_id")[:1]),
+            experiment_share=Subquery(of_candidate.values("share")[:1]),
+        )
         .only("name", "type", "parent_strategy_id", "ast_json", "version", "status", "updated_at")
     )
     if not rows:
@@ -74,9 +121,27 @@ def strategy_resolve_custom(*, realm: Realm, strategy_id: str) -> ResolvedStrate
             "versions only run in simulation."
         )
     resolved = strategy_version_resolve(strategy=live, strategy_id=strategy_id)
+    candidate = next(
+        (row for row in rows if getattr(row, "experiment_control_id", None) == live.pk), None
+    )
+    experiment: _ExperimentKey | None = None
+    if candidate is not None:
+        share = float(candidate.experiment_share)
+        experiment = (candidate.pk, share, candidate.updated_at)
+        arms = ExperimentArms(
+            realm_id=realm.pk,
+            family=live.name,
+            share=share,
+            control=replace(resolved, experiment_arm=ExperimentArm.CONTROL),
+            candidate=replace(
+                strategy_version_resolve(strategy=candidate, strategy_id=strategy_id),
+                experiment_arm=ExperimentArm.CANDIDATE,
+            ),
+        )
+        resolved = replace(resolved, arms=arms)
     if len(_RESOLVED) >= _RESOLVED_SIZE:
         _RESOLVED.clear()
-    _RESOLVED[(realm.pk, strategy_id)] = (live.pk, live.updated_at, resolved)
+    _RESOLVED[(realm.pk, strategy_id)] = (live.pk, live.updated_at, experiment, resolved)
     return resolved
 
 
@@ -98,10 +163,15 @@ def strategy_version_resolve(*, strategy: StrategyDefinition, strategy_id: str) 
     )
 
 
+#: What identifies a running experiment's arms: the candidate (id, updated_at) and the share.
+_ExperimentKey = tuple[uuid.UUID, float, datetime]
+
 #: The last resolution of each bound id, by (realm id, strategy id), with the published row
-#: (id, updated_at) it came from. Only the award read's prefetch answers from it, after that
-#: read has shown the same row is still the published one.
-_RESOLVED: dict[tuple[int, str], tuple[uuid.UUID, datetime, ResolvedStrategy]] = {}
+#: (id, updated_at) and the running experiment it came from. Only the award read's prefetch
+#: answers from it, after that read has shown the same rows are still the live ones.
+_RESOLVED: dict[
+    tuple[int, str], tuple[uuid.UUID, datetime, _ExperimentKey | None, ResolvedStrategy]
+] = {}
 _RESOLVED_SIZE = 1024
 
 
@@ -114,11 +184,12 @@ def _updated_at(value: Any) -> datetime | None:
 
 
 class PublishedVersionPrefetch:
-    """Find the published version of a bound id's family inside the award read.
+    """Find the published version of a bound id's family, and its experiment, in the award read.
 
     The published row's id and ``updated_at`` are what ``_program_load`` keys compiled
     programs by: if both match the last resolution of the id, that resolution is still exact,
-    so an award with a custom strategy reads nothing more than one with a built-in.
+    so an award with a custom strategy reads nothing more than one with a built-in. The same
+    holds for the candidate of the family's running experiment and its share.
     """
 
     columns: tuple[str, ...]
@@ -128,11 +199,30 @@ class PublishedVersionPrefetch:
         table = StrategyDefinition._meta.db_table
         pk, realm = column(StrategyDefinition, "id"), column(StrategyDefinition, "realm")
         name, status = column(StrategyDefinition, "name"), column(StrategyDefinition, "status")
-        self.columns = (f"live.{pk}", f"live.{column(StrategyDefinition, 'updated_at')}")
+        updated_at = column(StrategyDefinition, "updated_at")
+        experiment = StrategyExperiment._meta.db_table
+        x = {
+            field: column(StrategyExperiment, field)
+            for field in ("realm", "name", "status", "control", "candidate", "share")
+        }
+        self.columns = (
+            f"live.{pk}",
+            f"live.{updated_at}",
+            f"xp.{x['candidate']}",
+            f"xp.{x['share']}",
+            f"candidate.{updated_at}",
+        )
         self.join = (
             f"LEFT JOIN {table} live ON live.{realm} = event.realm_id AND live.{status} = %s "
             f"AND live.{name} = (SELECT bound.{name} FROM {table} bound "
-            f"WHERE bound.{pk} = %s AND bound.{realm} = event.realm_id)"
+            f"WHERE bound.{pk} = %s AND bound.{realm} = event.realm_id) "
+            # The status is written out, not bound: a generic plan of the prepared statement
+            # can then still prove the partial index's condition and use it.
+            f"LEFT JOIN {experiment} xp ON xp.{x['realm']} = event.realm_id "
+            f"AND xp.{x['name']} = live.{name} "
+            f"AND xp.{x['status']} = '{ExperimentStatus.RUNNING.value}' "
+            f"AND xp.{x['control']} = live.{pk} "
+            f"LEFT JOIN {table} candidate ON candidate.{pk} = xp.{x['candidate']}"
         )
 
     def join_params(self, *, strategy_id: str) -> list[Any]:
@@ -144,14 +234,20 @@ class PublishedVersionPrefetch:
     def resolve_cached(
         self, *, realm: Realm, strategy_id: str, values: Sequence[Any]
     ) -> ResolvedStrategy | None:
-        live_pk, updated_at = values
+        live_pk, updated_at, candidate_pk, share, candidate_updated_at = values
         entry = _RESOLVED.get((realm.pk, strategy_id))
         if entry is None or live_pk is None:
             return None
-        cached_pk, cached_updated_at, resolved = entry
-        if cached_pk != StrategyDefinition._meta.get_field("id").to_python(live_pk):
+        cached_pk, cached_updated_at, cached_experiment, resolved = entry
+        to_uuid = StrategyDefinition._meta.get_field("id").to_python
+        if cached_pk != to_uuid(live_pk) or cached_updated_at != _updated_at(updated_at):
             return None
-        return resolved if cached_updated_at == _updated_at(updated_at) else None
+        experiment = (
+            None
+            if candidate_pk is None
+            else (to_uuid(candidate_pk), float(share), _updated_at(candidate_updated_at))
+        )
+        return resolved if experiment == cached_experiment else None
 
 
 # -- authoring reads -----------------------------------------------------------------------------
@@ -426,6 +522,140 @@ def strategy_export(*, strategy: StrategyDefinition) -> Bundle:
         version=strategy.version,
         status=strategy.status,
         source_id=str(strategy.pk),
+    )
+
+
+# -- experiments -------------------------------------------------------------------------------
+#: Who started and who stopped (or promoted) an experiment.
+EXPERIMENT_ACTORS = ("started_by", "started_by_key", "stopped_by", "stopped_by_key")
+
+
+def experiment_of_family(*, strategy: StrategyDefinition) -> StrategyExperiment | None:
+    """Return the experiment of ``strategy``'s family that runs, else the last one that ran.
+
+    A family runs one experiment at a time, so the latest started is the running one if any.
+    """
+    return (
+        StrategyExperiment.objects.filter(realm_id=strategy.realm_id, name=strategy.name)
+        .select_related("realm", "control", "candidate", *EXPERIMENT_ACTORS)
+        .order_by("-started_at")
+        .first()
+    )
+
+
+def experiment_get(*, strategy: StrategyDefinition) -> StrategyExperiment:
+    """Return the experiment of ``strategy``'s family (:func:`experiment_of_family`) or a 404."""
+    experiment = experiment_of_family(strategy=strategy)
+    if experiment is None:
+        raise ExperimentNotFound(f"{strategy.name!r} has never run an experiment.")
+    return experiment
+
+
+def experiment_candidate_running(*, strategy: StrategyDefinition) -> bool:
+    """Whether ``strategy`` is the candidate of a running experiment (and so frozen)."""
+    return StrategyExperiment.objects.filter(
+        candidate_id=strategy.pk, status=ExperimentStatus.RUNNING
+    ).exists()
+
+
+@dataclass(frozen=True, slots=True)
+class ArmFigures:
+    """One arm of an experiment: its awards' points (exact) and its logged runs."""
+
+    arm: str
+    strategy: StrategyDefinition
+    awards: int
+    mean_points: float | None
+    mean_points_ci95: Interval | None
+    #: The execution-log figures; None when no reader of them is installed.
+    runs: ArmRuns | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentReport:
+    """The state of an experiment with each arm's figures over ``[since, until)``."""
+
+    experiment: StrategyExperiment
+    since: datetime
+    until: datetime
+    control: ArmFigures
+    candidate: ArmFigures
+    #: candidate - control: Welch's test of the mean points; None below two awards an arm.
+    comparison: WelchTest | None
+
+
+def _arm_samples(
+    *, experiment: StrategyExperiment, since: datetime, until: datetime
+) -> dict[str, Sample]:
+    """Return each arm's count, mean and sample variance of points, from its Award rows."""
+    versions: dict[str, str] = {
+        ExperimentArm.CONTROL: str(experiment.control.version),
+        ExperimentArm.CANDIDATE: str(experiment.candidate.version),
+    }
+    rows = (
+        Award.objects.filter(
+            realm_id=experiment.realm_id,
+            strategy_id__in=_family_ids(experiment.control),
+            experiment_arm__isnull=False,
+            created_at__gte=since,
+            created_at__lt=until,
+        )
+        .filter(
+            Q(experiment_arm=ExperimentArm.CONTROL, strategy_version=versions["control"])
+            | Q(experiment_arm=ExperimentArm.CANDIDATE, strategy_version=versions["candidate"])
+        )
+        .order_by()
+        .values("experiment_arm")
+        .annotate(n=Count("pk"), mean=Avg("points"), variance=Variance("points", sample=True))
+    )
+    found = {row["experiment_arm"]: row for row in rows}
+    return {
+        arm: Sample(
+            n=found[arm]["n"] if arm in found else 0,
+            mean=found[arm]["mean"] if arm in found else None,
+            variance=found[arm]["variance"] if arm in found else None,
+        )
+        for arm in versions
+    }
+
+
+def experiment_report(
+    *, experiment: StrategyExperiment, now: datetime | None = None
+) -> ExperimentReport:
+    """Return the experiment's figures from its start to its end (or ``now`` while it runs).
+
+    Mean points are exact: every award is stored with its arm. Runs, error rates and p95
+    durations come from the execution logs, where ok runs are sampled: each sampled row
+    weighs 1 / its sample rate.
+    """
+    since = experiment.started_at
+    until = experiment.stopped_at or now or timezone.now()
+    samples = _arm_samples(experiment=experiment, since=since, until=until)
+    reader = arm_runs_reader()
+
+    def figures(arm: str, strategy: StrategyDefinition) -> ArmFigures:
+        sample = samples[arm]
+        runs = None
+        if reader is not None:
+            runs = reader(
+                realm=experiment.realm, definition_id=strategy.pk, since=since, until=until
+            )
+        return ArmFigures(
+            arm=arm,
+            strategy=strategy,
+            awards=sample.n,
+            mean_points=sample.mean,
+            mean_points_ci95=mean_interval(sample),
+            runs=runs,
+        )
+
+    return ExperimentReport(
+        experiment=experiment,
+        since=since,
+        until=until,
+        control=figures(ExperimentArm.CONTROL, experiment.control),
+        candidate=figures(ExperimentArm.CANDIDATE, experiment.candidate),
+        comparison=welch_test(samples[ExperimentArm.CONTROL], samples[ExperimentArm.CANDIDATE]),
     )
 
 

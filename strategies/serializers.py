@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
@@ -10,8 +10,12 @@ from rest_framework import serializers
 
 from gamification.models import ApiKey
 from scoring.strategy_types import StrategyKind
-from strategies.models import StrategyDefinition, StrategyStatus
+from strategies.models import ExperimentStatus, StrategyDefinition, StrategyStatus
 from strategies.simulation import Simulation
+
+if TYPE_CHECKING:
+    from strategies.selectors import ExperimentReport
+    from strategies.services import Promotion
 
 
 class ActorType(models.TextChoices):
@@ -286,4 +290,136 @@ def simulation_body(simulation: Simulation) -> dict[str, Any]:
         "durationMs": outcome["duration_ms"],
         "nodesExecuted": outcome["nodes_executed"],
         "fields": simulation.fields,
+    }
+
+
+class ExperimentStartSerializer(serializers.Serializer):
+    candidateId = serializers.CharField(
+        max_length=100, help_text="A DRAFT of the same family, as a UUID or custom:<uuid>."
+    )
+    share = serializers.FloatField(
+        help_text="The part of the players the candidate scores for, strictly between 0 and 1."
+    )
+    tag = serializers.CharField(
+        max_length=100, help_text="Written to both versions' experimentTag."
+    )
+
+
+class ExperimentVersionSerializer(serializers.Serializer):
+    """One side of an experiment: a version of the family."""
+
+    id = serializers.UUIDField()
+    strategyId = serializers.CharField(source="strategy_id")
+    version = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=StrategyStatus.choices)
+
+
+class ExperimentSerializer(serializers.Serializer):
+    """Render a ``StrategyExperiment``: its arms, share and who started and ended it."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField(help_text="The family's name.")
+    status = serializers.ChoiceField(choices=ExperimentStatus.choices)
+    share = serializers.FloatField()
+    tag = serializers.CharField()
+    control = ExperimentVersionSerializer(help_text="The family's published version.")
+    candidate = ExperimentVersionSerializer()
+    startedAt = serializers.DateTimeField(source="started_at")
+    startedBy = ActorField(user="started_by", key="started_by_key")
+    stoppedAt = serializers.DateTimeField(source="stopped_at", allow_null=True)
+    stoppedBy = ActorField(
+        user="stopped_by",
+        key="stopped_by_key",
+        help_text="Who stopped or promoted it (also by archiving or publishing a version).",
+    )
+
+
+class IntervalSerializer(serializers.Serializer):
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+
+
+class ArmFiguresSerializer(serializers.Serializer):
+    """Render a ``selectors.ArmFigures``."""
+
+    strategyId = serializers.CharField(source="strategy.strategy_id")
+    version = serializers.IntegerField(source="strategy.version")
+    awards = serializers.IntegerField(help_text="Awards stored for the arm (exact).")
+    meanPoints = serializers.FloatField(
+        source="mean_points", allow_null=True, help_text="Over the arm's awards (exact)."
+    )
+    meanPointsCi95 = IntervalSerializer(
+        source="mean_points_ci95",
+        allow_null=True,
+        help_text="The t-based 95 % confidence interval of meanPoints (two awards or more).",
+    )
+    runs = serializers.FloatField(
+        source="runs.runs",
+        allow_null=True,
+        default=None,
+        help_text="Runs, estimated from the execution logs: every failure is logged, a "
+        "sampled ok row stands for 1 / its sample rate.",
+    )
+    logRows = serializers.IntegerField(source="runs.rows", allow_null=True, default=None)
+    errorRate = serializers.FloatField(
+        source="runs.error_rate", allow_null=True, default=None, help_text="Sampling-corrected."
+    )
+    p95 = serializers.FloatField(
+        source="runs.p95_ms",
+        allow_null=True,
+        default=None,
+        help_text="The 95th percentile of run durations in ms, sampling-corrected.",
+    )
+
+
+class ExperimentArmsSerializer(serializers.Serializer):
+    control = ArmFiguresSerializer()
+    candidate = ArmFiguresSerializer()
+
+
+class ComparisonSerializer(serializers.Serializer):
+    """Welch's two-sided t-test of the mean points: candidate - control."""
+
+    difference = serializers.FloatField()
+    pValue = serializers.FloatField(source="p_value")
+    tStatistic = serializers.FloatField(source="t_statistic")
+    degreesOfFreedom = serializers.FloatField(source="degrees_of_freedom")
+
+
+class ExperimentMetricsSerializer(serializers.Serializer):
+    """Render the figures of a ``selectors.ExperimentReport`` (``experiment_report_body``)."""
+
+    since = serializers.DateTimeField(help_text="The window of the figures: the start...")
+    until = serializers.DateTimeField(help_text="...and the end, or now while it runs.")
+    arms = ExperimentArmsSerializer(source="*")
+    comparison = ComparisonSerializer(
+        allow_null=True, help_text="Null until each arm has two awards."
+    )
+
+
+class ExperimentReportSerializer(ExperimentSerializer, ExperimentMetricsSerializer):
+    """Document an experiment's state with its figures, as ``experiment_report_body`` renders."""
+
+
+class PromotionSerializer(ExperimentSerializer):
+    """Document a promoted experiment with how many games and tasks followed its candidate."""
+
+    switchedGames = serializers.IntegerField()
+    switchedTasks = serializers.IntegerField()
+
+
+def experiment_report_body(report: ExperimentReport) -> dict[str, Any]:
+    """Render a ``selectors.ExperimentReport`` as ``ExperimentReportSerializer`` documents it."""
+    return {
+        **ExperimentSerializer(report.experiment).data,
+        **ExperimentMetricsSerializer(report).data,
+    }
+
+
+def promotion_body(promotion: Promotion) -> dict[str, Any]:
+    """Render a ``services.Promotion`` as ``PromotionSerializer`` documents it."""
+    return {
+        **ExperimentSerializer(promotion.experiment).data,
+        "switchedGames": promotion.switch.games,
+        "switchedTasks": promotion.switch.tasks,
     }

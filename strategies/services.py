@@ -7,6 +7,8 @@ other and the database's partial unique index never sees two PUBLISHED rows.
 
 from __future__ import annotations
 
+import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,16 +19,25 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from gamification.models import ApiKey, Game, Realm, Task
-from gamification.strategy_ids import custom_strategy_id
+from gamification.strategy_ids import custom_strategy_id, strategy_uuid
 from strategies.errors import (
+    ExperimentConflict,
+    ExperimentError,
     StrategyArchived,
+    StrategyDefinitionNotFound,
     StrategyError,
     StrategyInvalid,
     StrategyNameTaken,
     StrategyStateConflict,
     StrategyVersionNotFound,
 )
-from strategies.models import BUNDLE_FORMAT, StrategyDefinition, StrategyStatus
+from strategies.models import (
+    BUNDLE_FORMAT,
+    ExperimentStatus,
+    StrategyDefinition,
+    StrategyExperiment,
+    StrategyStatus,
+)
 from strategies.programs import program_check, strategy_shape_check
 
 if TYPE_CHECKING:
@@ -188,6 +199,12 @@ def strategy_edit(
             f"Version {current.version} of {current.name!r} is archived and read-only; "
             "roll back to it or edit the current version."
         )
+    if current.status == StrategyStatus.DRAFT and _experiment_of_candidate(current) is not None:
+        raise ExperimentConflict(
+            f"Version {current.version} of {current.name!r} is the candidate of a running "
+            "experiment and cannot change; stop the experiment to edit it.",
+            code="EXPERIMENT_CANDIDATE_LOCKED",
+        )
     created = current.status == StrategyStatus.PUBLISHED
     if created:
         row = StrategyDefinition(
@@ -266,13 +283,24 @@ def _make_live(
     """Validate ``target`` and make it the family's PUBLISHED version (family rows are locked).
 
     The actor is recorded as the publisher of ``target`` and the archiver of the version it
-    replaces; ``target``'s own earlier archive is forgotten, it is live again.
+    replaces; ``target``'s own earlier archive is forgotten, it is live again. A running
+    experiment of the family ends: promoted when ``target`` is its candidate, else stopped.
     """
     _program_store(target, allow_invalid=False)
     if target.ast_json is None:
         raise StrategyInvalid(target.validation_errors)
     previous = next((row for row in family if row.status == StrategyStatus.PUBLISHED), None)
     now = timezone.now()
+    experiment = _experiment_running(realm_id=target.realm_id, name=target.name)
+    if experiment is not None:
+        # The control stops being the published version: the experiment is over, won by the
+        # candidate if that is what goes live.
+        outcome = (
+            ExperimentStatus.PROMOTED
+            if experiment.candidate_id == target.pk
+            else ExperimentStatus.STOPPED
+        )
+        _experiment_end(experiment, status=outcome, actor=actor, api_key=api_key, now=now)
     if previous is not None:
         _archived_mark(previous, actor=actor, api_key=api_key, now=now)
     target.status = StrategyStatus.PUBLISHED
@@ -301,10 +329,18 @@ def strategy_archive(
     actor: User | AnonymousUser | None = None,
     api_key: ApiKey | None = None,
 ) -> StrategyDefinition:
-    """Archive a version; archiving the PUBLISHED one is the kill switch (no more scoring)."""
+    """Archive a version; archiving the PUBLISHED one is the kill switch (no more scoring).
+
+    Archiving the control or the candidate of a running experiment stops the experiment.
+    """
     family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
     target = next(row for row in family if row.pk == strategy.pk)
     if target.status != StrategyStatus.ARCHIVED:
+        experiment = _experiment_running(realm_id=target.realm_id, name=target.name)
+        if experiment is not None and target.pk in (experiment.control_id, experiment.candidate_id):
+            _experiment_end(
+                experiment, status=ExperimentStatus.STOPPED, actor=actor, api_key=api_key
+            )
         _archived_mark(target, actor=actor, api_key=api_key)
     return target
 
@@ -480,3 +516,191 @@ def strategy_import(
         _program_store(row, allow_invalid=False)
         row.save(force_insert=True)
         return row
+
+
+# -- experiments ------------------------------------------------------------------------------
+def _experiment_running(*, realm_id: int, name: str) -> StrategyExperiment | None:
+    """Return the family's running experiment, locked (the caller holds the family's lock)."""
+    return (
+        StrategyExperiment.objects.select_for_update()
+        .filter(realm_id=realm_id, name=name, status=ExperimentStatus.RUNNING)
+        .first()
+    )
+
+
+def _experiment_of_candidate(candidate: StrategyDefinition) -> StrategyExperiment | None:
+    return StrategyExperiment.objects.filter(
+        candidate_id=candidate.pk, status=ExperimentStatus.RUNNING
+    ).first()
+
+
+def _experiment_end(
+    experiment: StrategyExperiment,
+    *,
+    status: ExperimentStatus,
+    actor: User | AnonymousUser | None,
+    api_key: ApiKey | None,
+    now: datetime | None = None,
+) -> None:
+    experiment.status = status
+    experiment.stopped_at = now or timezone.now()
+    experiment.stopped_by = _creator(actor)
+    experiment.stopped_by_key = api_key
+    experiment.save(update_fields=["status", "stopped_at", "stopped_by", "stopped_by_key"])
+
+
+def _share_check(share: float) -> float:
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        raise ExperimentError(
+            "The share must be a number.", code="EXPERIMENT_SHARE_INVALID", field="share"
+        )
+    if not (math.isfinite(share) and 0 < share < 1):
+        raise ExperimentError(
+            f"The share must lie strictly between 0 and 1, not {share!r}: 0 would test "
+            "nothing and 1 is a publish (promote the candidate instead).",
+            code="EXPERIMENT_SHARE_INVALID",
+            field="share",
+        )
+    return float(share)
+
+
+def _candidate_find(
+    *, family: list[StrategyDefinition], realm_id: int, candidate_id: uuid.UUID | str
+) -> StrategyDefinition:
+    """Return the candidate among the family's locked rows; else say why it is not there."""
+    pk = strategy_uuid(str(candidate_id))
+    candidate = next((row for row in family if row.pk == pk), None)
+    if candidate is not None:
+        return candidate
+    if pk is not None and StrategyDefinition.objects.filter(pk=pk, realm_id=realm_id).exists():
+        raise ExperimentError(
+            "The candidate must be a version of the same strategy family.",
+            code="EXPERIMENT_CANDIDATE_OTHER_FAMILY",
+            field="candidateId",
+        )
+    raise StrategyDefinitionNotFound(
+        f"No custom strategy {str(candidate_id)!r}.", field="candidateId"
+    )
+
+
+@transaction.atomic
+def experiment_start(
+    *,
+    strategy: StrategyDefinition,
+    candidate_id: uuid.UUID | str,
+    share: float,
+    tag: str,
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> StrategyExperiment:
+    """Start an experiment of ``strategy``'s family: its published version against a draft.
+
+    ``strategy`` is any version of the family. The candidate must be a DRAFT of the same family
+    whose program validates; it scores for the players whose assignment point falls below
+    ``share`` (strictly between 0 and 1) until the experiment is stopped or promoted. ``tag``
+    is written to both versions' ``experiment_tag``.
+    """
+    share = _share_check(share)
+    family = _family_lock(realm_id=strategy.realm_id, name=strategy.name)
+    candidate = _candidate_find(
+        family=family, realm_id=strategy.realm_id, candidate_id=candidate_id
+    )
+    control = next((row for row in family if row.status == StrategyStatus.PUBLISHED), None)
+    if control is None:
+        raise ExperimentConflict(
+            f"{strategy.name!r} has no published version to serve as the control.",
+            code="EXPERIMENT_NO_PUBLISHED_VERSION",
+        )
+    if candidate.pk == control.pk:
+        raise ExperimentError(
+            "The candidate is the published version, which is the control; pick a draft.",
+            code="EXPERIMENT_CANDIDATE_IS_CONTROL",
+            field="candidateId",
+        )
+    if candidate.status == StrategyStatus.ARCHIVED:
+        raise ExperimentConflict(
+            f"Version {candidate.version} is archived; an experiment tests a draft.",
+            code="EXPERIMENT_CANDIDATE_ARCHIVED",
+            field="candidateId",
+        )
+    if _experiment_running(realm_id=strategy.realm_id, name=strategy.name) is not None:
+        raise ExperimentConflict(
+            f"{strategy.name!r} already runs an experiment; stop or promote it first.",
+            code="EXPERIMENT_ALREADY_RUNNING",
+        )
+    _program_store(candidate, allow_invalid=False)
+    if candidate.ast_json is None:
+        raise StrategyInvalid(candidate.validation_errors)
+    experiment = StrategyExperiment(
+        realm_id=strategy.realm_id,
+        name=strategy.name,
+        control=control,
+        candidate=candidate,
+        share=share,
+        tag=tag,
+        status=ExperimentStatus.RUNNING,
+        started_at=timezone.now(),
+        started_by=_creator(actor),
+        started_by_key=api_key,
+    )
+    try:
+        with transaction.atomic():
+            experiment.save(force_insert=True)
+    except IntegrityError:  # the partial unique index: one running experiment per family
+        raise ExperimentConflict(
+            f"{strategy.name!r} already runs an experiment; stop or promote it first.",
+            code="EXPERIMENT_ALREADY_RUNNING",
+        ) from None
+    control.experiment_tag = candidate.experiment_tag = tag
+    control.save(update_fields=["experiment_tag", "updated_at"])
+    candidate.save(update_fields=["experiment_tag", "ast_json", "validation_errors", "updated_at"])
+    return experiment
+
+
+def _experiment_lock(experiment: StrategyExperiment) -> StrategyExperiment:
+    """Lock the experiment's family, then return the experiment as stored, if still running."""
+    _family_lock(realm_id=experiment.realm_id, name=experiment.name)
+    current = StrategyExperiment.objects.select_for_update().get(pk=experiment.pk)
+    if current.status != ExperimentStatus.RUNNING:
+        raise ExperimentConflict(
+            f"The experiment {current.tag!r} is {current.status}, not running.",
+            code="EXPERIMENT_NOT_RUNNING",
+        )
+    return current
+
+
+@transaction.atomic
+def experiment_stop(
+    *,
+    experiment: StrategyExperiment,
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> StrategyExperiment:
+    """Stop a running experiment: every player scores with the control (published) again."""
+    current = _experiment_lock(experiment)
+    _experiment_end(current, status=ExperimentStatus.STOPPED, actor=actor, api_key=api_key)
+    return current
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A promoted experiment and the publish of its candidate."""
+
+    experiment: StrategyExperiment
+    switch: Switch
+
+
+@transaction.atomic
+def experiment_promote(
+    *,
+    experiment: StrategyExperiment,
+    actor: User | AnonymousUser | None = None,
+    api_key: ApiKey | None = None,
+) -> Promotion:
+    """Publish the candidate of a running experiment (bound games and tasks follow it) and mark
+    the experiment promoted; the control is archived as by any publish."""
+    current = _experiment_lock(experiment)
+    candidate = StrategyDefinition.objects.get(pk=current.candidate_id)
+    switch = strategy_publish(strategy=candidate, actor=actor, api_key=api_key)
+    current.refresh_from_db()
+    return Promotion(experiment=current, switch=switch)

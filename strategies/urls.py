@@ -20,6 +20,14 @@ urlpatterns = [
     path(f"{S}/export", api.StrategyExportView.as_view(), name="custom-strategy-export"),
     path(f"{S}/simulate", api.StrategySimulateView.as_view(), name="custom-strategy-simulate"),
     path(
+        f"{S}/experiment", api.StrategyExperimentView.as_view(), name="custom-strategy-experiment"
+    ),
+    path(
+        f"{S}/experiment/promote",
+        api.StrategyExperimentPromoteView.as_view(),
+        name="custom-strategy-experiment-promote",
+    ),
+    path(
         "api/v1/strategies/simulate",
         api.StrategySimulateUnsavedView.as_view(),
         name="strategy-simulate",

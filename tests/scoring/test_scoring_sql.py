@@ -16,8 +16,9 @@ from scoring import sql
 AWARD_STORE_POSTGRES = (
     "WITH inserted AS (INSERT INTO gamification_award (id, realm_id, player_id, task_id, "
     "points, case_name, callback_data, data, strategy_id, strategy_version, "
-    "idempotency_key, response_body, api_key_used_id, created_at) VALUES (%s, %s, %s, %s, "
-    "%s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s) RETURNING player_id, task_id, "
+    "idempotency_key, response_body, api_key_used_id, created_at, experiment_arm) VALUES (%s, "
+    "%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s, %s) RETURNING "
+    "player_id, task_id, "
     "points, created_at), player_stats AS (INSERT INTO gamification_playertaskstats "
     "(player_id, task_id, award_count, points_total, first_award_at, last_award_at, "
     "previous_award_at) SELECT player_id, task_id, 1, points, at, at, NULL FROM (SELECT "
@@ -104,6 +105,7 @@ def test_the_award_insert_params_follow_its_columns():
         response_body="{}",
         api_key_used_id=5,
         created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        experiment_arm="candidate",
     )
 
     assert sql.award_insert_params(award) == [
@@ -121,6 +123,7 @@ def test_the_award_insert_params_follow_its_columns():
         "{}",
         5,
         award.created_at,
+        "candidate",
     ]
     assert sql.award_store_postgres().count("%s") == len(sql.award_insert_columns())
 
