@@ -46,3 +46,13 @@ class StrategyStateConflict(StrategyError, ConflictError):
     """The requested transition does not apply to the version's current status."""
 
     code = "STRATEGY_STATUS_CONFLICT"
+
+
+class BacktestNotFound(StrategyError, NotFoundError):
+    code = "BACKTEST_NOT_FOUND"
+
+
+class BacktestLimitReached(StrategyError, ConflictError):
+    """The realm has as many backtests queued or running as it may have at once."""
+
+    code = "BACKTEST_LIMIT_REACHED"
