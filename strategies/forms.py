@@ -116,16 +116,23 @@ class StrategyDefinitionForm(forms.ModelForm):
         pass
 
 
+def _moment_input() -> forms.DateTimeInput:
+    """A browser's date and time picker, which reads and writes ISO text (with the T)."""
+    return forms.DateTimeInput(
+        format="%Y-%m-%dT%H:%M:%S", attrs={"type": "datetime-local", "step": 1}
+    )
+
+
 class BacktestForm(forms.Form):
     """The window of a backtest, in UTC; the service checks the rest (program, realm's cap)."""
 
     since = forms.DateTimeField(
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
+        widget=_moment_input(),
         help_text="UTC. Awards created from this instant on.",
     )
     until = forms.DateTimeField(
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}),
+        widget=_moment_input(),
         help_text="UTC, excluded. Empty: now.",
     )
     max_events = forms.IntegerField(

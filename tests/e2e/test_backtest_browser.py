@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,8 +72,10 @@ def test_a_designer_backtests_a_draft_from_the_editor(live_server, chromium, stu
     page.goto(f"{live_server.url}/admin/strategies/strategydefinition/{draft.pk}/change/")
     page.click("a.dsl-backtest-link")
     page.wait_for_selector("#dsl-backtest-form")
-    since = timezone.now() - timedelta(hours=1)
-    page.fill("#id_since", since.strftime("%Y-%m-%dT%H:%M:%S"))
+    # The form starts a week back, in the picker's own format.
+    since = datetime.strptime(page.input_value("#id_since"), "%Y-%m-%dT%H:%M:%S")
+    week_ago = timezone.now() - timedelta(days=7)
+    assert abs(since.replace(tzinfo=UTC) - week_ago) < timedelta(minutes=1)
     page.fill("#id_max_events", "1000")
     page.click("#dsl-backtest-run")
 
