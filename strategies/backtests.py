@@ -40,6 +40,7 @@ from django.utils.dateparse import parse_datetime
 
 from gamification.errors import DomainError
 from gamification.models import ApiKey, Realm, Task
+from gamification.sql import read_one
 from scoring.builtins.base import Analytics, AnalyticsRequest, ScoringEvent
 from scoring.context import (
     EventStats,
@@ -252,12 +253,6 @@ def backtest_tasks(*, strategy: StrategyDefinition) -> dict[int, tuple[str, str]
     return {pk: (game, task) for pk, game, task in rows}
 
 
-def _read_one(statement: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return cursor.fetchone()
-
-
 def _window(backtest: Backtest) -> _Window:
     tasks = backtest_tasks(strategy=backtest.strategy)
     if not tasks:
@@ -265,11 +260,11 @@ def _window(backtest: Backtest) -> _Window:
     vendor, adapt = connection.vendor, connection.ops.adapt_datetimefield_value
     task_params = sql.tasks_params(vendor, list(tasks))
     window = [*task_params, adapt(backtest.since), adapt(backtest.until)]
-    row = _read_one(sql.backtest_window_count(vendor, len(tasks)), [*window, backtest.max_events])
+    row = read_one(sql.backtest_window_count(vendor, len(tasks)), [*window, backtest.max_events])
     total = row[0] if row else 0
     bound = None
     if total >= backtest.max_events:
-        bound = _read_one(
+        bound = read_one(
             sql.backtest_window_bound(vendor, len(tasks)), [*window, backtest.max_events - 1]
         )
     return _Window(tasks=tasks, total=total, bound=bound)
