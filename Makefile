@@ -21,7 +21,7 @@ fi; \
 exit 1
 endef
 
-.PHONY: help venv run test lint format bench-award bench-dsl bench-sink clean
+.PHONY: help venv run test lint format bench-award bench-dsl bench-sink bench-backtest clean
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite, tasks in-process)"
@@ -65,6 +65,9 @@ bench-award: venv
 
 bench-dsl: venv
 	$(PY) bench/dsl.py $(BENCH_ARGS)
+
+bench-backtest: venv
+	.ci/with-services $(PY) bench/backtest.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .demo-api-key staticfiles

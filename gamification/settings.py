@@ -177,6 +177,7 @@ SPECTACULAR_SETTINGS = {
         "StrategyStatusEnum": "strategies.models.StrategyStatus",
         "ExperimentStatusEnum": "strategies.models.ExperimentStatus",
         "ExperimentArmEnum": "gamification.models.ExperimentArm",
+        "BacktestStatusEnum": "strategies.models.BacktestStatus",
         "ExecutionStatusEnum": "observability.models.ExecutionStatus",
         # Two "type" enums: keep the strategy kinds' name, and name the actors' apart.
         "TypeEnum": "scoring.strategy_types.StrategyKind",
@@ -249,6 +250,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "observability.tasks.execution_logs_purge_task",
         "schedule": 3600.0,
     },
+    "fail-stale-backtests": {
+        "task": "strategies.tasks.backtests_expire_task",
+        "schedule": 60.0,
+    },
 }
 
 # The DSL engine (see docs/dsl.md).
@@ -262,6 +267,18 @@ DSL_CALLBACK_DATA_MAX_BYTES = env_int("DSL_CALLBACK_DATA_MAX_BYTES", 64 * 1024, 
 # Bytes of JSON a run's trace may take (execution logs and simulations); values are cut to
 # fit and recording stops with a marker once the budget is spent.
 DSL_EXECUTION_LOG_TRACE_BYTES = env_int("DSL_EXECUTION_LOG_TRACE_BYTES", 65536, minimum=0)
+
+# Backtests of strategy versions over stored awards (strategies/backtests.py).
+# The most events one backtest runs (a request may ask for fewer with maxEvents).
+BACKTEST_MAX_EVENTS = env_int("BACKTEST_MAX_EVENTS", 1_000_000, minimum=1)
+# Events between two writes of a running backtest's progress (and heartbeat).
+BACKTEST_PROGRESS_EVERY = env_int("BACKTEST_PROGRESS_EVERY", 20_000, minimum=1)
+# A running backtest whose heartbeat is older than this lost its worker: it is marked failed.
+BACKTEST_STALE_SECONDS = env_int("BACKTEST_STALE_SECONDS", 600, minimum=1)
+# A queued backtest no worker took within this is marked failed (its message was lost).
+BACKTEST_QUEUED_SECONDS = env_int("BACKTEST_QUEUED_SECONDS", 6 * 3600, minimum=1)
+# Backtests a realm may have queued or running at once (409 BACKTEST_LIMIT_REACHED beyond).
+BACKTEST_MAX_ACTIVE_PER_REALM = env_int("BACKTEST_MAX_ACTIVE_PER_REALM", 3, minimum=1)
 
 # Execution logs of strategy runs.
 DSL_EXECUTION_LOG_ENABLED = env_bool("DSL_EXECUTION_LOG_ENABLED", True)

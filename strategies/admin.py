@@ -254,6 +254,7 @@ class StrategyDefinitionAdmin(StrategyAdminViews, RealmScopedAdmin):
             can_archive=obj is not None
             and obj.status != StrategyStatus.ARCHIVED
             and self.has_archive_permission(request, obj),
+            can_backtest=obj is not None and self.has_backtest_permission(request, obj),
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 

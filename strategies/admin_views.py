@@ -9,17 +9,22 @@ renders.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
 from gamification.access import Capability, realm_ids_allowed
 from gamification.errors import DomainError
-from strategies import selectors, services
+from strategies import backtests, selectors, services
+from strategies.charts import number as chart_number
+from strategies.charts import paired_bars
 from strategies.diff import strategy_diff
 from strategies.editor import (
     EditorRequest,
@@ -28,9 +33,11 @@ from strategies.editor import (
     simulation_answer,
     validation_answer,
 )
-from strategies.errors import StrategyInvalid, StrategyVersionNotFound
-from strategies.models import StrategyDefinition
+from strategies.errors import BacktestNotFound, StrategyInvalid, StrategyVersionNotFound
+from strategies.forms import BacktestForm
+from strategies.models import Backtest, StrategyDefinition
 from strategies.programs import program_check
+from strategies.serializers import backtest_body
 from strategies.simulation import simulation_defaults, simulation_run
 from strategies.trace_tree import trace_tree
 
@@ -44,7 +51,12 @@ ACTION_CAPABILITIES = {
     "archive": Capability.PUBLISH,
     "rollback": Capability.PUBLISH,
     "simulate": Capability.DESIGN,
+    "backtest": Capability.DESIGN,
 }
+#: The window a backtest form starts with.
+BACKTEST_DAYS = 7
+#: Case names a backtest page draws; the table lists them all.
+CHART_CASES = 16
 
 if TYPE_CHECKING:
     # What the mixin is mixed into: its views use the admin site, options and permissions.
@@ -70,6 +82,17 @@ class StrategyAdminViews(_AdminBase):
             path("validate/", wrap(self.validate_view), name=f"{NAME}_validate"),
             path("<uuid:object_id>/versions/", wrap(self.versions_view), name=f"{NAME}_versions"),
             path("<uuid:object_id>/diff/", wrap(self.diff_view), name=f"{NAME}_diff"),
+            path("<uuid:object_id>/backtest/", wrap(self.backtest_view), name=f"{NAME}_backtest"),
+            path(
+                "backtests/<uuid:backtest_id>/",
+                wrap(self.backtest_detail_view),
+                name=f"{NAME}_backtest_detail",
+            ),
+            path(
+                "backtests/<uuid:backtest_id>/status/",
+                wrap(self.backtest_status_view),
+                name=f"{NAME}_backtest_status",
+            ),
             *(
                 path(
                     f"<uuid:object_id>/{action}/",
@@ -100,6 +123,9 @@ class StrategyAdminViews(_AdminBase):
 
     def has_simulate_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._has(request, "simulate", obj)
+
+    def has_backtest_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._has(request, "backtest", obj)
 
     # -- helpers ---------------------------------------------------------------------------
     def _has(self, request: HttpRequest, action: str, obj: Any = None) -> bool:
@@ -161,6 +187,7 @@ class StrategyAdminViews(_AdminBase):
             can_publish=self.has_publish_permission(request, obj),
             can_archive=self.has_archive_permission(request, obj),
             can_rollback=self.has_rollback_permission(request, obj),
+            can_backtest=self.has_backtest_permission(request, obj),
         )
 
     def diff_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
@@ -217,6 +244,72 @@ class StrategyAdminViews(_AdminBase):
         self.switch_log(request, action, switch)
         messages.success(request, _done(action, switch))
         return HttpResponseRedirect(self._url("versions", obj.pk))
+
+    def backtest_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+        """The backtest form of a version; a valid one queues the backtest and shows it."""
+        obj = self._get(request, object_id)
+        self._require(request, "backtest", obj)
+        form = BacktestForm(
+            request.POST if request.method == "POST" else None,
+            initial={
+                "since": (timezone.now() - timedelta(days=BACKTEST_DAYS)).replace(microsecond=0),
+                "max_events": min(100_000, settings.BACKTEST_MAX_EVENTS),
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                backtest = backtests.backtest_request(
+                    strategy=obj,
+                    since=data["since"],
+                    until=data["until"],
+                    max_events=data["max_events"],
+                    actor=request.user,
+                )
+            except StrategyInvalid as error:
+                form.add_error(None, _problems(error, "Cannot backtest"))
+            except DomainError as error:
+                form.add_error(None, error.detail)
+            else:
+                return HttpResponseRedirect(self._url("backtest_detail", backtest.pk))
+        return self._page(
+            request,
+            "backtest_form.html",
+            f"Backtest {obj.name} v{obj.version}",
+            strategy=obj,
+            form=form,
+            usage_tasks=selectors.strategy_usage_counts(strategy=obj)[1],
+            recent=backtests.backtest_list(strategy=obj),
+        )
+
+    def _backtest(self, request: HttpRequest, backtest_id: Any) -> Backtest:
+        """The backtest of the URL, if the user may backtest its strategy; else a 404/403."""
+        try:
+            backtest = backtests.backtest_get(
+                backtest_id=backtest_id,
+                realm_ids=realm_ids_allowed(user=request.user, capability=self.view_capability),
+            )
+        except BacktestNotFound:
+            raise Http404("No backtest matches the given query.") from None
+        self._require(request, "backtest", backtest.strategy)
+        return backtest
+
+    def backtest_detail_view(self, request: HttpRequest, backtest_id: Any) -> HttpResponse:
+        backtest = self._backtest(request, backtest_id)
+        body = backtest_body(backtest)
+        return self._page(
+            request,
+            "backtest.html",
+            f"Backtest of {backtest.strategy.name} v{backtest.strategy.version}",
+            strategy=backtest.strategy,
+            backtest=backtest,
+            report=body,
+            **(_report_context(body) if backtest.status == "done" else {}),
+        )
+
+    def backtest_status_view(self, request: HttpRequest, backtest_id: Any) -> JsonResponse:
+        """What the backtest page polls: the API's body of the backtest."""
+        return JsonResponse(backtest_body(self._backtest(request, backtest_id)))
 
     # -- JSON endpoints of the editor ------------------------------------------------------
     def simulate_view(self, request: HttpRequest) -> JsonResponse:
@@ -282,8 +375,34 @@ def _body(request: HttpRequest, *, simulation: bool = False) -> EditorRequest:
     )
 
 
-def _problems(error: StrategyInvalid) -> str:
-    return "Cannot publish: the program has problems: " + "; ".join(
+def _report_context(body: dict[str, Any]) -> dict[str, Any]:
+    """Return the charts and tables of a finished backtest's page."""
+    before, after = body["caseNames"]["before"], body["caseNames"]["after"]
+    names = sorted(
+        set(before) | set(after), key=lambda n: (-max(before.get(n, 0), after.get(n, 0)), n)
+    )
+    cases = [(name, before.get(name, 0), after.get(name, 0)) for name in names]
+    bins = [
+        (
+            chart_number(b["low"])
+            if b["low"] == b["high"]
+            else f"{chart_number(b['low'])} to {chart_number(b['high'])}",
+            b["before"],
+            b["after"],
+        )
+        for b in body["pointsDistribution"]
+    ]
+    return {
+        "distribution_chart": paired_bars(bins, title="Events by points: awarded and this version"),
+        "cases_chart": paired_bars(cases[:CHART_CASES], title="Events by case name"),
+        "cases": [{"name": n, "before": b, "after": a, "delta": a - b} for n, b, a in cases],
+        "points_delta": body["pointsAfter"] - body["pointsBefore"],
+        "movers": [{**m, "delta": m["after"] - m["before"]} for m in body["topMovers"]],
+    }
+
+
+def _problems(error: StrategyInvalid, verb: str = "Cannot publish") -> str:
+    return f"{verb}: the program has problems: " + "; ".join(
         f"{e['pointer'] or '/'}: {e['message']}" for e in error.errors
     )
 

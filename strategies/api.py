@@ -14,9 +14,12 @@ from rest_framework.views import APIView
 
 from gamification.auth import request_api_key, request_realm
 from scoring.strategy_types import StrategyKind
-from strategies import selectors, services
+from strategies import backtests, selectors, services
 from strategies.models import StrategyDefinition, StrategyStatus
 from strategies.serializers import (
+    BacktestQueuedSerializer,
+    BacktestRequestSerializer,
+    BacktestSerializer,
     BundleSerializer,
     DuplicateSerializer,
     ExperimentReportSerializer,
@@ -32,6 +35,7 @@ from strategies.serializers import (
     StrategyUpdateSerializer,
     SwitchSerializer,
     UsageSerializer,
+    backtest_body,
     experiment_report_body,
     promotion_body,
     simulation_body,
@@ -325,3 +329,38 @@ class StrategyExperimentPromoteView(APIView):
             api_key=request_api_key(request),
         )
         return Response(promotion_body(promotion))
+
+
+@extend_schema(tags=TAG)
+class StrategyBacktestView(APIView):
+    @extend_schema(request=BacktestRequestSerializer, responses={202: BacktestQueuedSerializer})
+    def post(self, request: Request, strategy_id: str) -> Response:
+        """Queue a backtest of this version (any status): its program runs over the awards
+        of [since, until) on the tasks bound to any version of its family, each with the
+        analytics it had then, and is compared with what was awarded. Poll
+        ``GET /api/v1/backtests/{id}`` for its progress and report."""
+        payload = BacktestRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        backtest = backtests.backtest_request(
+            strategy=_strategy(request, strategy_id),
+            since=data["since"],
+            until=data["until"],
+            max_events=data["maxEvents"],
+            api_key=request_api_key(request),
+        )
+        return Response(
+            {"id": str(backtest.pk), "status": backtest.status},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/backtests/{backtest.pk}"},
+        )
+
+
+@extend_schema(tags=TAG)
+class BacktestDetailView(APIView):
+    @extend_schema(responses=BacktestSerializer)
+    def get(self, request: Request, backtest_id: str) -> Response:
+        """A backtest's status, progress (0..1) and report; counts are partial while it runs,
+        top movers and the points distribution come when it is done."""
+        backtest = backtests.backtest_get(realm=request_realm(request), backtest_id=backtest_id)
+        return Response(backtest_body(backtest))

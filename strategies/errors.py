@@ -60,3 +60,13 @@ class ExperimentConflict(ExperimentError, ConflictError):
     """The family's state does not allow the step: ``code`` says why."""
 
     code = "EXPERIMENT_CONFLICT"
+
+
+class BacktestNotFound(StrategyError, NotFoundError):
+    code = "BACKTEST_NOT_FOUND"
+
+
+class BacktestLimitReached(StrategyError, ConflictError):
+    """The realm has as many backtests queued or running as it may have at once."""
+
+    code = "BACKTEST_LIMIT_REACHED"

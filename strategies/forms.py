@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.utils import timezone
 
 from gamification.errors import DomainError
 from gamification.parsers import json_text_load
@@ -111,3 +114,47 @@ class StrategyDefinitionForm(forms.ModelForm):
     def _post_clean(self) -> None:
         # The services build and check the rows (versions, statuses, node ids), not the form.
         pass
+
+
+def _moment_input() -> forms.DateTimeInput:
+    """A browser's date and time picker, which reads and writes ISO text (with the T)."""
+    return forms.DateTimeInput(
+        format="%Y-%m-%dT%H:%M:%S", attrs={"type": "datetime-local", "step": 1}
+    )
+
+
+class BacktestForm(forms.Form):
+    """The window of a backtest, in UTC; the service checks the rest (program, realm's cap)."""
+
+    since = forms.DateTimeField(
+        widget=_moment_input(),
+        help_text="UTC. Awards created from this instant on.",
+    )
+    until = forms.DateTimeField(
+        required=False,
+        widget=_moment_input(),
+        help_text="UTC, excluded. Empty: now.",
+    )
+    max_events = forms.IntegerField(
+        min_value=1,
+        label="Max events",
+        help_text="The earliest events of the window run, at most this many.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = settings.BACKTEST_MAX_EVENTS
+        field = cast(forms.IntegerField, self.fields["max_events"])
+        field.max_value = limit
+        field.validators.append(MaxValueValidator(limit))
+        field.widget.attrs["max"] = limit
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since is not None and since >= (until or timezone.now()):
+            self.add_error(
+                "until" if until else "since",
+                "until must be after since." if until else "since must be in the past.",
+            )
+        return data

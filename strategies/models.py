@@ -127,6 +127,7 @@ class StrategyDefinition(models.Model):
             ("archive_strategydefinition", "Can archive a strategy definition"),
             ("rollback_strategydefinition", "Can roll back a strategy definition"),
             ("simulate_strategydefinition", "Can simulate a strategy definition"),
+            ("backtest_strategydefinition", "Can backtest a strategy definition"),
             ("view_dashboard", "Can view strategy dashboards"),
         ]
 
@@ -234,3 +235,87 @@ class StrategyExperiment(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status == ExperimentStatus.RUNNING
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Backtest(models.Model):
+    """A run of one strategy version over the stored awards of a time window.
+
+    The program is copied from the version when the backtest is requested, so an edit of a
+    draft while the backtest waits in the queue does not change what it measures. Rows
+    change only through ``strategies.backtests``; ``heartbeat_at`` moves with every chunk of
+    events, so a run whose worker died is told apart from a slow one.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="backtests")
+    strategy = models.ForeignKey(
+        StrategyDefinition, on_delete=models.CASCADE, related_name="backtests"
+    )
+    type = models.CharField(max_length=20, choices=StrategyKind)
+    parent_strategy_id = models.CharField(max_length=100, null=True, blank=True)
+    ast_json = models.JSONField(verbose_name="AST (JSON)")
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    max_events = models.PositiveIntegerField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requested_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="requested by API key",
+    )
+    status = models.CharField(max_length=10, choices=BacktestStatus, default=BacktestStatus.QUEUED)
+    progress = models.FloatField(default=0)
+    events_total = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Events in the window (at most max_events)."
+    )
+    result = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_detail = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The admin lists a family's latest backtests; the API reads one by id.
+            models.Index(fields=["strategy", "-created_at"], name="backtest_strategy_recent"),
+            # The sweep of runs whose worker died reads only unfinished rows.
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="backtest_unfinished",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(since__lt=models.F("until")), name="backtest_window_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0, progress__lte=1), name="backtest_progress_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Backtest of {self.strategy_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (BacktestStatus.DONE, BacktestStatus.FAILED)

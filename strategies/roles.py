@@ -16,6 +16,7 @@ _DESIGN = [
     "strategies.add_strategydefinition",
     "strategies.change_strategydefinition",
     "strategies.simulate_strategydefinition",
+    "strategies.backtest_strategydefinition",
     "gamification.view_game",
     "gamification.view_task",
 ]

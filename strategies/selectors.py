@@ -350,7 +350,8 @@ def strategy_family_live(*, strategy: StrategyDefinition) -> StrategyDefinition 
     )
 
 
-def _family_ids(strategy: StrategyDefinition) -> list[str]:
+def strategy_family_ids(*, strategy: StrategyDefinition) -> list[str]:
+    """Return the ids (``custom:<uuid>``) of every version of ``strategy``'s family."""
     pks = StrategyDefinition.objects.filter(
         realm_id=strategy.realm_id, name=strategy.name
     ).values_list("pk", flat=True)
@@ -391,7 +392,7 @@ class Usage:
 
 def strategy_usage(*, strategy: StrategyDefinition) -> Usage:
     """Return the games and tasks bound to any version of ``strategy``'s family."""
-    ids = _family_ids(strategy)
+    ids = strategy_family_ids(strategy=strategy)
     games = (
         Game.objects.filter(realm_id=strategy.realm_id, strategy_id__in=ids)
         .order_by("external_game_id")
@@ -414,7 +415,7 @@ def strategy_usage(*, strategy: StrategyDefinition) -> Usage:
 
 def strategy_usage_counts(*, strategy: StrategyDefinition) -> tuple[int, int]:
     """Return how many games and tasks a switch of ``strategy``'s family would move."""
-    ids = _family_ids(strategy)
+    ids = strategy_family_ids(strategy=strategy)
     games = Game.objects.filter(realm_id=strategy.realm_id, strategy_id__in=ids).count()
     tasks = Task.objects.filter(game__realm_id=strategy.realm_id, strategy_id__in=ids).count()
     return games, tasks
@@ -595,7 +596,7 @@ def _arm_samples(
     rows = (
         Award.objects.filter(
             realm_id=experiment.realm_id,
-            strategy_id__in=_family_ids(experiment.control),
+            strategy_id__in=strategy_family_ids(strategy=experiment.control),
             experiment_arm__isnull=False,
             created_at__gte=since,
             created_at__lt=until,

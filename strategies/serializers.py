@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gamification.models import ApiKey
 from scoring.strategy_types import StrategyKind
-from strategies.models import ExperimentStatus, StrategyDefinition, StrategyStatus
+from strategies.models import (
+    Backtest,
+    BacktestStatus,
+    ExperimentStatus,
+    StrategyDefinition,
+    StrategyStatus,
+)
 from strategies.simulation import Simulation
 
 if TYPE_CHECKING:
@@ -422,4 +430,138 @@ def promotion_body(promotion: Promotion) -> dict[str, Any]:
         **ExperimentSerializer(promotion.experiment).data,
         "switchedGames": promotion.switch.games,
         "switchedTasks": promotion.switch.tasks,
+    }
+
+
+class BacktestRequestSerializer(serializers.Serializer):
+    """A backtest's window: the awards created in [since, until), at most maxEvents of them."""
+
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Default: now."
+    )
+    maxEvents = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="The earliest events of the window run, at most BACKTEST_MAX_EVENTS "
+        "(also the default).",
+    )
+
+    def validate_maxEvents(self, value: int | None) -> int | None:
+        limit = settings.BACKTEST_MAX_EVENTS
+        if value is not None and value > limit:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {limit}."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        until = attrs.get("until")
+        if until is None and attrs["since"] >= timezone.now():
+            raise serializers.ValidationError({"since": ["since must be in the past."]})
+        if until is not None and attrs["since"] >= until:
+            raise serializers.ValidationError({"until": ["until must be after since."]})
+        return attrs
+
+
+class BacktestQueuedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=BacktestStatus.choices)
+
+
+class MoverSerializer(serializers.Serializer):
+    externalUserId = serializers.CharField()
+    before = serializers.FloatField(help_text="The player's points awarded in the window.")
+    after = serializers.FloatField(help_text="What the version would have given them.")
+
+
+class PointsBinSerializer(serializers.Serializer):
+    low = serializers.FloatField()
+    high = serializers.FloatField(help_text="Equal to low: events of exactly that value.")
+    before = serializers.IntegerField()
+    after = serializers.IntegerField()
+
+
+class CaseNamesSerializer(serializers.Serializer):
+    before = serializers.DictField(child=serializers.IntegerField())
+    after = serializers.DictField(child=serializers.IntegerField())
+
+
+class BacktestErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class BacktestSerializer(serializers.Serializer):
+    """Document the answer ``backtest_body`` renders (partial counts while it runs)."""
+
+    id = serializers.UUIDField()
+    strategyId = serializers.CharField(help_text="The version backtested, custom:<uuid>.")
+    strategyVersion = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=BacktestStatus.choices)
+    progress = serializers.FloatField(min_value=0, max_value=1)
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    maxEvents = serializers.IntegerField()
+    eventsTotal = serializers.IntegerField(
+        allow_null=True, help_text="Events in the window, at most maxEvents; null until known."
+    )
+    tasks = serializers.IntegerField(help_text="Tasks bound to the strategy's family.")
+    events = serializers.IntegerField(help_text="Events run so far.")
+    changed = serializers.IntegerField(
+        help_text="Events whose points or case name differ, or whose run failed."
+    )
+    pointsBefore = serializers.FloatField()
+    pointsAfter = serializers.FloatField()
+    errors = serializers.DictField(  # type: ignore[assignment]  # see SimulateSerializer
+        child=serializers.IntegerField(), help_text="Failed runs by error code."
+    )
+    caseNames = CaseNamesSerializer()
+    topMovers = MoverSerializer(many=True)
+    pointsDistribution = PointsBinSerializer(many=True)
+    error = BacktestErrorSerializer(allow_null=True, help_text="Why the backtest failed.")
+    requestedBy = ActorSerializer(allow_null=True)
+    createdAt = serializers.DateTimeField()
+    startedAt = serializers.DateTimeField(allow_null=True)
+    finishedAt = serializers.DateTimeField(allow_null=True)
+
+
+def _moment(value: Any) -> str | None:
+    return serializers.DateTimeField().to_representation(value) if value else None
+
+
+def backtest_body(backtest: Backtest) -> dict[str, Any]:
+    """Render a backtest in its wire form (a function, so that points keep their numbers)."""
+    result = backtest.result or {}
+    cases = result.get("case_names") or {}
+    failed = backtest.status == BacktestStatus.FAILED
+    return {
+        "id": str(backtest.pk),
+        "strategyId": backtest.strategy.strategy_id,
+        "strategyVersion": backtest.strategy.version,
+        "status": backtest.status,
+        "progress": backtest.progress,
+        "since": _moment(backtest.since),
+        "until": _moment(backtest.until),
+        "maxEvents": backtest.max_events,
+        "eventsTotal": backtest.events_total,
+        "tasks": result.get("tasks", 0),
+        "events": result.get("events", 0),
+        "changed": result.get("changed", 0),
+        "pointsBefore": result.get("points_before", 0),
+        "pointsAfter": result.get("points_after", 0),
+        "errors": result.get("errors", {}),
+        "caseNames": {"before": cases.get("before", {}), "after": cases.get("after", {})},
+        "topMovers": [
+            {"externalUserId": m["external_user_id"], "before": m["before"], "after": m["after"]}
+            for m in result.get("top_movers", [])
+        ],
+        "pointsDistribution": result.get("points_distribution", []),
+        "error": {"code": backtest.error_code, "detail": backtest.error_detail} if failed else None,
+        "requestedBy": actor_body(backtest.requested_by, backtest.requested_by_key),
+        "createdAt": _moment(backtest.created_at),
+        "startedAt": _moment(backtest.started_at),
+        "finishedAt": _moment(backtest.finished_at),
     }

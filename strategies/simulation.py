@@ -90,13 +90,14 @@ def _loader(
     return load
 
 
-def _program_resolve(
+def program_resolve(
     *,
     type: str,
     parent_strategy_id: str | None,
     ast_json: Any,
     definition: StrategyDefinition | None,
 ) -> ResolvedStrategy:
+    """Compile a program of any status with its real type; an invalid one is refused."""
     parent_id = strategy_shape_check(type=type, parent_strategy_id=parent_strategy_id)
     if ast_json is None:
         raise StrategyInvalid([Issue(NO_AST, "There is no program to simulate.", "", None)])
@@ -135,7 +136,7 @@ def simulation_run(
     ``DSL_EVENT_DATA_MAX_BYTES`` is refused before anything runs, as an award would be.
     """
     event_data_check(data=data or {})
-    strategy = _program_resolve(
+    strategy = program_resolve(
         type=type, parent_strategy_id=parent_strategy_id, ast_json=ast_json, definition=definition
     )
     event = ScoringEvent(

@@ -19,6 +19,12 @@ urlpatterns = [
     path(f"{S}/duplicate", api.StrategyDuplicateView.as_view(), name="custom-strategy-duplicate"),
     path(f"{S}/export", api.StrategyExportView.as_view(), name="custom-strategy-export"),
     path(f"{S}/simulate", api.StrategySimulateView.as_view(), name="custom-strategy-simulate"),
+    path(f"{S}/backtest", api.StrategyBacktestView.as_view(), name="custom-strategy-backtest"),
+    path(
+        "api/v1/backtests/<str:backtest_id>",
+        api.BacktestDetailView.as_view(),
+        name="backtest-detail",
+    ),
     path(
         f"{S}/experiment", api.StrategyExperimentView.as_view(), name="custom-strategy-experiment"
     ),

@@ -41,7 +41,9 @@ class PlayerFactory(factory.django.DjangoModelFactory):
     external_user_id = factory.Sequence(lambda n: f"user-{n}")
 
 
-def award_history(*, task: Task, player: Player, timestamps, points: float = 1.0) -> None:
+def award_history(
+    *, task: Task, player: Player, timestamps, points: float = 1.0, data: dict | None = None
+) -> None:
     """Store awards of ``player`` on ``task`` at ``timestamps``, with their running stats."""
     from gamification.models import Award
     from scoring.services import award_stats_record
@@ -54,6 +56,7 @@ def award_history(*, task: Task, player: Player, timestamps, points: float = 1.0
             points=points,
             strategy_id=task.strategy_id,
             strategy_version="test",
+            data=data or {},
             created_at=moment,
         )
         award_stats_record(player_id=player.pk, task_id=task.pk, points=points, now=moment)
