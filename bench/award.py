@@ -14,6 +14,11 @@ average before the round, and each worker's CPU seconds in the round (from
 ``--batch N`` sends the same events to the current tree both ways, one per request and N per
 request to the game's batch endpoint, alternating, and gives events/s for each.
 
+``--experiment SHARE`` serves the current tree twice, with the task bound to a published
+custom strategy (the ``default`` built-in's DSL twin) in both, and in one of them an
+experiment giving SHARE of the players a candidate (DSL_EXTEND, doubled points): the ratio is
+what an experiment costs an award.
+
 ``--compare REF`` also serves the tree of git revision REF (checked out with ``git worktree
 add`` into a temporary directory, run with this Python) against a database of its own on the
 same PostgreSQL server, migrated by REF, and alternates rounds between the two; the summary
@@ -40,9 +45,11 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+TWIN = ROOT / "scoring" / "builtins" / "twins" / "default.json"
 PLAYERS = 1000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LUA_DONE = """
@@ -104,6 +111,9 @@ def seed(history: int) -> dict[str, str]:
     _, key = api_key_create(realm=realm, name="bench")
     game = game_create(realm=realm, api_key=None, external_game_id="bench-game")
     task = task_create(game=game, api_key=None, external_task_id="bench-task")
+    strategy = os.environ.get("BENCH_STRATEGY", "default")
+    if strategy != "default":
+        _strategy_seed(realm=realm, task=task, strategy=strategy)
     Player.objects.bulk_create(
         Player(realm=realm, external_user_id=f"player-{n}") for n in range(1, PLAYERS + 1)
     )
@@ -179,6 +189,58 @@ def seed(history: int) -> dict[str, str]:
     return {"path": path, "key": key, "seconds": f"{seconds:.1f}"}
 
 
+def _strategy_seed(*, realm: Any, task: Any, strategy: str) -> None:
+    """Bind the task to the ``default`` built-in's DSL twin, published (``custom``), and also
+    run an experiment of its family against a draft that doubles the points for ``share`` of
+    the players (``experiment:<share>``)."""
+    from gamification.models import Task
+    from gamification.strategy_ids import custom_strategy_id
+    from strategies import services as strategy_services
+
+    program = json.loads(TWIN.read_text())
+    control = strategy_services.strategy_create(
+        realm=realm, name="bench", type="DSL_FULL", ast_json=program
+    )
+    strategy_services.strategy_publish(strategy=control)
+    Task.objects.filter(pk=task.pk).update(strategy_id=custom_strategy_id(control.pk))
+    if strategy == "custom":
+        return
+    kind, _, share = strategy.partition(":")
+    if kind != "experiment" or not share:
+        raise SystemExit(f"unknown bench strategy {strategy!r}")
+    doubled = {
+        "type": "program",
+        "rules": [],
+        "post_rules": [
+            {
+                "type": "rule",
+                "when": {"type": "literal", "value": True},
+                "then": [
+                    {
+                        "type": "set_points",
+                        "value": {
+                            "type": "arith",
+                            "op": "*",
+                            "left": {"type": "field", "path": "parent.points"},
+                            "right": {"type": "literal", "value": 2},
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    candidate = strategy_services.strategy_create(
+        realm=realm,
+        name="bench",
+        type="DSL_EXTEND",
+        parent_strategy_id="default",
+        ast_json=doubled,
+    )
+    strategy_services.experiment_start(
+        strategy=control, candidate_id=candidate.pk, share=float(share), tag="bench"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -209,6 +271,8 @@ class Tree:
     key: str = ""
     server: subprocess.Popen | None = None
     port: int = 0
+    #: What the task scores with: ``default``, ``custom`` or ``experiment:<share>``.
+    strategy: str = "default"
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -217,6 +281,7 @@ class Tree:
             "DJANGO_SETTINGS_MODULE": "gamification.settings",
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
             "PYTHONPATH": str(self.root),
+            "BENCH_STRATEGY": self.strategy,
         }
         env.pop("CELERY_BROKER_URL", None)
         return env
@@ -403,6 +468,49 @@ def summary(loads: list[Load], histories: list[int], concurrencies: list[int]) -
             print(f"  history {history:>9,}  c={concurrency:<3} " + "   ".join(cells) + ratio)
 
 
+def series(
+    args: argparse.Namespace, database_url: str, stack: contextlib.ExitStack
+) -> tuple[list[Tree], list[Load], str]:
+    """The trees to serve and the loads to send them, alternately, and what is compared."""
+    current = Tree("current", ROOT, database_url)
+    if args.batch:
+        loads = [Load("single", current), Load(f"batch{args.batch}", current, args.batch)]
+        return [current], loads, f", single awards against batches of {args.batch}"
+    if args.experiment:
+        name = urlsplit(database_url).path.lstrip("/") + "_experiment"
+        database_recreate(database_url, name)
+        trees = [
+            Tree(
+                "experiment",
+                ROOT,
+                database_url_named(database_url, name),
+                strategy=f"experiment:{args.experiment}",
+            ),
+            Tree("custom", ROOT, database_url, strategy="custom"),
+        ]
+        against = (
+            f", a custom strategy with an experiment (share {args.experiment}) against the "
+            "same without one"
+        )
+        return trees, [Load(tree.label, tree) for tree in trees], against
+    if args.compare:
+        revision = subprocess.run(
+            ["git", "rev-parse", "--short", args.compare],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        name = urlsplit(database_url).path.lstrip("/") + "_ref"
+        database_recreate(database_url, name)
+        ref_root = stack.enter_context(revision_worktree(args.compare))
+        reference = Tree(revision, ref_root, database_url_named(database_url, name))
+        trees = [current, reference]
+        loads = [Load(tree.label, tree) for tree in trees]
+        return trees, loads, f", current tree against {revision}"
+    return [current], [Load("current", current)], ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--histories", type=int, nargs="+", default=[1_000, 1_000_000])
@@ -418,6 +526,13 @@ def main() -> None:
         metavar="N",
         help="also send the same events N to a request to the batch endpoint (current tree)",
     )
+    parser.add_argument(
+        "--experiment",
+        type=float,
+        metavar="SHARE",
+        help="score with a custom strategy (the default twin) with and without an experiment "
+        "giving SHARE of the players a candidate, alternating (current tree)",
+    )
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed is not None:
@@ -432,32 +547,17 @@ def main() -> None:
 
     if args.batch is not None and not 1 <= args.batch <= 1000:
         raise SystemExit("--batch takes 1 to 1000 events")
-    if args.batch and args.compare:
-        raise SystemExit("--batch compares the endpoints of the current tree; drop --compare")
+    if sum(map(bool, (args.batch, args.compare, args.experiment))) > 1:
+        raise SystemExit("--batch, --compare and --experiment each compare two series; pick one")
+    if args.experiment is not None and not 0 < args.experiment < 1:
+        raise SystemExit("--experiment takes a share strictly between 0 and 1")
 
     with contextlib.ExitStack() as stack:
-        trees = [Tree("current", ROOT, database_url)]
-        loads = [Load("current", trees[0])]
-        if args.batch:
-            loads = [Load("single", trees[0]), Load(f"batch{args.batch}", trees[0], args.batch)]
-        if args.compare:
-            revision = subprocess.run(
-                ["git", "rev-parse", "--short", args.compare],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            name = urlsplit(database_url).path.lstrip("/") + "_ref"
-            database_recreate(database_url, name)
-            ref_root = stack.enter_context(revision_worktree(args.compare))
-            trees.append(Tree(revision, ref_root, database_url_named(database_url, name)))
-            loads.append(Load(revision, trees[1]))
+        trees, loads, against = series(args, database_url, stack)
         print(
             f"award endpoint, gunicorn gthread {args.workers} workers x {args.threads} threads, "
             f"{os.cpu_count()} CPUs, {args.seconds} s per round, {args.rounds} round(s) each"
-            + (f", current tree against {trees[1].label}" if args.compare else "")
-            + (f", single awards against batches of {args.batch}" if args.batch else "")
+            + against
         )
         for history in args.histories:
             for tree in trees:
