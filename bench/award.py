@@ -229,13 +229,10 @@ def _strategy_seed(*, realm: Any, task: Any, strategy: str) -> None:
             }
         ],
     }
-    candidate = strategy_services.strategy_create(
-        realm=realm,
-        name="bench",
-        type="DSL_EXTEND",
-        parent_strategy_id="default",
-        ast_json=doubled,
-    )
+    candidate = strategy_services.strategy_edit(
+        strategy=control,
+        changes={"type": "DSL_EXTEND", "parent_strategy_id": "default", "ast_json": doubled},
+    ).strategy
     strategy_services.experiment_start(
         strategy=control, candidate_id=candidate.pk, share=float(share), tag="bench"
     )
