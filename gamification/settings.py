@@ -68,6 +68,9 @@ SILENCED_SYSTEM_CHECKS = ["security.W003"]
 # The largest request body accepted (413 beyond it, before anything reads it). A strategy
 # import of a program at DSL_MAX_NODES with its block layout is about 200 KB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 1024 * 1024, minimum=1024)
+# A batch of awards stops starting events after this many seconds; the rest answer 503
+# BATCH_TIME_BUDGET_SPENT, so one request cannot hold a worker thread for 1,000 slow runs.
+AWARD_BATCH_TIME_BUDGET_SECONDS = env_float("AWARD_BATCH_TIME_BUDGET_SECONDS", 10.0, minimum=0.1)
 
 ROOT_URLCONF = "gamification.urls"
 WSGI_APPLICATION = "gamification.wsgi.application"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,6 +23,7 @@ from gamification.models import ApiKey
 from gamification.parsers import request_json_load
 from gamification.renderers import JSONRenderer
 from scoring.builtins.registry import ALIASES, builtin_list, builtin_version_hash
+from scoring.errors import BatchTimeBudgetSpent
 from scoring.serializers import (
     AwardBatchRequestSerializer,
     AwardBatchResponseSerializer,
@@ -191,6 +194,9 @@ def _award_batch_results(
 ) -> list[bytes]:
     """Score and store the events in order, each independently of the others.
 
+    Events stop starting once ``AWARD_BATCH_TIME_BUDGET_SECONDS`` are spent: those left answer
+    503 ``BATCH_TIME_BUDGET_SPENT``, having stored nothing.
+
     Each award is its own statement and commits on its own, exactly as a single award does:
     a transaction around many would hold the task's stats row locked against every other
     award of the task, and lock players' rows in whatever order the events name them. If the
@@ -198,7 +204,19 @@ def _award_batch_results(
     the first event, the whole batch answers 503 instead.
     """
     results: list[bytes] = []
+    deadline = time.monotonic() + settings.AWARD_BATCH_TIME_BUDGET_SECONDS
     for index, event in enumerate(events):
+        if time.monotonic() > deadline:
+            spent = BatchTimeBudgetSpent(
+                f"The batch spent its {settings.AWARD_BATCH_TIME_BUDGET_SECONDS:g} s before "
+                "this event could start; nothing was stored for it. Send it again."
+            )
+            body = JSONRenderer().render(spent.as_body())
+            results += [
+                _award_batch_result(index=later, status=spent.http_status, body=body)
+                for later in range(index, len(events))
+            ]
+            break
         try:
             results.append(
                 _award_event_result(

@@ -37,3 +37,10 @@ class StrategyFailed(ScoringError, UnprocessableError):
 
     def as_body(self) -> dict[str, Any]:
         return self.error.as_body()
+
+
+class BatchTimeBudgetSpent(ScoringError):
+    """A batch ran out of its time budget before this event could start; send it again."""
+
+    code = "BATCH_TIME_BUDGET_SPENT"
+    http_status = 503

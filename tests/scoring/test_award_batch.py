@@ -333,3 +333,20 @@ def test_the_schema_documents_the_batch():
 
     assert "200" in operation["responses"]
     assert json.dumps(operation["requestBody"]).count("AwardBatchRequest") >= 1
+
+
+def test_events_left_when_the_time_budget_is_spent_answer_503_and_store_nothing(settings):
+    settings.AWARD_BATCH_TIME_BUDGET_SECONDS = 0.05
+    client = _realm_with_game("budget")
+    events = [{"externalTaskId": "t1", "externalUserId": f"u{i}"} for i in range(200)]
+
+    response = _batch(client, events)
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    statuses = [result["status"] for result in results]
+    scored = statuses.count(201)
+    assert 1 <= scored < 200
+    assert statuses == [201] * scored + [503] * (200 - scored)
+    assert results[-1]["body"]["code"] == "BATCH_TIME_BUDGET_SPENT"
+    assert Award.objects.filter(realm__slug="budget").count() == scored
