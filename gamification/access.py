@@ -26,7 +26,8 @@ class Capability(StrEnum):
     DESIGN = "design"
     #: Publish, archive and roll back strategies; bind games and tasks to them.
     PUBLISH = "publish"
-    #: Read execution logs, replays, dashboards, dead-lettered rows, players and awards.
+    #: Read execution logs, replays, dashboards, dead-lettered rows, players and awards; read,
+    #: redeliver and delete webhooks.
     OPERATE = "operate"
     #: Create, rename and revoke the realm's API keys.
     MANAGE_KEYS = "manage_keys"

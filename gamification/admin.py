@@ -1,7 +1,8 @@
 """The core domain in the admin, each realm's rows shown only to that realm's members.
 
 Games and tasks are read by every role and changed by publishers; players and awards are
-read by operators; API keys are created, renamed and revoked by operators. Realms are read by
+read by operators; API keys are created, renamed and revoked by operators, who also read the
+webhooks and their deliveries (``admin_webhooks``). Realms are read by
 their members and changed, like memberships, only by superusers.
 """
 
@@ -26,6 +27,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from gamification import admin_webhooks  # noqa: F401 - registers the webhook admins
 from gamification.access import (
     Capability,
     capability_anywhere,

@@ -7,10 +7,10 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from gamification import selectors, services
+from gamification import selectors, services, webhooks
 from gamification.auth import request_api_key, request_realm
 from gamification.filters import GameFilter, TaskFilter
-from gamification.models import Game, PlayerTaskStats, Task
+from gamification.models import Game, PlayerTaskStats, Task, WebhookEndpoint
 from gamification.serializers import (
     GameSerializer,
     GameUpdateSerializer,
@@ -20,6 +20,10 @@ from gamification.serializers import (
     TaskPointsSummarySerializer,
     TaskSerializer,
     TaskUpdateSerializer,
+    WebhookCreatedSerializer,
+    WebhookCreateSerializer,
+    WebhookSerializer,
+    WebhookTestSerializer,
 )
 
 
@@ -177,3 +181,58 @@ class TaskPointsReadMixin(generics.GenericAPIView):
             **response.data,
         }
         return response
+
+
+WEBHOOKS_TAG = ["webhooks"]
+
+
+@extend_schema(tags=WEBHOOKS_TAG)
+class WebhookListCreateView(generics.ListAPIView):
+    serializer_class = WebhookSerializer
+    queryset = WebhookEndpoint.objects.none()
+
+    def get_queryset(self):
+        return webhooks.webhook_endpoint_list(realm=request_realm(self.request))
+
+    @extend_schema(request=WebhookCreateSerializer, responses={201: WebhookCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        """Create a webhook; the answer holds its signing secret, which is never shown again."""
+        payload = WebhookCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        endpoint = webhooks.webhook_endpoint_create(
+            realm=request_realm(request),
+            url=payload.validated_data["url"],
+            events=payload.validated_data["events"],
+        )
+        return Response(WebhookCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class _WebhookScopedMixin(generics.GenericAPIView):
+    serializer_class = WebhookSerializer
+    queryset = WebhookEndpoint.objects.none()
+
+    def get_object(self) -> WebhookEndpoint:
+        return webhooks.webhook_endpoint_get(
+            realm=request_realm(self.request), endpoint_id=self.kwargs["webhook_id"]
+        )
+
+
+@extend_schema(tags=WEBHOOKS_TAG)
+class WebhookDetailView(_WebhookScopedMixin):
+    def get(self, request: Request, webhook_id: str) -> Response:  # noqa: ARG002
+        return Response(WebhookSerializer(self.get_object()).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, webhook_id: str) -> Response:  # noqa: ARG002
+        """Delete a webhook and its pending deliveries."""
+        webhooks.webhook_endpoint_delete(endpoint=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=WEBHOOKS_TAG)
+class WebhookTestView(_WebhookScopedMixin):
+    @extend_schema(request=None, responses={202: WebhookTestSerializer})
+    def post(self, request: Request, webhook_id: str) -> Response:  # noqa: ARG002
+        """Queue a ``webhook.test`` delivery to this webhook."""
+        message = webhooks.webhook_test_send(endpoint=self.get_object())
+        return Response(WebhookTestSerializer(message).data, status=status.HTTP_202_ACCEPTED)

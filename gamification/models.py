@@ -1,6 +1,9 @@
-"""The core domain: tenants, their API keys, games, tasks, players and the points awarded."""
+"""The core domain: tenants, their API keys, games, tasks, players, the points awarded, and
+the webhooks that tell a realm's servers what happened."""
 
 from __future__ import annotations
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -269,3 +272,133 @@ class PlayerTaskStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.player_id} on {self.task_id}: {self.award_count} awards"
+
+
+class WebhookEventType(models.TextChoices):
+    """What a realm's webhook endpoints may subscribe to."""
+
+    AWARD_CREATED = "award.created", "An award was stored"
+    AWARD_REVERSED = "award.reversed", "An award was reversed"
+    BADGE_EARNED = "badge.earned", "A player earned a badge"
+    LEVEL_REACHED = "level.reached", "A player reached a level"
+    STRATEGY_PUBLISHED = "strategy.published", "A strategy version was published"
+    STRATEGY_ARCHIVED = "strategy.archived", "A strategy version was archived"
+
+
+#: The event ``POST /api/v1/webhooks/{id}/test`` sends; nobody subscribes to it.
+WEBHOOK_TEST_EVENT = "webhook.test"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of a realm that receives the events it subscribed to, signed with its secret.
+
+    The secret signs every delivery, so it is kept as it is (unlike an API key's, which is
+    only ever compared) and shown once, when the endpoint is created.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    # Database-level cascades, all the way down: an endpoint's history can be long, and the
+    # ORM's cascade would load every row of it before deleting it (Django wants the variants
+    # of a chain uniform, so the endpoint keeps no reference with a Python-level one).
+    realm = models.ForeignKey(Realm, on_delete=models.DB_CASCADE, related_name="webhook_endpoints")
+    url = models.CharField(max_length=2000)
+    events = models.JSONField(default=list, help_text="The event types delivered here.")
+    secret = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookMessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookMessage(models.Model):
+    """The outbox: one event for one endpoint, written in the transaction of its cause.
+
+    ``event_id`` is the ``webhook-id`` receivers see, the same on every attempt (and for
+    every endpoint of the event). A pending message is due at ``next_attempt_at``; a worker
+    that claims it moves that forward by a lease, so a worker killed mid-delivery leaves it
+    due again, and ``lease`` names the claim whose outcome may still change the row.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField()
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.DB_CASCADE, related_name="messages", db_index=False
+    )
+    event_type = models.CharField(max_length=64)
+    body = models.TextField(help_text="The exact JSON signed and sent on every attempt.")
+    status = models.CharField(
+        max_length=16, choices=WebhookMessageStatus, default=WebhookMessageStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="No attempt is made after this.")
+    lease = models.UUIDField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The endpoint's deliveries, newest first (the admin's list of an endpoint).
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_msg_endpoint_time"),
+            # The workers' sweep reads only what is still to be sent.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="webhook_msg_due",
+            ),
+        ]
+        permissions = [("redeliver_webhookmessage", "Can redeliver a webhook delivery")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} to {self.endpoint_id}"
+
+    @property
+    def webhook_id(self) -> str:
+        """The ``webhook-id`` header of every attempt."""
+        return webhook_id_of(self.event_id)
+
+
+def webhook_id_of(event_id: uuid.UUID) -> str:
+    return f"msg_{event_id.hex}"
+
+
+class WebhookAttempt(models.Model):
+    """One try at delivering a message: what the receiver answered, or why it could not."""
+
+    id = models.BigAutoField(primary_key=True)
+    message = models.ForeignKey(
+        WebhookMessage, on_delete=models.DB_CASCADE, related_name="attempt_history", db_index=False
+    )
+    attempted_at = models.DateTimeField()
+    delivered = models.BooleanField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField()
+    error = models.CharField(max_length=500, blank=True, default="")
+    response_excerpt = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-attempted_at"]
+        verbose_name = "webhook attempt"
+        indexes = [
+            models.Index(fields=["message", "-attempted_at"], name="webhook_attempt_message_time")
+        ]
+
+    def __str__(self) -> str:
+        outcome = self.status_code if self.status_code is not None else self.error
+        return f"attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S}: {outcome}"

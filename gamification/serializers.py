@@ -100,3 +100,33 @@ class PlayerPointsSerializer(serializers.Serializer):
     points = serializers.FloatField()
     awards = serializers.IntegerField()
     tasks = PlayerTaskPointsSerializer(many=True)
+
+
+class WebhookCreateSerializer(serializers.Serializer):
+    """The shape of a new webhook; which URLs and events are allowed is the service's call."""
+
+    url = serializers.CharField(max_length=2000, trim_whitespace=False)
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=64), allow_empty=False, max_length=64
+    )
+
+
+class WebhookSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    url = serializers.CharField(read_only=True)
+    events = serializers.ListField(child=serializers.CharField(), read_only=True)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(
+        read_only=True, help_text="The signing secret, shown in this answer only."
+    )
+
+
+class WebhookTestSerializer(serializers.Serializer):
+    webhookId = serializers.CharField(
+        source="webhook_id", help_text="The webhook-id header the test delivery carries."
+    )
+    type = serializers.CharField(source="event_type")
+    status = serializers.CharField()

@@ -248,6 +248,26 @@ WORKER_WATCHDOG_SECONDS = env_float("WORKER_WATCHDOG_SECONDS", 5.0, minimum=0.1)
 WORKER_STALL_SECONDS = env_float("WORKER_STALL_SECONDS", 30.0, minimum=1)
 WORKER_STALL_EXIT_SECONDS = env_float("WORKER_STALL_EXIT_SECONDS", 0.0, minimum=0)
 WORKER_HEARTBEAT_FILE = env_str("WORKER_HEARTBEAT_FILE", "/tmp/celery-worker-heartbeat.json")
+# Webhooks (README, "Webhooks"). Deliveries time out after WEBHOOK_TIMEOUT_SECONDS (the whole
+# exchange); a failed one is tried again after WEBHOOK_RETRY_BASE_SECONDS, doubling up to
+# WEBHOOK_RETRY_MAX_SECONDS (with jitter), until WEBHOOK_RETRY_WINDOW_SECONDS after the event.
+# A claimed delivery is invisible to other workers for WEBHOOK_LEASE_SECONDS, so one whose
+# worker died is sent again after that. The beat sweeps for due deliveries every
+# WEBHOOK_SWEEP_SECONDS; a commit that wrote some also asks for a sweep at once.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 5.0, minimum=0.01)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
+WEBHOOK_RETRY_WINDOW_SECONDS = env_float("WEBHOOK_RETRY_WINDOW_SECONDS", 86400.0, minimum=1)
+WEBHOOK_LEASE_SECONDS = env_float("WEBHOOK_LEASE_SECONDS", 60.0, minimum=0.5)
+if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
+WEBHOOK_SWEEP_SECONDS = env_float("WEBHOOK_SWEEP_SECONDS", 10.0, minimum=0.1)
+# How long one delivery task goes on sending due deliveries before it leaves the rest to the
+# next one (the worker's other tasks wait meanwhile).
+WEBHOOK_TASK_SECONDS = env_float("WEBHOOK_TASK_SECONDS", 20.0, minimum=0.1)
+WEBHOOK_ENDPOINTS_PER_REALM = env_int("WEBHOOK_ENDPOINTS_PER_REALM", 20, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "purge-execution-logs": {
         "task": "observability.tasks.execution_logs_purge_task",
@@ -256,6 +276,12 @@ CELERY_BEAT_SCHEDULE = {
     "fail-stale-backtests": {
         "task": "strategies.tasks.backtests_expire_task",
         "schedule": 60.0,
+    },
+    "send-due-webhooks": {
+        "task": "gamification.tasks.webhook_deliveries_send_task",
+        "schedule": WEBHOOK_SWEEP_SECONDS,
+        # A sweep still queued when the next one is due is redundant.
+        "options": {"expires": WEBHOOK_SWEEP_SECONDS},
     },
 }
 

@@ -23,6 +23,17 @@ api_v1 = [
         core_api.PlayerPointsView.as_view(),
         name="player-points",
     ),
+    path("api/v1/webhooks", core_api.WebhookListCreateView.as_view(), name="webhook-list"),
+    path(
+        "api/v1/webhooks/<str:webhook_id>",
+        core_api.WebhookDetailView.as_view(),
+        name="webhook-detail",
+    ),
+    path(
+        "api/v1/webhooks/<str:webhook_id>/test",
+        core_api.WebhookTestView.as_view(),
+        name="webhook-test",
+    ),
 ]
 
 urlpatterns = [

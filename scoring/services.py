@@ -14,11 +14,18 @@ from django.utils import timezone
 
 from gamification.errors import NotFoundError
 from gamification.ids import uuid7
-from gamification.models import ApiKey, Award, Game, Player, Realm, Task
+from gamification.models import ApiKey, Award, Game, Player, Realm, Task, WebhookEventType
 from gamification.parsers import event_data_check
 from gamification.selectors import task_for_award_update
 from gamification.sql import read_one
 from gamification.strategy_ids import strategy_id_is_custom
+from gamification.webhooks import (
+    WebhookEvent,
+    award_created_data,
+    webhook_delivery_kick,
+    webhook_event_build,
+    webhook_event_store,
+)
 from scoring import sql
 from scoring.answers import AwardAnswer
 from scoring.builtins.base import AnalyticsRequest, ScoringEvent
@@ -71,23 +78,29 @@ def award_stats_record(*, player_id: int, task_id: int, points: float, now: date
             cursor.execute(statement, [player_id, task_id, points, at])
 
 
-def _award_store_postgres(award: Award) -> None:
+def _award_store_postgres(award: Award, webhook: WebhookEvent | None) -> None:
     """Insert the award and update both stats rows in one statement (atomic on its own).
 
     Data-modifying CTEs make the write one round trip without BEGIN/COMMIT: the request's
-    only write is this statement, so it needs no explicit transaction.
+    only write is this statement, so it needs no explicit transaction. ``webhook`` adds the
+    award's outbox rows to the same statement.
     """
+    params = sql.award_insert_params(award)
+    if webhook is not None:
+        params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql.award_store_postgres(), sql.award_insert_params(award))
+        cursor.execute(sql.award_store_postgres(webhook is not None), params)
+    if webhook is not None:
+        transaction.on_commit(webhook_delivery_kick)
 
 
-def _award_store(award: Award) -> None:
+def _award_store(award: Award, *, webhook: WebhookEvent | None = None) -> None:
     if connection.vendor == "postgresql":
         if connection.in_atomic_block:  # a savepoint keeps the caller's transaction usable
             with transaction.atomic():
-                _award_store_postgres(award)
+                _award_store_postgres(award, webhook)
         else:
-            _award_store_postgres(award)
+            _award_store_postgres(award, webhook)
         return
     with transaction.atomic():
         award.save(force_insert=True)
@@ -97,6 +110,8 @@ def _award_store(award: Award) -> None:
             points=award.points,
             now=award.created_at,
         )
+        if webhook is not None:
+            webhook_event_store(realm_id=award.realm_id, event=webhook)
 
 
 def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
@@ -104,7 +119,9 @@ def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
     return player.pk, created
 
 
-def _award_store_new_player_postgres(award: Award, *, external_user_id: str) -> bool:
+def _award_store_new_player_postgres(
+    award: Award, *, external_user_id: str, webhook: WebhookEvent | None = None
+) -> bool:
     """Create the player, insert the award and update both stats rows in one statement.
 
     Return False, having written nothing, when the player exists after all (created by a
@@ -116,10 +133,15 @@ def _award_store_new_player_postgres(award: Award, *, external_user_id: str) -> 
         connection.ops.adapt_datetimefield_value(award.created_at),
         *sql.award_insert_params_without_player(award),
     ]
+    if webhook is not None:
+        params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)
     savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
-        cursor.execute(sql.award_store_new_player_postgres(), params)
-        return cursor.fetchone() is not None
+        cursor.execute(sql.award_store_new_player_postgres(webhook is not None), params)
+        written = cursor.fetchone() is not None
+        if written and webhook is not None:
+            transaction.on_commit(webhook_delivery_kick)
+        return written
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +156,7 @@ class _AwardRead:
     stats: EventStats
     replay: tuple[str | None, int, str] | None
     prefetched: tuple[Any, ...] | None
+    award_webhooks: bool = False
 
 
 #: The recent windows each strategy id read at its last award in this process. The award read
@@ -166,6 +189,7 @@ def _award_read(
         idempotency_key is not None,
         prefetch.join if prefetch is not None else "",
         prefetch.columns if prefetch is not None else (),
+        connection.vendor,
     )
     row = read_one(statement, params)
     assert row is not None, "the award read answers one row, even for a missing task"
@@ -178,6 +202,8 @@ def _award_read(
         )
     stats = event_stats_parse(row[4:], windows)
     offset = len(sql.AWARD_READ_COLUMNS) + len(windows)
+    award_webhooks = bool(row[offset])
+    offset += 1
     replay = None
     if idempotency_key is not None:
         body, replay_task_id, replay_user_id = row[offset : offset + len(sql.REPLAY_COLUMNS)]
@@ -194,6 +220,7 @@ def _award_read(
         stats=stats,
         replay=replay,
         prefetched=prefetched if strategy_id == task.strategy_id else None,
+        award_webhooks=award_webhooks,
     )
 
 
@@ -229,6 +256,22 @@ def _replayed(
     return AwardOutcome(body=body.encode(), created=False)
 
 
+def _award_webhook(
+    award: Award, *, wanted: bool, task: Task, external_user_id: str, player_created: bool
+) -> WebhookEvent | None:
+    """The award's ``award.created`` for the outbox rows its write adds, if ``wanted``."""
+    if not wanted:
+        return None
+    data = award_created_data(
+        award=award,
+        external_game_id=task.game.external_game_id,
+        external_task_id=task.external_task_id,
+        external_user_id=external_user_id,
+        player_created=player_created,
+    )
+    return webhook_event_build(type=WebhookEventType.AWARD_CREATED, data=data, at=award.created_at)
+
+
 def award_points(
     *,
     realm: Realm,
@@ -247,7 +290,8 @@ def award_points(
 
     On PostgreSQL an award is two statements: one read (the task as stored now, the player,
     the stats, the recent counts the strategy read last time, the published version of a
-    custom strategy and the answer stored under the key) and one write (player, award, stats).
+    custom strategy and the answer stored under the key, and whether a webhook listens) and
+    one write (player, award, stats, and the webhook's outbox rows when one listens).
     """
     event_data_check(data=data)
     now = timezone.now()
@@ -363,18 +407,34 @@ def award_points(
         created_at=now,
         experiment_arm=strategy.experiment_arm,
     )
+    webhook = _award_webhook(
+        award,
+        wanted=read.award_webhooks,
+        task=task,
+        external_user_id=external_user_id,
+        player_created=player_created,
+    )
     try:
         if player_id is not None:
             award.player_id = player_id
-            _award_store(award)
-        elif not _award_store_new_player_postgres(award, external_user_id=external_user_id):
+            _award_store(award, webhook=webhook)
+        elif not _award_store_new_player_postgres(
+            award, external_user_id=external_user_id, webhook=webhook
+        ):
             award.player_id, player_created = _player_ensure(
                 realm=realm, external_user_id=external_user_id
             )
             answer = replace(answer, player_created=player_created)
             rendered = award_render(answer)
             award.response_body = rendered.decode() if idempotency_key else None
-            _award_store(award)
+            webhook = _award_webhook(
+                award,
+                wanted=webhook is not None,
+                task=task,
+                external_user_id=external_user_id,
+                player_created=player_created,
+            )
+            _award_store(award, webhook=webhook)
     except IntegrityError:
         if not idempotency_key:
             raise

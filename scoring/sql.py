@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-from gamification.models import Award, Game, Player, PlayerTaskStats, Task, TaskStats
+from gamification.models import (
+    Award,
+    Game,
+    Player,
+    PlayerTaskStats,
+    Task,
+    TaskStats,
+    WebhookEndpoint,
+    WebhookEventType,
+    WebhookMessage,
+    WebhookMessageStatus,
+)
 from gamification.sql import column as _column
 from gamification.sql import concrete_field
+
+if TYPE_CHECKING:
+    from gamification.webhooks import WebhookEvent
 
 #: The fields the award INSERT writes, in column order: every concrete field of Award.
 AWARD_INSERT_FIELDS = (
@@ -117,10 +131,11 @@ def stats_upserts(source: str, vendor: str) -> tuple[str, str]:
 
 
 @cache
-def award_store_postgres() -> str:
+def award_store_postgres(webhooks: bool = False) -> str:
     """Return the one PostgreSQL statement that inserts an award and updates both stats rows.
 
-    Its parameters are ``award_insert_params(award)``.
+    Its parameters are ``award_insert_params(award)``, then with ``webhooks`` those of
+    ``webhook_outbox_params`` (the award's ``award.created`` for its realm's endpoints).
     """
     columns = award_insert_columns()
     placeholders = [
@@ -138,6 +153,7 @@ def award_store_postgres() -> str:
         f"({', '.join(placeholders)}) "
         f"RETURNING {player}, {task}, {points}, {created_at}), "
         f"player_stats AS ({player_stats} RETURNING 1) "
+        f"{webhook_outbox_cte('inserted') if webhooks else ''}"
         f"{task_stats}"
     )
 
@@ -182,12 +198,13 @@ def event_history(window_count: int) -> str:
 
 
 @cache
-def award_store_new_player_postgres() -> str:
+def award_store_new_player_postgres(webhooks: bool = False) -> str:
     """Return the one PostgreSQL statement that creates the player, inserts the award and
     updates both stats rows.
 
     Parameters: realm id, external user id and created_at of the player, then
-    ``award_insert_params(award)`` without the player id. When the player already exists
+    ``award_insert_params(award)`` without the player id, then with ``webhooks`` those of
+    ``webhook_outbox_params``. When the player already exists
     (another request created it since the read), nothing is written and no row is answered:
     ON CONFLICT DO NOTHING returns no id, and a DO UPDATE would add a dead row to every award.
     """
@@ -219,6 +236,7 @@ def award_store_new_player_postgres() -> str:
         f"SELECT {', '.join(values)} FROM new_player "
         f"RETURNING {a_player}, {task}, {points}, {created_at}), "
         f"player_stats AS ({player_stats} RETURNING 1) "
+        f"{webhook_outbox_cte('inserted') if webhooks else ''}"
         f"{task_stats} RETURNING 1"
     )
 
@@ -251,15 +269,20 @@ REPLAY_COLUMNS = ("response_body", "task_id", "external_user_id")
 
 @cache
 def award_read(
-    window_count: int, replay: bool, strategy_join: str = "", strategy_columns: tuple[str, ...] = ()
+    window_count: int,
+    replay: bool,
+    strategy_join: str = "",
+    strategy_columns: tuple[str, ...] = (),
+    vendor: str = "postgresql",
 ) -> str:
     """Return the one read an award starts with: its task, player, stats and recent counts.
 
     Parameters: one window start per recent window, then the event's realm id, external user
     id, external game id and external task id, then those of ``strategy_join``, then the
     Idempotency-Key if ``replay``. Answers one row: ``AWARD_READ_COLUMNS``, one count per
-    window, ``REPLAY_COLUMNS`` if ``replay``, then ``strategy_columns``. A missing game or
-    task answers NULL ids rather than no row, so that the caller can tell which is missing.
+    window, whether the realm has a webhook subscribed to ``award.created``,
+    ``REPLAY_COLUMNS`` if ``replay``, then ``strategy_columns``. A missing game or task
+    answers NULL ids rather than no row, so that the caller can tell which is missing.
     """
     game, task, award = _table(Game), _table(Task), _table(Award)
     g_id, g_realm = _column(Game, "id"), _column(Game, "realm")
@@ -299,7 +322,8 @@ def award_read(
     return (
         f"SELECT g.{g_id}, t.{t_id}, t.{t_strategy}, t.{t_status}, p.{p_id}, "
         f"{', '.join(f'ts.{c}' for c in ts)}, {', '.join(f'ps.{c}' for c in ps)}"
-        f"{recent_columns}{replay_columns}{extra_columns} "
+        f"{recent_columns}, {webhook_subscribed(WebhookEventType.AWARD_CREATED, vendor)}"
+        f"{replay_columns}{extra_columns} "
         "FROM (SELECT CAST(%s AS BIGINT) AS realm_id, "
         "CAST(%s AS VARCHAR(255)) AS external_user_id) AS event "
         f"LEFT JOIN {game} g ON g.{g_realm} = event.realm_id AND g.{g_external} = %s "
@@ -311,3 +335,72 @@ def award_read(
         f"ON ps.{ps_task} = t.{t_id} AND ps.{ps_player} = p.{p_id}"
         f"{' ' + strategy_join if strategy_join else ''}{replay_join}"
     )
+
+
+def webhook_subscribed(event_type: str, vendor: str) -> str:
+    """Return a boolean column: whether the event's realm has an endpoint for ``event_type``.
+
+    The award read asks it so that the write adds its outbox CTE only when someone listens:
+    in the same statement it is exact (an endpoint is heard from from the next award on, a
+    deleted one at once), where a per-process cache would miss events for its TTL. It is one
+    probe of a realm's few endpoint rows by the realm's index.
+    """
+    endpoint = _table(WebhookEndpoint)
+    realm, events = _column(WebhookEndpoint, "realm"), _column(WebhookEndpoint, "events")
+    assert event_type in WebhookEventType.values, "a literal of the statement, never input"
+    if vendor == "postgresql":
+        return (
+            f"EXISTS (SELECT 1 FROM {endpoint} we WHERE we.{realm} = event.realm_id "
+            f"AND we.{events} @> '{json.dumps([event_type])}'::jsonb)"
+        )
+    return (
+        f"EXISTS (SELECT 1 FROM {endpoint} we, json_each(we.{events}) subscribed "
+        f"WHERE we.{realm} = event.realm_id AND subscribed.value = '{event_type}')"
+    )
+
+
+#: The outbox columns ``webhook_outbox_cte`` writes, in order.
+WEBHOOK_OUTBOX_FIELDS = (
+    "event_id",
+    "endpoint",
+    "event_type",
+    "body",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "expires_at",
+    "created_at",
+)
+
+
+@cache
+def webhook_outbox_cte(source: str) -> str:
+    """Return a CTE, comma first, that writes an event to the outbox of every endpoint of the
+    realm subscribed to it, once per row of the CTE ``source`` (none when it wrote none).
+
+    Its parameters are ``webhook_outbox_params``.
+    """
+    outbox, endpoint = _table(WebhookMessage), _table(WebhookEndpoint)
+    columns = [_column(WebhookMessage, name) for name in WEBHOOK_OUTBOX_FIELDS]
+    e_id, e_realm = _column(WebhookEndpoint, "id"), _column(WebhookEndpoint, "realm")
+    e_events = _column(WebhookEndpoint, "events")
+    return (
+        f", webhook_messages AS (INSERT INTO {outbox} ({', '.join(columns)}) "
+        f"SELECT %s, we.{e_id}, %s, %s, '{WebhookMessageStatus.PENDING}', 0, %s, %s, %s "
+        f"FROM {source}, {endpoint} we "
+        f"WHERE we.{e_realm} = %s AND we.{e_events} @> %s::jsonb RETURNING 1) "
+    )
+
+
+def webhook_outbox_params(*, event: WebhookEvent, realm_id: int) -> list[Any]:
+    """Return the parameters of ``webhook_outbox_cte`` for ``event`` of realm ``realm_id``."""
+    return [
+        event.id,
+        event.type,
+        event.body,
+        event.created_at,
+        event.expires_at,
+        event.created_at,
+        realm_id,
+        json.dumps([event.type]),
+    ]

@@ -43,6 +43,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "gamification.view_apikey",
         "gamification.add_apikey",
         "gamification.change_apikey",
+        "gamification.view_webhookendpoint",
+        "gamification.delete_webhookendpoint",
+        "gamification.view_webhookmessage",
+        "gamification.view_webhookattempt",
+        "gamification.redeliver_webhookmessage",
         # Defined by the observability app; granted once that model exists.
         "observability.view_strategyexecutionlog",
         "observability.view_executionlogdeadletter",

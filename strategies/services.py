@@ -18,8 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from gamification.models import ApiKey, Game, Realm, Task
+from gamification.models import ApiKey, Game, Realm, Task, WebhookEventType
 from gamification.strategy_ids import custom_strategy_id, strategy_uuid
+from gamification.webhooks import webhook_event_emit
 from strategies.errors import (
     ExperimentConflict,
     ExperimentError,
@@ -265,12 +266,40 @@ def _archived_mark(
     actor: User | AnonymousUser | None,
     api_key: ApiKey | None,
     now: datetime | None = None,
+    superseded_by: StrategyDefinition | None = None,
 ) -> None:
+    """Archive ``row`` and tell the realm's webhooks (in the caller's transaction)."""
     row.status = StrategyStatus.ARCHIVED
     row.archived_at = now or timezone.now()
     row.archived_by = _creator(actor)
     row.archived_by_key = api_key
     row.save(update_fields=["status", *_ARCHIVED_FIELDS, "updated_at"])
+    data = _event_data(row, actor=actor, api_key=api_key)
+    data["supersededByVersion"] = superseded_by.version if superseded_by is not None else None
+    webhook_event_emit(
+        realm=row.realm, type=WebhookEventType.STRATEGY_ARCHIVED, data=data, at=row.archived_at
+    )
+
+
+def _event_data(
+    row: StrategyDefinition, *, actor: User | AnonymousUser | None, api_key: ApiKey | None
+) -> dict[str, Any]:
+    """The ``data`` of a strategy's webhook event (camelCase: it goes on the wire)."""
+    user = _creator(actor)
+    return {
+        "strategyId": row.strategy_id,
+        "name": row.name,
+        "version": row.version,
+        "type": row.type,
+        "status": row.status,
+        "actor": (
+            {"type": "user", "name": user.get_username()}
+            if user is not None
+            else {"type": "apiKey", "name": api_key.name, "prefix": api_key.prefix}
+            if api_key is not None
+            else None
+        ),
+    }
 
 
 def _make_live(
@@ -302,7 +331,7 @@ def _make_live(
         )
         _experiment_end(experiment, status=outcome, actor=actor, api_key=api_key, now=now)
     if previous is not None:
-        _archived_mark(previous, actor=actor, api_key=api_key, now=now)
+        _archived_mark(previous, actor=actor, api_key=api_key, now=now, superseded_by=target)
     target.status = StrategyStatus.PUBLISHED
     target.published_at = now
     target.published_by = _creator(actor)
@@ -319,6 +348,15 @@ def _make_live(
         ]
     )
     games, tasks = _consumers_switch(realm_id=target.realm_id, family=family, target=target)
+    data = _event_data(target, actor=actor, api_key=api_key)
+    data.update(
+        previousVersion=previous.version if previous is not None else None,
+        switchedGames=games,
+        switchedTasks=tasks,
+    )
+    webhook_event_emit(
+        realm=target.realm, type=WebhookEventType.STRATEGY_PUBLISHED, data=data, at=now
+    )
     return Switch(strategy=target, previous=previous, games=games, tasks=tasks)
 
 

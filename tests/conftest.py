@@ -70,6 +70,28 @@ def execution_log_rows_kept_in_memory():
     observer_set(previous)
 
 
+class RecordingKicker:
+    """Counts the webhook kicks (each after a commit that wrote outbox rows) and sends none."""
+
+    def __init__(self) -> None:
+        self.kicks = 0
+
+    def kick(self) -> None:
+        self.kicks += 1
+
+
+@pytest.fixture(autouse=True)
+def webhook_kicks():
+    """Outbox rows are sent by a thread of the process, through its own database connection
+    (or by a worker): tests that want deliveries install a kicker of their own."""
+    from gamification.webhooks import webhook_kicker_set
+
+    kicker = RecordingKicker()
+    previous = webhook_kicker_set(kicker)
+    yield kicker
+    webhook_kicker_set(previous)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def execution_log_sink_stopped(django_db_setup):  # noqa: ARG001 - torn down before the test database
     """Stop the execution-log publisher before the test database is dropped: its thread holds

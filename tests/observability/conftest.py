@@ -167,7 +167,15 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]
 class Worker:
     """A real ``celery -A gamification worker`` subprocess in its own process group."""
 
-    def __init__(self, *, broker_url: str, database_url: str, log: Path, **env: str) -> None:
+    def __init__(
+        self,
+        *,
+        broker_url: str,
+        database_url: str,
+        log: Path,
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
         self.log = log
         environment = {
             **os.environ,
@@ -199,6 +207,7 @@ class Worker:
                 "--without-mingle",
                 "--without-heartbeat",
                 "--loglevel=INFO",
+                *args,
             ],
             cwd=ROOT,
             env=environment,
@@ -245,12 +254,17 @@ def start_worker(transactional_db, fresh_redis: str, tmp_path: Path):  # noqa: A
     workers: list[Worker] = []
 
     def start(
-        *, database_url: str | None = None, broker_url: str | None = None, **env: str
+        *,
+        database_url: str | None = None,
+        broker_url: str | None = None,
+        args: tuple[str, ...] = (),
+        **env: str,
     ) -> Worker:
         worker = Worker(
             broker_url=broker_url or fresh_redis,
             database_url=database_url or test_database_url(),
             log=tmp_path / f"worker-{len(workers)}.log",
+            args=args,
             **env,
         )
         workers.append(worker)

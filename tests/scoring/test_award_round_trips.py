@@ -15,8 +15,9 @@ from django.db import close_old_connections, connection, connections
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from gamification.models import Award, Player, PlayerTaskStats, Task, TaskStats
+from gamification.models import Award, Player, PlayerTaskStats, Task, TaskStats, WebhookMessage
 from gamification.services import api_key_create
+from gamification.webhooks import webhook_endpoint_create
 from scoring import services as scoring_services
 from strategies import services as strategy_services
 from strategies.models import StrategyDefinition
@@ -356,3 +357,74 @@ def test_another_request_on_the_ended_connection_fails_once_and_the_next_reconne
     assert (failed.status_code, failed.json()["code"]) == (503, "SERVICE_UNAVAILABLE")
     assert recovered.status_code == 200
     assert _backend_pid() != pid
+
+
+def _listening(realm, *events: str):
+    return webhook_endpoint_create(
+        realm=realm, url="https://93.184.215.14/hook", events=events or ("award.created",)
+    )
+
+
+def test_a_webhook_listening_costs_the_award_no_statement_more(api, task, realm):
+    endpoints = [_listening(realm), _listening(realm, "award.created", "strategy.published")]
+    _post(api)
+
+    response, statements = _counted(lambda: _post(api))
+
+    assert response.status_code == 201, response.json()
+    assert len(statements) == 2, statements
+    assert statements[1].startswith("WITH inserted AS (INSERT")
+    assert "webhook_messages AS (INSERT" in statements[1]
+    messages = WebhookMessage.objects.filter(body__contains=response.json()["awardId"])
+    assert {m.endpoint_id for m in messages} == {e.pk for e in endpoints}
+    assert {m.event_type for m in WebhookMessage.objects.all()} == {"award.created"}
+    assert WebhookMessage.objects.count() == 4
+    assert PlayerTaskStats.objects.get(task=task).award_count == 2
+
+
+def test_a_new_player_and_a_webhook_are_written_in_the_one_award_write(api, task, realm):
+    _listening(realm)
+    _post(api)
+
+    response, statements = _counted(lambda: _post(api, "bob"))
+
+    assert response.status_code == 201, response.json()
+    assert len(statements) == 2, statements
+    assert statements[1].startswith("WITH new_player AS (INSERT")
+    assert "webhook_messages AS (INSERT" in statements[1]
+    message = WebhookMessage.objects.get(body__contains=response.json()["awardId"])
+    assert '"playerCreated":true' in message.body
+    assert TaskStats.objects.get(task=task).award_count == 2
+
+
+@pytest.mark.usefixtures("task")
+def test_without_a_listener_for_awards_the_write_is_the_plain_one(api, realm):
+    _listening(realm, "strategy.published", "strategy.archived")
+    _post(api)
+
+    response, statements = _counted(lambda: _post(api))
+
+    assert response.status_code == 201, response.json()
+    assert len(statements) == 2, statements
+    assert statements[1].startswith("WITH inserted AS (INSERT")
+    assert "webhook" not in statements[1]
+    assert not WebhookMessage.objects.exists()
+
+
+@pytest.mark.usefixtures("task")
+def test_a_player_created_since_the_read_gets_one_webhook_that_says_so(api, realm):
+    _listening(realm)
+    _post(api)
+
+    def create_bob_first(execute, sql, params, many, context):
+        if sql.startswith("WITH new_player"):
+            Player.objects.create(realm=realm, external_user_id="bob")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(create_bob_first):
+        response = _post(api, "bob")
+
+    assert response.status_code == 201, response.json()
+    message = WebhookMessage.objects.get(body__contains=response.json()["awardId"])
+    assert '"playerCreated":false' in message.body
+    assert WebhookMessage.objects.count() == 2

@@ -155,3 +155,28 @@ def test_the_event_history_read_is_the_statement_of_old():
         "AND a.task_id = %s AND a.created_at > %s)"
     )
     assert sql.event_history(0) == EVENT_HISTORY_TWO_WINDOWS.replace(window, "")
+
+
+def test_the_award_write_with_a_webhook_adds_one_outbox_cte_and_its_parameters():
+    outbox = sql.webhook_outbox_cte("inserted")
+    task_stats = "RETURNING 1) INSERT INTO gamification_taskstats"
+    with_outbox = f"RETURNING 1) {outbox}INSERT INTO gamification_taskstats"
+
+    for plain, with_webhook in (
+        (sql.award_store_postgres(), sql.award_store_postgres(True)),
+        (sql.award_store_new_player_postgres(), sql.award_store_new_player_postgres(True)),
+    ):
+        assert plain.count(task_stats) == 1
+        assert with_webhook == plain.replace(task_stats, with_outbox)
+        assert with_webhook.count("%s") == plain.count("%s") + 8
+    assert outbox.startswith(", webhook_messages AS (INSERT INTO gamification_webhookmessage ")
+    assert "FROM inserted, gamification_webhookendpoint we WHERE we.realm_id = %s" in outbox
+
+
+def test_the_award_read_asks_whether_a_webhook_listens_on_both_backends():
+    postgres, sqlite = sql.award_read(0, False), sql.award_read(0, False, "", (), "sqlite")
+
+    assert "EXISTS (SELECT 1 FROM gamification_webhookendpoint we" in postgres
+    assert "we.events @> '[\"award.created\"]'::jsonb" in postgres
+    assert "json_each(we.events)" in sqlite
+    assert postgres.count("%s") == sqlite.count("%s") == 4
