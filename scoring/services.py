@@ -14,6 +14,12 @@ from django.utils import timezone
 
 from gamification.errors import NotFoundError
 from gamification.ids import uuid7
+from gamification.leaderboards.services import (
+    EntryChange,
+    entry_change_for_award,
+    leaderboard_cache_change,
+    leaderboard_entries_change,
+)
 from gamification.models import ApiKey, Award, Game, Player, Realm, Task
 from gamification.parsers import event_data_check
 from gamification.selectors import task_for_award_update
@@ -71,24 +77,28 @@ def award_stats_record(*, player_id: int, task_id: int, points: float, now: date
             cursor.execute(statement, [player_id, task_id, points, at])
 
 
-def _award_store_postgres(award: Award) -> None:
-    """Insert the award and update both stats rows in one statement (atomic on its own).
+def _award_store_postgres(award: Award, change: EntryChange) -> int:
+    """Insert the award and update both stats rows and its leaderboard entries in one
+    statement (atomic on its own); return its transaction's id.
 
     Data-modifying CTEs make the write one round trip without BEGIN/COMMIT: the request's
     only write is this statement, so it needs no explicit transaction.
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql.award_store_postgres(), sql.award_insert_params(award))
+        cursor.execute(
+            sql.award_store_postgres(),
+            [*sql.award_insert_params(award), *change.award_write_params()],
+        )
+        return cursor.fetchone()[0]
 
 
-def _award_store(award: Award) -> None:
+def _award_store(award: Award, change: EntryChange) -> int | None:
+    """Store the award with its stats and entries; return the transaction id on PostgreSQL."""
     if connection.vendor == "postgresql":
         if connection.in_atomic_block:  # a savepoint keeps the caller's transaction usable
             with transaction.atomic():
-                _award_store_postgres(award)
-        else:
-            _award_store_postgres(award)
-        return
+                return _award_store_postgres(award, change)
+        return _award_store_postgres(award, change)
     with transaction.atomic():
         award.save(force_insert=True)
         award_stats_record(
@@ -97,6 +107,8 @@ def _award_store(award: Award) -> None:
             points=award.points,
             now=award.created_at,
         )
+        leaderboard_entries_change(change=change, player_id=award.player_id)
+    return None
 
 
 def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
@@ -104,10 +116,13 @@ def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
     return player.pk, created
 
 
-def _award_store_new_player_postgres(award: Award, *, external_user_id: str) -> bool:
-    """Create the player, insert the award and update both stats rows in one statement.
+def _award_store_new_player_postgres(
+    award: Award, *, external_user_id: str, change: EntryChange
+) -> int | None:
+    """Create the player, insert the award and update both stats rows and its entries in one
+    statement; return its transaction's id.
 
-    Return False, having written nothing, when the player exists after all (created by a
+    Return None, having written nothing, when the player exists after all (created by a
     concurrent request since the read).
     """
     params = [
@@ -115,11 +130,13 @@ def _award_store_new_player_postgres(award: Award, *, external_user_id: str) -> 
         external_user_id,
         connection.ops.adapt_datetimefield_value(award.created_at),
         *sql.award_insert_params_without_player(award),
+        *change.award_write_params(),
     ]
     savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
         cursor.execute(sql.award_store_new_player_postgres(), params)
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+        return None if row is None else row[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +255,8 @@ def award_points(
 
     On PostgreSQL an award is two statements: one read (the task as stored now, the player,
     the stats, the recent counts the strategy read last time, the published version of a
-    custom strategy and the answer stored under the key) and one write (player, award, stats).
+    custom strategy and the answer stored under the key) and one write (player, award, stats,
+    leaderboard entries). The leaderboards' Redis sets, if any, follow after the commit.
     """
     event_data_check(data=data)
     now = timezone.now()
@@ -345,18 +363,30 @@ def award_points(
         api_key_used_id=api_key.pk if api_key else None,
         created_at=now,
     )
+    change = entry_change_for_award(
+        timezone=realm.timezone,
+        game_id=read.game_id,
+        task_id=read.task_id,
+        external_user_id=external_user_id,
+        points=answer.points,
+        at=now,
+    )
     try:
         if player_id is not None:
             award.player_id = player_id
-            _award_store(award)
-        elif not _award_store_new_player_postgres(award, external_user_id=external_user_id):
-            award.player_id, player_created = _player_ensure(
-                realm=realm, external_user_id=external_user_id
+            transaction_id = _award_store(award, change)
+        else:
+            transaction_id = _award_store_new_player_postgres(
+                award, external_user_id=external_user_id, change=change
             )
-            answer = replace(answer, player_created=player_created)
-            rendered = award_render(answer)
-            award.response_body = rendered.decode() if idempotency_key else None
-            _award_store(award)
+            if transaction_id is None:
+                award.player_id, player_created = _player_ensure(
+                    realm=realm, external_user_id=external_user_id
+                )
+                answer = replace(answer, player_created=player_created)
+                rendered = award_render(answer)
+                award.response_body = rendered.decode() if idempotency_key else None
+                transaction_id = _award_store(award, change)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -369,4 +399,5 @@ def award_points(
         if replay is None:
             raise
         return replay
+    leaderboard_cache_change(change=change, transaction_id=transaction_id)
     return AwardOutcome(body=rendered, created=True, run=run, answer=answer)
