@@ -145,9 +145,9 @@ def entries_rebuild_postgres() -> str:
     Parameters: the realm's time zone, then the game id four times. It corrects each entry by the
     difference between the awards and the entry, both as of the statement's snapshot; the
     correction is added to the row as it is when written (an award committed meanwhile
-    keeps its share), so it is safe while awards arrive. Answers the entries corrected.
-    Entries that no award backs are left with zero awards and zero points, for
-    ``entries_prune`` to delete.
+    keeps its share), so it is safe while awards arrive. Answers how many entries backed by
+    awards it corrected; entries no award backs are left with zero awards and zero points,
+    for the caller to delete.
     """
     e, a, t, p = _table(), Award._meta.db_table, Task._meta.db_table, Player._meta.db_table
     c = {name: column(LeaderboardEntry, name) for name in _INSERTED}
@@ -191,7 +191,8 @@ def entries_rebuild_postgres() -> str:
         "COALESCE(wanted.player_id, kept.player_id) AS player_id, "
         "COALESCE(wanted.external_user_id, kept.external_user_id) AS external_user_id, "
         "COALESCE(wanted.points, 0) - COALESCE(kept.points, 0) AS points, "
-        "COALESCE(wanted.awards, 0) - COALESCE(kept.awards, 0) AS awards "
+        "COALESCE(wanted.awards, 0) - COALESCE(kept.awards, 0) AS awards, "
+        "wanted.player_id IS NULL AS stray "
         f"FROM wanted FULL JOIN kept ON {joined} "
         "WHERE wanted.player_id IS NULL OR kept.player_id IS NULL "
         "OR wanted.points <> kept.points OR wanted.awards <> kept.awards "
@@ -233,5 +234,5 @@ def entries_rebuild_postgres() -> str:
         f"WHERE {c['task']} IN (SELECT {t_id} FROM {t} WHERE {t_game} = %s)), "
         f"correction AS ({correction}), "
         f"game_fixed AS ({upserts[0]}), task_fixed AS ({upserts[1]}) "
-        "SELECT (SELECT COUNT(*) FROM game_fixed) + (SELECT COUNT(*) FROM task_fixed)"
+        "SELECT COUNT(*) FROM correction WHERE NOT stray"
     )
