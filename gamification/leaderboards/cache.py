@@ -11,7 +11,9 @@ points descending, ties by external user id in byte order (the column's ``C`` co
 - **A board missing from Redis is built lazily** by the read that needs it, from the
   entries, under a marker. Awards that commit while it is built queue their increments,
   tagged with their transaction id; the build applies those the snapshot it read did not
-  hold (``pg_current_snapshot()``) and publishes the set atomically.
+  hold (``pg_current_snapshot()``) and publishes the set atomically. The set remembers that
+  snapshot for ``SNAPSHOT_SECONDS``, so that an increment sent late by an award the snapshot
+  already held is not applied twice.
 - **Redis unreachable**: awards and reads go on without it (timeouts of
   ``REDIS_CACHE_SOCKET_TIMEOUT``; then no try for ``LEADERBOARD_CACHE_RETRY_SECONDS``). The
   process remembers the games whose increments it could not send and drops their sets once

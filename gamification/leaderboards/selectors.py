@@ -220,12 +220,11 @@ def leaderboard_read(
     named = around or player
     mine: _Row | None = None
     if named is not None:
-        mine = (
-            board.entries()
-            .filter(player__realm_id=game.realm_id, player__external_user_id=named)
-            .values_list(*_COLUMNS)
-            .first()
+        # One row at most: not .first(), whose ORDER BY id could walk the whole table.
+        found = board.entries().filter(
+            player__realm_id=game.realm_id, player__external_user_id=named
         )
+        mine = next(iter(found.values_list(*_COLUMNS)[:1]), None)
     counts = _CachedCounts(board)
     if around is not None and mine is not None:
         rows, start = _around(board, row=mine, limit=limit, counts=counts)
