@@ -17,7 +17,7 @@ from gamification.leaderboards.periods import (
     PeriodStarts,
     period_starts,
 )
-from gamification.models import Award, Game, LeaderboardEntry
+from gamification.models import Award, Game, LeaderboardEntry, Realm, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +153,7 @@ def leaderboards_rebuild(*, game: Game) -> RebuildResult:
             LeaderboardEntry.objects.filter(game=game, task__isnull=True),
             LeaderboardEntry.objects.filter(task__in=game.tasks.values("pk")),
         ):
-            pruned += rows.filter(awards=0, points=0).delete()[0]
+            pruned += rows.filter(awards=0).delete()[0]
     else:
         corrected, pruned = _entries_rebuild_in_python(game=game, timezone=timezone)
     return RebuildResult(
@@ -218,3 +218,22 @@ def _entries_rebuild_in_python(*, game: Game, timezone: str) -> tuple[int, int]:
         )
     corrected = sum(1 for key, total in totals.items() if kept.get(key) != total)
     return corrected, len(kept.keys() - totals.keys())
+
+
+def leaderboard_task_forget(*, task: Task) -> None:
+    """Take a task's awards out of its game's boards, before the task (and they) are deleted.
+
+    Its own boards go with it (a cascade); the game's cached sets are dropped after commit.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql.task_entries_subtract(), [task.pk])
+        LeaderboardEntry.objects.filter(game_id=task.game_id, task__isnull=True, awards=0).delete()
+    transaction.on_commit(lambda: cache_game_drop(game_id=task.game_id))
+
+
+def task_pre_delete(*, instance: Task, origin: object = None, **kwargs: object) -> None:
+    """``pre_delete`` receiver of Task: its game's boards forget it, unless the game goes too."""
+    model = getattr(origin, "model", type(origin))
+    if not (isinstance(model, type) and issubclass(model, Game | Realm)):
+        leaderboard_task_forget(task=instance)

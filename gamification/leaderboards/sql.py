@@ -236,3 +236,22 @@ def entries_rebuild_postgres() -> str:
         f"game_fixed AS ({upserts[0]}), task_fixed AS ({upserts[1]}) "
         "SELECT COUNT(*) FROM correction WHERE NOT stray"
     )
+
+
+@cache
+def task_entries_subtract() -> str:
+    """Return the update taking a task's entries out of its game's (before the task goes).
+
+    The task's boards hold exactly what its awards added to the game's, period by period.
+    Parameter: the task id.
+    """
+    e = _table()
+    c = {name: column(LeaderboardEntry, name) for name in _INSERTED}
+    same = " AND ".join(
+        f"{e}.{c[name]} = t.{c[name]}" for name in ("game", "period", "period_start", "player")
+    )
+    return (
+        f"UPDATE {e} SET {c['points']} = {e}.{c['points']} - t.{c['points']}, "
+        f"{c['awards']} = {e}.{c['awards']} - t.{c['awards']} "
+        f"FROM {e} t WHERE t.{c['task']} = %s AND {e}.{c['task']} IS NULL AND {same}"
+    )

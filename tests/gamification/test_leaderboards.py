@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from gamification.models import Award, LeaderboardEntry, Realm
+from gamification import services
+from gamification.models import Award, LeaderboardEntry, Player, Realm
 from tests.factories import GameFactory, RealmFactory, TaskFactory
 from tests.gamification.leaderboard_helpers import (
     award,
@@ -320,3 +321,41 @@ def test_a_read_is_a_few_index_ranges_and_never_touches_the_awards(api, t1):
     award_table = Award._meta.db_table
     assert not any(award_table in statement for statement in statements), statements
     assert len(statements) <= 12, statements
+
+
+def test_entries_go_with_their_task_their_game_and_their_player(api, t1, t2):
+    award(t1, "alice", 1)
+    award(t1, "bob", 10)
+    award(t2, "alice", 2)
+    award(t2, "bob", 3)
+    game = t1.game
+
+    assert api.delete("/api/v1/games/g1/tasks/t1").status_code == 204
+    after_task, expected_after_task = stored_boards(game), boards_from_awards(game)
+    Player.objects.get(external_user_id="bob").delete()
+    after_player, expected_after_player = stored_boards(game), boards_from_awards(game)
+    services.game_delete(game=game)
+
+    assert after_task == expected_after_task
+    assert {key[0] for key in after_task} == {None, t2.pk}
+    game_all_time = {
+        user: points for (task, period, _, user), (points, _) in after_task.items()
+        if task is None and period == "all"
+    }  # fmt: skip
+    assert game_all_time == {"alice": 2, "bob": 3}
+    assert after_player == expected_after_player
+    assert {key[3] for key in after_player} == {"alice"}
+    assert LeaderboardEntry.objects.count() == 0
+
+
+def test_a_task_deleted_in_the_admin_leaves_its_games_boards(admin_client, t1, t2):
+    award(t1, "alice", 5)
+    award(t2, "alice", 2)
+
+    response = admin_client.post(
+        f"/admin/gamification/task/{t1.pk}/delete/", {"post": "yes"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert stored_boards(t2.game) == boards_from_awards(t2.game)
+    assert LeaderboardEntry.objects.get(task__isnull=True, period="all").points == 2
