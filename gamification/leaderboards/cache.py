@@ -21,7 +21,8 @@ points descending, ties by external user id in byte order (the column's ``C`` co
 - **Stale sets** (an increment lost with a killed process, a Redis restored from an old
   snapshot) expire after ``LEADERBOARD_CACHE_SECONDS``; a read that finds a player's cached
   points differing from the entry's for the same value twice, ``SUSPECT_GRACE_MS`` apart,
-  drops the set (a difference that lasts is no increment in flight).
+  drops the set (a difference that lasts is no increment in flight). Sets are dropped with
+  ``UNLINK``; a big one that expires blocks Redis unless ``lazyfree-lazy-expire`` is on.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ CACHE_ALIAS = "leaderboards"
 EMPTY_MEMBER = "\x00"
 #: How long a build may take before another read may start one instead.
 BUILD_SECONDS = 120
-#: Rows read from PostgreSQL, and members sent to Redis, per round trip of a build.
+#: Rows read from PostgreSQL per query of a build, and members per ZADD: each reply has to
+#: come within the socket timeout, however busy Redis is.
 BUILD_BATCH = 10_000
+BUILD_ZADD = 1_000
 #: How long a built set remembers the snapshot it was built from: an award whose increment
 #: comes later than this after its commit is counted twice (until the set expires or is
 #: found stale).
@@ -99,7 +102,7 @@ return 2
 # is gone (dropped, expired) publishes nothing.
 _BUILD_FINISH = """
 if redis.call('LINDEX', KEYS[2], 0) ~= ARGV[1] then
-  redis.call('DEL', KEYS[3])
+  redis.call('UNLINK', KEYS[3])
   return 0
 end
 local xmin, xmax = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -114,7 +117,7 @@ for _, item in ipairs(redis.call('LRANGE', KEYS[2], 1, -1)) do
 end
 redis.call('RENAME', KEYS[3], KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('DEL', KEYS[2], KEYS[5])
+redis.call('UNLINK', KEYS[2], KEYS[5])
 redis.call('SET', KEYS[4], ARGV[2] .. ':' .. ARGV[3], 'PX', ARGV[5])
 if #ARGV >= 6 then
   redis.call('SADD', KEYS[5], unpack(ARGV, 6))
@@ -126,10 +129,10 @@ return 1
 _GAME_DROP = """
 local boards = redis.call('SMEMBERS', KEYS[1])
 for _, key in ipairs(boards) do
-  redis.call('DEL', key, key .. ':pending', key .. ':build', key .. ':snapshot',
+  redis.call('UNLINK', key, key .. ':pending', key .. ':build', key .. ':snapshot',
     key .. ':running', key .. ':suspect')
 end
-redis.call('DEL', KEYS[1])
+redis.call('UNLINK', KEYS[1])
 return #boards
 """
 # KEYS: board, suspect. ARGV: what was seen (member and stored points), now, grace (ms).
@@ -139,7 +142,7 @@ if seen then
   local what, since = string.match(seen, '^(.*)|(%d+)$')
   if what == ARGV[1] then
     if tonumber(ARGV[2]) - tonumber(since) >= tonumber(ARGV[3]) then
-      redis.call('DEL', KEYS[1], KEYS[2])
+      redis.call('UNLINK', KEYS[1], KEYS[2])
       return 1
     end
     return 0
@@ -315,7 +318,7 @@ def _build(client: Any, board: Board, key: str) -> bool:
     if started != 2:
         return started == 1
     building = f"{key}:build"
-    client.delete(building)
+    client.unlink(building)
     client.zadd(building, {EMPTY_MEMBER: math.inf})
     # One snapshot for the whole read, and its id to tell which queued increments it holds.
     with transaction.atomic(), connection.cursor() as cursor:
@@ -323,7 +326,11 @@ def _build(client: Any, board: Board, key: str) -> bool:
         cursor.execute("SELECT CAST(pg_current_snapshot() AS TEXT)")
         xmin, xmax, running = _snapshot_parse(cursor.fetchone()[0])
         for rows in _entries_read(board):
-            client.zadd(building, {user: _score(points) for user, points in rows})
+            pipe = client.pipeline(transaction=False)
+            for i in range(0, len(rows), BUILD_ZADD):
+                chunk = rows[i : i + BUILD_ZADD]
+                pipe.zadd(building, {user: _score(points) for user, points in chunk})
+            pipe.execute()
     finished = client.register_script(_BUILD_FINISH)(
         keys=[key, f"{key}:pending", building, f"{key}:snapshot", f"{key}:running"],
         args=[token, xmin, xmax, lifetime_ms, SNAPSHOT_SECONDS * 1000, *running],
