@@ -190,10 +190,17 @@ def cache_enabled() -> bool:
     return connection.vendor == "postgresql" and isinstance(caches[CACHE_ALIAS], RedisCache)
 
 
+_clients = threading.local()
+
+
 def _client() -> Any:
+    """Return this thread's client of the cache's Redis (building one costs more than a
+    round trip; ``caches`` itself is per thread)."""
     cache = caches[CACHE_ALIAS]
     assert isinstance(cache, RedisCache), "cache_enabled() is checked first"
-    return cache._cache.get_client(write=True)
+    if getattr(_clients, "cache", None) is not cache:
+        _clients.cache, _clients.client = cache, cache._cache.get_client(write=True)
+    return _clients.client
 
 
 def _prefix() -> str:

@@ -4,17 +4,20 @@ Every read is a few index ranges of ``LeaderboardEntry`` (never an aggregate ove
 rows come from PostgreSQL, in board order (points descending, then external user id). Only
 the *numbers* of a rank (how many players are above, where one stands) would cost a range as
 long as the rank; those come from the board's Redis set when there is one (``cache``), else
-from counting the entries.
+from counting the entries. The statements are built once (``sql.board_reads``): building a
+query with the ORM would cost a read more than running it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from django.db import connection
 from django.utils import timezone as django_timezone
 
+from gamification.leaderboards import sql
 from gamification.leaderboards.cache import Board, CachedBoard, cached_board
 from gamification.leaderboards.periods import LeaderboardPeriod, period_current
 from gamification.models import Game, Task
@@ -23,9 +26,6 @@ from gamification.models import Game, Task
 LIMIT_MAX = 100
 
 _Row = tuple[str, float, int]  # external user id, points, awards
-_COLUMNS = ("external_user_id", "points", "awards")
-_ORDER = ("-points", "external_user_id")
-_REVERSED = ("points", "-external_user_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +57,49 @@ class _Counts(Protocol):
     def at(self, position: int) -> tuple[str, float] | Literal["end"] | None: ...
 
 
+class _Reads:
+    """The statements of one board, with its parameters bound."""
+
+    def __init__(self, board: Board) -> None:
+        self.sql = sql.board_reads(game_board=board.task_id is None)
+        self.board: list[Any] = [
+            board.game_id if board.task_id is None else board.task_id,
+            str(board.period),
+            connection.ops.adapt_datefield_value(board.start),
+        ]
+
+    def rows(self, statement: str, *params: Any) -> list[_Row]:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [*self.board, *params])
+            return [(user, points, awards) for user, points, awards in cursor.fetchall()]
+
+    def count(self, statement: str, *params: Any) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [*self.board, *params])
+            return cursor.fetchone()[0]
+
+    def near(self, statement: str, row: tuple[str, float], limit: int) -> list[_Row]:
+        """The rows of a two-part statement around ``row``, in board order."""
+        user, points = row
+        found = self.rows(statement, points, user, limit, *self.board, points, limit)
+        return sorted(found, key=lambda entry: (-entry[1], entry[0]))
+
+
 class _StoredCounts:
     """Counts of a board in PostgreSQL: index ranges as long as the rank."""
 
-    def __init__(self, board: Board) -> None:
-        self.rows = board.entries()
+    def __init__(self, reads: _Reads) -> None:
+        self.reads = reads
         self._above: dict[float, int] = {}
 
     def above(self, points: float) -> int:
         if points not in self._above:
-            self._above[points] = self.rows.filter(points__gt=points).count()
+            self._above[points] = self.reads.count(self.reads.sql.above, points)
         return self._above[points]
 
     def position(self, *, external_user_id: str, points: float) -> int:
-        ties_before = self.rows.filter(points=points, external_user_id__lt=external_user_id)
-        return self.above(points) + ties_before.count()
+        ties_before = self.reads.count(self.reads.sql.ties_before, points, external_user_id)
+        return self.above(points) + ties_before
 
     def at(self, position: int) -> None:  # noqa: ARG002 - the page is read by offset instead
         return None
@@ -84,9 +112,9 @@ class _CachedCounts:
     named player counts nothing and never touches Redis.
     """
 
-    def __init__(self, board: Board) -> None:
+    def __init__(self, board: Board, reads: _Reads) -> None:
         self.board = board
-        self.stored = _StoredCounts(board)
+        self.stored = _StoredCounts(reads)
         self._cached: CachedBoard | Literal[False] | None = False
 
     def _set(self) -> CachedBoard | None:
@@ -115,51 +143,16 @@ class _CachedCounts:
         return None if cached is None else cached.at(position)
 
 
-def _rows(queryset, limit: int) -> list[_Row]:
-    return list(queryset.values_list(*_COLUMNS)[:limit])
-
-
-def _from(board: Board, *, external_user_id: str, points: float, limit: int) -> list[_Row]:
-    """Return up to ``limit`` rows from the entry (``external_user_id``, ``points``) on."""
-    rows = board.entries().order_by(*_ORDER)
-    found = _rows(rows.filter(points=points, external_user_id__gte=external_user_id), limit)
-    if len(found) < limit:
-        found += _rows(rows.filter(points__lt=points), limit - len(found))
-    return found
-
-
-def _after(board: Board, row: _Row, limit: int) -> list[_Row]:
-    rows = board.entries().order_by(*_ORDER)
-    user, points, _ = row
-    found = _rows(rows.filter(points=points, external_user_id__gt=user), limit)
-    if len(found) < limit:
-        found += _rows(rows.filter(points__lt=points), limit - len(found))
-    return found
-
-
-def _before(board: Board, row: _Row, limit: int) -> list[_Row]:
-    """Return up to ``limit`` rows just above ``row``, in board order."""
-    rows = board.entries().order_by(*_REVERSED)
-    user, points, _ = row
-    found = _rows(rows.filter(points=points, external_user_id__lt=user), limit)
-    if len(found) < limit:
-        found += _rows(rows.filter(points__gt=points), limit - len(found))
-    return found[::-1]
-
-
-def _page(board: Board, *, offset: int, limit: int, counts: _Counts) -> list[_Row]:
-    ordered = board.entries().order_by(*_ORDER)
-    if offset == 0:
-        return _rows(ordered, limit)
-    anchor = counts.at(offset)
-    if anchor == "end":
-        return []
-    if anchor is not None:
-        user, points = anchor
-        rows = _from(board, external_user_id=user, points=points, limit=limit)
-        if rows and rows[0][:2] == (user, points):
-            return rows
-    return _rows(ordered[offset:], limit)
+def _page(reads: _Reads, *, offset: int, limit: int, counts: _Counts) -> list[_Row]:
+    if offset > 0:
+        anchor = counts.at(offset)
+        if anchor == "end":
+            return []
+        if anchor is not None:
+            rows = reads.near(reads.sql.starting, anchor, limit)[:limit]
+            if rows and rows[0][:2] == anchor:
+                return rows
+    return reads.rows(reads.sql.page, limit, offset)
 
 
 def _ranked(rows: list[_Row], *, start: int, counts: _Counts) -> list[LeaderboardRow]:
@@ -180,10 +173,13 @@ def _ranked(rows: list[_Row], *, start: int, counts: _Counts) -> list[Leaderboar
     return ranked
 
 
-def _around(board: Board, *, row: _Row, limit: int, counts: _Counts) -> tuple[list[_Row], int]:
+def _around(reads: _Reads, *, row: _Row, limit: int, counts: _Counts) -> tuple[list[_Row], int]:
     """Return ``limit`` rows centred on ``row`` (more on one side near an end of the board)
     and the position of the first."""
-    before, after = _before(board, row, limit - 1), _after(board, row, limit - 1)
+    keep = limit - 1
+    before = reads.near(reads.sql.before, row[:2], keep)
+    before = before[max(0, len(before) - keep) :]
+    after = reads.near(reads.sql.after, row[:2], keep)[:keep]
     n_after = min(len(after), limit - 1 - (limit - 1) // 2)
     n_before = min(len(before), limit - 1 - n_after)
     n_after = min(len(after), limit - 1 - n_before)
@@ -217,19 +213,17 @@ def leaderboard_read(
         period=period,
         start=bounds.start,
     )
+    reads = _Reads(board)
     named = around or player
     mine: _Row | None = None
     if named is not None:
-        # One row at most: not .first(), whose ORDER BY id could walk the whole table.
-        found = board.entries().filter(
-            player__realm_id=game.realm_id, player__external_user_id=named
-        )
-        mine = next(iter(found.values_list(*_COLUMNS)[:1]), None)
-    counts = _CachedCounts(board)
+        found = reads.rows(reads.sql.player_entry, game.realm_id, named)
+        mine = found[0] if found else None
+    counts = _CachedCounts(board, reads)
     if around is not None and mine is not None:
-        rows, start = _around(board, row=mine, limit=limit, counts=counts)
+        rows, start = _around(reads, row=mine, limit=limit, counts=counts)
     else:
-        rows, start = _page(board, offset=offset, limit=limit, counts=counts), offset
+        rows, start = _page(reads, offset=offset, limit=limit, counts=counts), offset
     entries = _ranked(rows, start=start, counts=counts)
     me = None
     if mine is not None:

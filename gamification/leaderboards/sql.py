@@ -9,6 +9,7 @@ is the same statement over a source with the award's points and count negated.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 from gamification.leaderboards.periods import ALL_TIME_START, LeaderboardPeriod
@@ -254,4 +255,64 @@ def task_entries_subtract() -> str:
         f"UPDATE {e} SET {c['points']} = {e}.{c['points']} - t.{c['points']}, "
         f"{c['awards']} = {e}.{c['awards']} - t.{c['awards']} "
         f"FROM {e} t WHERE t.{c['task']} = %s AND {e}.{c['task']} IS NULL AND {same}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BoardReads:
+    """The reads of one kind of board (a game's or a task's), all index ranges.
+
+    Every statement starts with the board's parameters (``board_params``); rows are
+    (external user id, points, awards). The two-part ones (ties of the entry, then the rest)
+    answer up to ``limit`` rows of each part, unordered: the caller sorts and cuts.
+    """
+
+    #: + limit, offset: rows in board order.
+    page: str
+    #: + points, external user id, limit, (board), points, limit: from the entry on.
+    starting: str
+    #: Same parameters as ``starting``: just after the entry.
+    after: str
+    #: Same parameters as ``starting``: just before the entry.
+    before: str
+    #: + points: how many entries have more.
+    above: str
+    #: + points, external user id: how many entries tie and come first.
+    ties_before: str
+    #: + realm id, external user id: one player's entry.
+    player_entry: str
+
+
+@cache
+def board_reads(*, game_board: bool) -> BoardReads:
+    e, p = _table(), Player._meta.db_table
+    c = {name: column(LeaderboardEntry, name) for name in _INSERTED}
+    p_id, p_realm = column(Player, "id"), column(Player, "realm")
+    p_user = column(Player, "external_user_id")
+    scope = f"e.{c['game']} = %s AND e.{c['task']} IS NULL" if game_board else f"e.{c['task']} = %s"
+    board = f"{scope} AND e.{c['period']} = %s AND e.{c['period_start']} = %s"
+    points, user = f"e.{c['points']}", f"e.{c['external_user_id']}"
+    rows = f"SELECT {user}, {points}, e.{c['awards']} FROM {e} e WHERE {board}"
+    down, up = f"{points} DESC, {user}", f"{points}, {user} DESC"
+
+    def two_parts(ties: str, order: str, rest: str, rest_order: str) -> str:
+        return (
+            f"SELECT * FROM ({rows} AND {points} = %s AND {user} {ties} %s "
+            f"ORDER BY {user}{order} LIMIT %s) AS ties UNION ALL "
+            f"SELECT * FROM ({rows} AND {points} {rest} %s ORDER BY {rest_order} LIMIT %s) "
+            "AS rest"
+        )
+
+    return BoardReads(
+        page=f"{rows} ORDER BY {down} LIMIT %s OFFSET %s",
+        starting=two_parts(">=", "", "<", down),
+        after=two_parts(">", "", "<", down),
+        before=two_parts("<", " DESC", ">", up),
+        above=f"SELECT COUNT(*) FROM {e} e WHERE {board} AND {points} > %s",
+        ties_before=(f"SELECT COUNT(*) FROM {e} e WHERE {board} AND {points} = %s AND {user} < %s"),
+        player_entry=(
+            f"SELECT {user}, {points}, e.{c['awards']} FROM {e} e "
+            f"JOIN {p} p ON p.{p_id} = e.{c['player']} "
+            f"WHERE {board} AND p.{p_realm} = %s AND p.{p_user} = %s"
+        ),
     )
