@@ -21,7 +21,7 @@ fi; \
 exit 1
 endef
 
-.PHONY: help venv run test lint format bench-award bench-dsl bench-sink bench-backtest clean
+.PHONY: help venv run test lint format bench-award bench-dsl bench-sink bench-backtest bench-leaderboard clean
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite, tasks in-process)"
@@ -58,10 +58,14 @@ test: venv
 	.ci/with-services $(PY) -m pytest -m "not perf" $(PYTEST_ARGS)
 	@echo "The award path and the strategy reads once more on SQLite, the embedded demo's database:"
 	DATABASE_URL= $(PY) -m pytest -q tests/scoring/test_award_api.py tests/scoring/test_builtins.py \
-		tests/strategies/test_selectors.py -k "not concurrent"
+		tests/strategies/test_selectors.py tests/gamification/test_leaderboards.py \
+		tests/gamification/test_leaderboards_rebuild.py -k "not concurrent"
 
 bench-award: venv
 	SERVICES_DURABLE=1 .ci/with-services $(PY) bench/award.py $(BENCH_ARGS)
+
+bench-leaderboard: venv
+	.ci/with-services $(PY) bench/leaderboard.py $(BENCH_ARGS)
 
 bench-dsl: venv
 	$(PY) bench/dsl.py $(BENCH_ARGS)

@@ -25,6 +25,7 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from gamification import admin_webhooks  # noqa: F401 - registers the webhook admins
@@ -38,6 +39,8 @@ from gamification.access import (
 )
 from gamification.admin_realms import MissingIsNotFoundAdmin, RealmScopedAdmin, ScopedRealmFilter
 from gamification.errors import DomainError
+from gamification.leaderboards.periods import LeaderboardPeriod
+from gamification.leaderboards.selectors import leaderboard_read
 from gamification.models import ApiKey, Award, Game, Player, Realm, RealmMembership, Task
 from gamification.services import (
     api_key_create,
@@ -322,8 +325,26 @@ class TaskInline(admin.TabularInline):
         )
 
 
+class LeaderboardForm(forms.Form):
+    """Which board of a game the leaderboards page shows, and which part of it."""
+
+    task = forms.ChoiceField(required=False, label="Board")
+    period = forms.ChoiceField(choices=LeaderboardPeriod.choices, required=False)
+    around = forms.CharField(max_length=255, required=False, label="Around player")
+    offset = forms.IntegerField(min_value=0, max_value=10**9, required=False)
+
+    def __init__(self, *args: Any, game: Game, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tasks = game.tasks.order_by("external_task_id").values_list("external_task_id", flat=True)
+        field = self.fields["task"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "The whole game"), *((t, f"Task {t}") for t in tasks)]
+
+
 @admin.register(Game)
 class GameAdmin(RealmScopedAdmin):
+    #: Entries per page of the leaderboards page.
+    leaderboard_page_size = 50
     form = GameForm
     list_display = ["external_game_id", "realm", "platform", "strategy_id", "created_at"]
     list_filter = [ScopedRealmFilter, "platform"]
@@ -343,6 +364,78 @@ class GameAdmin(RealmScopedAdmin):
             game_update(game=obj, changes={"strategy_id": obj.strategy_id})
             return
         super().save_model(request, obj, form, change)
+
+    def has_leaderboards_permission(self, request: HttpRequest, obj: Game) -> bool:
+        """Leaderboards name players and their points: operators of the game's realm."""
+        return self.realm_allows(request, obj, Capability.OPERATE)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        game = self.get_object(request, unquote(object_id))
+        extra = {
+            "leaderboards_url": reverse("admin:gamification_game_leaderboards", args=[game.pk])
+            if game is not None and self.has_leaderboards_permission(request, game)
+            else None,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<path:object_id>/leaderboards/",
+                self.admin_site.admin_view(self.leaderboards_view),
+                name="gamification_game_leaderboards",
+            ),
+            *super().get_urls(),
+        ]
+
+    def leaderboards_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A board of the game in its current period, a page at a time or around a player."""
+        game = self.get_object(request, unquote(object_id))
+        if game is None or not self.has_view_or_change_permission(request, game):
+            raise Http404("No game matches the given query.")
+        if not self.has_leaderboards_permission(request, game):
+            raise PermissionDenied
+        form = LeaderboardForm(request.GET or None, game=game)
+        choice = form.cleaned_data if form.is_valid() else {}
+        task_id, around = choice.get("task") or None, choice.get("around") or None
+        offset = 0 if around else choice.get("offset") or 0
+        limit = self.leaderboard_page_size
+        board = leaderboard_read(
+            game=game,
+            task=game.tasks.get(external_task_id=task_id) if task_id else None,
+            timezone=game.realm.timezone,
+            period=LeaderboardPeriod(choice.get("period") or LeaderboardPeriod.ALL),
+            limit=limit,
+            offset=offset,
+            around=around,
+        )
+        return TemplateResponse(
+            request,
+            "admin/gamification/game/leaderboards.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": f"Leaderboards of {game}",
+                "game": game,
+                "form": form,
+                "board": board,
+                "query": urlencode(
+                    {name: choice[name] for name in ("task", "period") if choice.get(name)}
+                ),
+                "previous_offset": max(0, offset - limit) if offset and not around else None,
+                "next_offset": offset + limit
+                if len(board.entries) == limit and not around
+                else None,
+                "timezone": game.realm.timezone,
+            },
+        )
 
 
 @admin.register(Task)
@@ -369,6 +462,11 @@ class PlayerAdmin(RealmScopedAdmin):
     list_filter = [ScopedRealmFilter]
     list_select_related = ["realm"]
     search_fields = ["external_user_id"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Player | None = None) -> list[str]:
+        """A player keeps the id game servers name it by: its leaderboard entries copy it."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else ["realm", "external_user_id", *fields]
 
 
 @admin.register(Award)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,10 +10,14 @@ from rest_framework.response import Response
 from gamification import selectors, services, webhooks
 from gamification.auth import request_api_key, request_realm
 from gamification.filters import GameFilter, TaskFilter
+from gamification.leaderboards.periods import LeaderboardPeriod
+from gamification.leaderboards.selectors import leaderboard_read
 from gamification.models import Game, PlayerTaskStats, Task, WebhookEndpoint
 from gamification.serializers import (
     GameSerializer,
     GameUpdateSerializer,
+    LeaderboardQuerySerializer,
+    LeaderboardSerializer,
     PlayerPointsSerializer,
     PlayerTotalSerializer,
     TaskBulkSerializer,
@@ -236,3 +240,46 @@ class WebhookTestView(_WebhookScopedMixin):
         """Queue a ``webhook.test`` delivery to this webhook."""
         message = webhooks.webhook_test_send(endpoint=self.get_object())
         return Response(WebhookTestSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+class LeaderboardView(_GameScopedMixin, generics.GenericAPIView):
+    serializer_class = LeaderboardSerializer
+
+    @extend_schema(
+        summary="A leaderboard of the game, or of one of its tasks",
+        description=(
+            "Players ranked by points in the current period (all time, or the day, week from "
+            "Monday or month in the realm's time zone), ties sharing a rank (1, 2, 2, 4) and "
+            "ordered by externalUserId. Pages by offset, or around a player; player (or "
+            "around) also answers that player's own entry wherever it stands."
+        ),
+        parameters=[LeaderboardQuerySerializer],
+        responses={
+            200: LeaderboardSerializer,
+            400: OpenApiResponse(description="VALIDATION_ERROR, errors per parameter"),
+            404: OpenApiResponse(description="GAME_NOT_FOUND or TASK_NOT_FOUND"),
+        },
+    )
+    def get(self, request: Request, external_game_id: str) -> Response:
+        game = self.game()
+        query = LeaderboardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        task = None
+        if "task_id" in params:
+            task = selectors.task_get(
+                realm=request_realm(request),
+                external_game_id=external_game_id,
+                external_task_id=params["task_id"],
+            )
+        board = leaderboard_read(
+            game=game,
+            task=task,
+            timezone=request_realm(request).timezone,
+            period=LeaderboardPeriod(params["period"]),
+            limit=params["limit"],
+            offset=params.get("offset", 0),
+            around=params.get("around"),
+            player=params.get("player"),
+        )
+        return Response(LeaderboardSerializer(board).data)

@@ -9,9 +9,16 @@ class GamificationConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
         from django.core.exceptions import ImproperlyConfigured, ValidationError
+        from django.db.models.signals import pre_delete
 
         from gamification import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from gamification.leaderboards.services import task_pre_delete
+        from gamification.models import Task
         from gamification.rates import rate_parse
+
+        # However a task is deleted (the API, the admin, a cascade from elsewhere), its
+        # awards leave its game's leaderboards with it.
+        pre_delete.connect(task_pre_delete, sender=Task, dispatch_uid="leaderboard_task_forget")
 
         if settings.API_KEY_DEFAULT_RATE:
             try:

@@ -4,12 +4,15 @@ the webhooks that tell a realm's servers what happened."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.deletion import Collector
 
 from gamification.ids import uuid7
+from gamification.leaderboards.periods import LeaderboardPeriod, timezone_validate
 from gamification.rates import rate_validate
 
 
@@ -18,6 +21,13 @@ class Realm(models.Model):
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[timezone_validate],
+        help_text="IANA time zone (such as Europe/Paris) of the leaderboards' days, weeks and "
+        "months. After a change, run manage.py leaderboards_rebuild.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -402,3 +412,93 @@ class WebhookAttempt(models.Model):
     def __str__(self) -> str:
         outcome = self.status_code if self.status_code is not None else self.error
         return f"attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S}: {outcome}"
+
+
+class BytewiseCharField(models.CharField):
+    """A CharField that sorts and compares by bytes on every database.
+
+    PostgreSQL gets the ``C`` collation (SQLite compares bytes already), so that ties on a
+    leaderboard are ordered the same way as in a Redis sorted set, and the index compares
+    with ``memcmp`` rather than a locale's rules.
+    """
+
+    def db_parameters(self, connection: Any) -> dict[str, Any]:
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            params["collation"] = "C"
+        return params
+
+
+def _cascade_game_boards(
+    collector: Collector, field: models.Field[Any, Any], sub_objs: Any, using: str
+) -> None:
+    """Delete a game's own boards with it; its tasks' boards go with the tasks.
+
+    A task board's row has no index by game, so deleting by game alone would scan the table.
+    """
+    models.CASCADE(collector, field, sub_objs.filter(task__isnull=True), using)
+
+
+class LeaderboardEntry(models.Model):
+    """One player's points and award count on one board in one period.
+
+    A board is a game's (``task`` empty: every task of the game) or one task's, for all time
+    or for the day, week or month starting at ``period_start`` in the realm's time zone. Every
+    award adds itself to its eight entries in its own write; ``external_user_id`` is the
+    player's, copied so that a page is one index range, ties in the player's id order.
+    """
+
+    game = models.ForeignKey(
+        Game, on_delete=_cascade_game_boards, related_name="leaderboard_entries", db_index=False
+    )
+    task = models.ForeignKey(
+        Task,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="leaderboard_entries",
+        db_index=False,
+    )
+    period = models.CharField(max_length=5, choices=LeaderboardPeriod)
+    period_start = models.DateField(
+        help_text="First local day of the period; 0001-01-01 for all time."
+    )
+    # No index leads with the player: each would cost every award eight more B-tree inserts,
+    # to spare deleting a player a scan.
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="leaderboard_entries", db_index=False
+    )
+    external_user_id = BytewiseCharField(max_length=255)
+    points = models.FloatField(default=0)
+    awards = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "leaderboard entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["game", "period", "period_start", "player"],
+                condition=Q(task__isnull=True),
+                name="leaderboard_game_entry_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["task", "period", "period_start", "player"],
+                condition=Q(task__isnull=False),
+                name="leaderboard_task_entry_unique",
+            ),
+        ]
+        indexes = [
+            # A page, a rank count and a neighbourhood are ranges of these.
+            models.Index(
+                fields=["game", "period", "period_start", "-points", "external_user_id"],
+                condition=Q(task__isnull=True),
+                name="leaderboard_game_rank",
+            ),
+            models.Index(
+                fields=["task", "period", "period_start", "-points", "external_user_id"],
+                condition=Q(task__isnull=False),
+                name="leaderboard_task_rank",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_user_id}: {self.points:g} ({self.period} {self.period_start})"

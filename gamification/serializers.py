@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from rest_framework import serializers
 
+from gamification.leaderboards.periods import LeaderboardPeriod
+from gamification.leaderboards.selectors import LIMIT_MAX
 from gamification.models import Game, Task, TaskStatus
 
 
@@ -130,3 +135,63 @@ class WebhookTestSerializer(serializers.Serializer):
     )
     type = serializers.CharField(source="event_type")
     status = serializers.CharField()
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    """The query of a leaderboard read; every bad value is a 400 naming its parameter."""
+
+    period = serializers.ChoiceField(
+        choices=LeaderboardPeriod.choices, default=LeaderboardPeriod.ALL
+    )
+    taskId = serializers.CharField(
+        source="task_id", max_length=255, required=False, help_text="A task's board."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=LIMIT_MAX, default=10)
+    offset = serializers.IntegerField(
+        min_value=0, max_value=10**9, required=False, help_text="Entries to skip (default 0)."
+    )
+    around = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="An externalUserId: the page is centred on that player instead of offset.",
+    )
+    player = serializers.CharField(
+        max_length=255,
+        required=False,
+        help_text="An externalUserId whose entry is answered as player, wherever it stands.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "around" in attrs and "offset" in attrs:
+            raise serializers.ValidationError({"offset": ["Give either offset or around."]})
+        if "player" in attrs and attrs["player"] != attrs.get("around", attrs["player"]):
+            raise serializers.ValidationError(
+                {"player": ["around already names the player; give one of them."]}
+            )
+        return attrs
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """An aware datetime in its own time zone (a realm's), not converted to the server's."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+class LeaderboardEntrySerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    externalUserId = serializers.CharField(source="external_user_id")
+    points = serializers.FloatField()
+    awards = serializers.IntegerField()
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=LeaderboardPeriod.choices)
+    since = LocalDateTimeField(
+        allow_null=True, help_text="Start of the current period in the realm's time zone."
+    )
+    until = LocalDateTimeField(allow_null=True, help_text="End of the current period.")
+    entries = LeaderboardEntrySerializer(many=True)
+    player = LeaderboardEntrySerializer(
+        allow_null=True, help_text="The entry of the player named by around or player."
+    )

@@ -185,6 +185,7 @@ SPECTACULAR_SETTINGS = {
         # Two "type" enums: keep the strategy kinds' name, and name the actors' apart.
         "TypeEnum": "scoring.strategy_types.StrategyKind",
         "ActorTypeEnum": "strategies.serializers.ActorType",
+        "LeaderboardPeriodEnum": "gamification.leaderboards.periods.LeaderboardPeriod",
     },
 }
 
@@ -216,7 +217,27 @@ CACHES = {
         if REDIS_CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rates"}
     ),
+    # A sorted set per leaderboard, to rank players in O(log n); without a Redis, PostgreSQL
+    # counts (gamification/leaderboards/cache.py).
+    "leaderboards": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+            "KEY_PREFIX": "gamification",
+            "OPTIONS": {
+                "socket_timeout": env_float("REDIS_CACHE_SOCKET_TIMEOUT", 0.2, minimum=0),
+                "socket_connect_timeout": env_float("REDIS_CACHE_SOCKET_TIMEOUT", 0.2, minimum=0),
+            },
+        }
+        if REDIS_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    ),
 }
+#: Lifetime of a leaderboard's cached set: the longest a set that lost an increment (a
+#: killed process) stays wrong. A read builds it again from the entries.
+LEADERBOARD_CACHE_SECONDS = env_float("LEADERBOARD_CACHE_SECONDS", 3600.0, minimum=1)
+#: After Redis failed, how long awards and reads leave it alone.
+LEADERBOARD_CACHE_RETRY_SECONDS = env_float("LEADERBOARD_CACHE_RETRY_SECONDS", 5.0, minimum=0)
 #: The rate of keys without their own (``600/minute``); unset: no limit.
 API_KEY_DEFAULT_RATE = env_str("API_KEY_DEFAULT_RATE") or None
 # A task running when the broker connection drops cannot be acknowledged any more; it is

@@ -18,6 +18,7 @@ api_v1 = [
     path(f"{G}/tasks/bulk", core_api.TaskBulkCreateView.as_view(), name="task-bulk"),
     path(T, core_api.TaskDetailView.as_view(), name="task-detail"),
     path(f"{G}/points", core_api.GamePointsView.as_view(), name="game-points"),
+    path(f"{G}/leaderboard", core_api.LeaderboardView.as_view(), name="game-leaderboard"),
     path(
         f"{G}/players/<str:external_user_id>/points",
         core_api.PlayerPointsView.as_view(),

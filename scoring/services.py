@@ -14,6 +14,12 @@ from django.utils import timezone
 
 from gamification.errors import NotFoundError
 from gamification.ids import uuid7
+from gamification.leaderboards.services import (
+    EntryChange,
+    entry_change_for_award,
+    leaderboard_cache_change,
+    leaderboard_entries_change,
+)
 from gamification.models import ApiKey, Award, Game, Player, Realm, Task, WebhookEventType
 from gamification.parsers import event_data_check
 from gamification.selectors import task_for_award_update
@@ -78,30 +84,34 @@ def award_stats_record(*, player_id: int, task_id: int, points: float, now: date
             cursor.execute(statement, [player_id, task_id, points, at])
 
 
-def _award_store_postgres(award: Award, webhook: WebhookEvent | None) -> None:
-    """Insert the award and update both stats rows in one statement (atomic on its own).
+def _award_store_postgres(award: Award, change: EntryChange, webhook: WebhookEvent | None) -> int:
+    """Insert the award and update both stats rows and its leaderboard entries in one
+    statement (atomic on its own); return its transaction's id.
 
     Data-modifying CTEs make the write one round trip without BEGIN/COMMIT: the request's
     only write is this statement, so it needs no explicit transaction. ``webhook`` adds the
     award's outbox rows to the same statement.
     """
-    params = sql.award_insert_params(award)
+    params = [*sql.award_insert_params(award), *change.award_write_params()]
     if webhook is not None:
         params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)
     with connection.cursor() as cursor:
         cursor.execute(sql.award_store_postgres(webhook is not None), params)
+        transaction_id = cursor.fetchone()[0]
     if webhook is not None:
         transaction.on_commit(webhook_delivery_kick)
+    return transaction_id
 
 
-def _award_store(award: Award, *, webhook: WebhookEvent | None = None) -> None:
+def _award_store(
+    award: Award, change: EntryChange, *, webhook: WebhookEvent | None = None
+) -> int | None:
+    """Store the award with its stats and entries; return the transaction id on PostgreSQL."""
     if connection.vendor == "postgresql":
         if connection.in_atomic_block:  # a savepoint keeps the caller's transaction usable
             with transaction.atomic():
-                _award_store_postgres(award, webhook)
-        else:
-            _award_store_postgres(award, webhook)
-        return
+                return _award_store_postgres(award, change, webhook)
+        return _award_store_postgres(award, change, webhook)
     with transaction.atomic():
         award.save(force_insert=True)
         award_stats_record(
@@ -110,8 +120,10 @@ def _award_store(award: Award, *, webhook: WebhookEvent | None = None) -> None:
             points=award.points,
             now=award.created_at,
         )
+        leaderboard_entries_change(change=change, player_id=award.player_id)
         if webhook is not None:
             webhook_event_store(realm_id=award.realm_id, event=webhook)
+    return None
 
 
 def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
@@ -120,11 +132,12 @@ def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
 
 
 def _award_store_new_player_postgres(
-    award: Award, *, external_user_id: str, webhook: WebhookEvent | None = None
-) -> bool:
-    """Create the player, insert the award and update both stats rows in one statement.
+    award: Award, *, external_user_id: str, change: EntryChange, webhook: WebhookEvent | None = None
+) -> int | None:
+    """Create the player, insert the award and update both stats rows and its entries in one
+    statement; return its transaction's id.
 
-    Return False, having written nothing, when the player exists after all (created by a
+    Return None, having written nothing, when the player exists after all (created by a
     concurrent request since the read).
     """
     params = [
@@ -132,16 +145,17 @@ def _award_store_new_player_postgres(
         external_user_id,
         connection.ops.adapt_datetimefield_value(award.created_at),
         *sql.award_insert_params_without_player(award),
+        *change.award_write_params(),
     ]
     if webhook is not None:
         params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)
     savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
         cursor.execute(sql.award_store_new_player_postgres(webhook is not None), params)
-        written = cursor.fetchone() is not None
-        if written and webhook is not None:
+        row = cursor.fetchone()
+        if row is not None and webhook is not None:
             transaction.on_commit(webhook_delivery_kick)
-        return written
+        return None if row is None else row[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +305,8 @@ def award_points(
     On PostgreSQL an award is two statements: one read (the task as stored now, the player,
     the stats, the recent counts the strategy read last time, the published version of a
     custom strategy and the answer stored under the key, and whether a webhook listens) and
-    one write (player, award, stats, and the webhook's outbox rows when one listens).
+    one write (player, award, stats, leaderboard entries, and the webhook's outbox rows when
+    one listens). The leaderboards' Redis sets, if any, follow after the commit.
     """
     event_data_check(data=data)
     now = timezone.now()
@@ -414,27 +429,37 @@ def award_points(
         external_user_id=external_user_id,
         player_created=player_created,
     )
+    change = entry_change_for_award(
+        timezone=realm.timezone,
+        game_id=read.game_id,
+        task_id=read.task_id,
+        external_user_id=external_user_id,
+        points=answer.points,
+        at=now,
+    )
     try:
         if player_id is not None:
             award.player_id = player_id
-            _award_store(award, webhook=webhook)
-        elif not _award_store_new_player_postgres(
-            award, external_user_id=external_user_id, webhook=webhook
-        ):
-            award.player_id, player_created = _player_ensure(
-                realm=realm, external_user_id=external_user_id
+            transaction_id = _award_store(award, change, webhook=webhook)
+        else:
+            transaction_id = _award_store_new_player_postgres(
+                award, external_user_id=external_user_id, change=change, webhook=webhook
             )
-            answer = replace(answer, player_created=player_created)
-            rendered = award_render(answer)
-            award.response_body = rendered.decode() if idempotency_key else None
-            webhook = _award_webhook(
-                award,
-                wanted=webhook is not None,
-                task=task,
-                external_user_id=external_user_id,
-                player_created=player_created,
-            )
-            _award_store(award, webhook=webhook)
+            if transaction_id is None:
+                award.player_id, player_created = _player_ensure(
+                    realm=realm, external_user_id=external_user_id
+                )
+                answer = replace(answer, player_created=player_created)
+                rendered = award_render(answer)
+                award.response_body = rendered.decode() if idempotency_key else None
+                webhook = _award_webhook(
+                    award,
+                    wanted=webhook is not None,
+                    task=task,
+                    external_user_id=external_user_id,
+                    player_created=player_created,
+                )
+                transaction_id = _award_store(award, change, webhook=webhook)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -447,4 +472,5 @@ def award_points(
         if replay is None:
             raise
         return replay
+    leaderboard_cache_change(change=change, transaction_id=transaction_id)
     return AwardOutcome(body=rendered, created=True, run=run, answer=answer)

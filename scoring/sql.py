@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
+from gamification.leaderboards.sql import TRANSACTION_ID, award_entry_ctes
 from gamification.models import (
     Award,
     Game,
@@ -132,9 +133,11 @@ def stats_upserts(source: str, vendor: str) -> tuple[str, str]:
 
 @cache
 def award_store_postgres(webhooks: bool = False) -> str:
-    """Return the one PostgreSQL statement that inserts an award and updates both stats rows.
+    """Return the one PostgreSQL statement that inserts an award and updates both stats rows
+    and its leaderboard entries; it answers its transaction's id.
 
-    Its parameters are ``award_insert_params(award)``, then with ``webhooks`` those of
+    Its parameters are ``award_insert_params(award)``, then the entry change's
+    (``EntryChange.award_write_params()``), then with ``webhooks`` those of
     ``webhook_outbox_params`` (the award's ``award.created`` for its realm's endpoints).
     """
     columns = award_insert_columns()
@@ -152,9 +155,10 @@ def award_store_postgres(webhooks: bool = False) -> str:
         f"WITH inserted AS (INSERT INTO {_table(Award)} ({', '.join(columns)}) VALUES "
         f"({', '.join(placeholders)}) "
         f"RETURNING {player}, {task}, {points}, {created_at}), "
-        f"player_stats AS ({player_stats} RETURNING 1) "
-        f"{webhook_outbox_cte('inserted') if webhooks else ''}"
-        f"{task_stats}"
+        f"player_stats AS ({player_stats} RETURNING 1), "
+        f"{award_entry_ctes('inserted')}"
+        f"{webhook_outbox_cte('inserted') if webhooks else ''} "
+        f"{task_stats} RETURNING {TRANSACTION_ID}"
     )
 
 
@@ -200,10 +204,11 @@ def event_history(window_count: int) -> str:
 @cache
 def award_store_new_player_postgres(webhooks: bool = False) -> str:
     """Return the one PostgreSQL statement that creates the player, inserts the award and
-    updates both stats rows.
+    updates both stats rows and its leaderboard entries; it answers its transaction's id.
 
     Parameters: realm id, external user id and created_at of the player, then
-    ``award_insert_params(award)`` without the player id, then with ``webhooks`` those of
+    ``award_insert_params(award)`` without the player id, then the entry change's
+    (``EntryChange.award_write_params()``), then with ``webhooks`` those of
     ``webhook_outbox_params``. When the player already exists
     (another request created it since the read), nothing is written and no row is answered:
     ON CONFLICT DO NOTHING returns no id, and a DO UPDATE would add a dead row to every award.
@@ -235,9 +240,10 @@ def award_store_new_player_postgres(webhooks: bool = False) -> str:
         f"inserted AS (INSERT INTO {_table(Award)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM new_player "
         f"RETURNING {a_player}, {task}, {points}, {created_at}), "
-        f"player_stats AS ({player_stats} RETURNING 1) "
-        f"{webhook_outbox_cte('inserted') if webhooks else ''}"
-        f"{task_stats} RETURNING 1"
+        f"player_stats AS ({player_stats} RETURNING 1), "
+        f"{award_entry_ctes('inserted')}"
+        f"{webhook_outbox_cte('inserted') if webhooks else ''} "
+        f"{task_stats} RETURNING {TRANSACTION_ID}"
     )
 
 

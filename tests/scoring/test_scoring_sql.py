@@ -43,6 +43,33 @@ AWARD_STORE_POSTGRES = (
     "GREATEST(gamification_taskstats.last_award_at, excluded.last_award_at)"
 )
 
+#: What the award write adds to the statement of old: the award's eight leaderboard entries.
+LEADERBOARD_CTES = (
+    "leaderboard_award AS (SELECT CAST(%s AS BIGINT) AS game_id, task_id, player_id, "
+    "CAST(%s AS VARCHAR(255)) AS external_user_id, points, 1 AS awards, CAST(%s AS DATE) "
+    "AS day_start, CAST(%s AS DATE) AS week_start, CAST(%s AS DATE) AS month_start FROM "
+    "inserted), leaderboard_game AS (INSERT INTO gamification_leaderboardentry (game_id, "
+    "task_id, period, period_start, player_id, external_user_id, points, awards) SELECT "
+    "src.game_id, NULL, b.period, CASE b.period WHEN 'day' THEN src.day_start WHEN 'week'"
+    " THEN src.week_start WHEN 'month' THEN src.month_start ELSE DATE '0001-01-01' END, "
+    "src.player_id, src.external_user_id, src.points, src.awards FROM leaderboard_award "
+    "AS src CROSS JOIN (SELECT 'all' AS period UNION ALL SELECT 'day' UNION ALL SELECT "
+    "'week' UNION ALL SELECT 'month') AS b WHERE true ON CONFLICT (game_id, period, "
+    "period_start, player_id) WHERE task_id IS NULL DO UPDATE SET points = "
+    "gamification_leaderboardentry.points + excluded.points, awards = "
+    "gamification_leaderboardentry.awards + excluded.awards RETURNING 1), "
+    "leaderboard_task AS (INSERT INTO gamification_leaderboardentry (game_id, task_id, "
+    "period, period_start, player_id, external_user_id, points, awards) SELECT "
+    "src.game_id, src.task_id, b.period, CASE b.period WHEN 'day' THEN src.day_start WHEN"
+    " 'week' THEN src.week_start WHEN 'month' THEN src.month_start ELSE DATE '0001-01-01'"
+    " END, src.player_id, src.external_user_id, src.points, src.awards FROM "
+    "leaderboard_award AS src CROSS JOIN (SELECT 'all' AS period UNION ALL SELECT 'day' "
+    "UNION ALL SELECT 'week' UNION ALL SELECT 'month') AS b WHERE true ON CONFLICT "
+    "(task_id, period, period_start, player_id) WHERE task_id IS NOT NULL DO UPDATE SET "
+    "points = gamification_leaderboardentry.points + excluded.points, awards = "
+    "gamification_leaderboardentry.awards + excluded.awards RETURNING 1)"
+)
+
 PLAYER_STATS_ONE_AWARD_SQLITE = (
     "INSERT INTO gamification_playertaskstats (player_id, task_id, award_count, "
     "points_total, first_award_at, last_award_at, previous_award_at) SELECT player_id, "
@@ -125,11 +152,16 @@ def test_the_award_insert_params_follow_its_columns():
         award.created_at,
         "candidate",
     ]
-    assert sql.award_store_postgres().count("%s") == len(sql.award_insert_columns())
+    # Then the game id, the external user id and the starts of the day, week and month.
+    assert sql.award_store_postgres().count("%s") == len(sql.award_insert_columns()) + 5
 
 
-def test_the_award_write_is_the_statement_of_old():
-    assert sql.award_store_postgres() == AWARD_STORE_POSTGRES
+def test_the_award_write_is_the_statement_of_old_with_the_leaderboard_entries():
+    stats, task_stats = AWARD_STORE_POSTGRES.split(" INSERT INTO gamification_taskstats ")
+    assert sql.award_store_postgres() == (
+        f"{stats}, {LEADERBOARD_CTES} INSERT INTO gamification_taskstats {task_stats} "
+        "RETURNING CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
+    )
 
 
 def test_the_stats_upserts_are_the_statements_of_old_on_both_backends():
