@@ -192,7 +192,7 @@ def test_the_event_history_read_is_the_statement_of_old():
 def test_the_award_write_with_a_webhook_adds_one_outbox_cte_and_its_parameters():
     outbox = sql.webhook_outbox_cte("inserted")
     task_stats = "RETURNING 1) INSERT INTO gamification_taskstats"
-    with_outbox = f"RETURNING 1) {outbox}INSERT INTO gamification_taskstats"
+    with_outbox = f"RETURNING 1){outbox} INSERT INTO gamification_taskstats"
 
     for plain, with_webhook in (
         (sql.award_store_postgres(), sql.award_store_postgres(True)),
