@@ -469,6 +469,17 @@ def _unfinished() -> Q:
     return Q(status__in=[BacktestStatus.QUEUED, BacktestStatus.RUNNING])
 
 
+def _in_utc(moment: datetime, *, field: str) -> datetime:
+    """Return ``moment`` in UTC, refusing one that leaves years 1 to 9999 there: PostgreSQL
+    would store it, and every later read of the row would fail to load it."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise DomainError(
+            f"{field} is out of range once in UTC.", code="VALIDATION_ERROR", field=field
+        ) from None
+
+
 def backtest_request(
     *,
     strategy: StrategyDefinition,
@@ -486,7 +497,8 @@ def backtest_request(
     queued or running (its row is locked while they are counted, so two requests cannot both
     take the last place). The task is sent after commit, so a worker always finds the row.
     """
-    until = until or timezone.now()
+    since = _in_utc(since, field="since")
+    until = timezone.now() if until is None else _in_utc(until, field="until")
     max_events = settings.BACKTEST_MAX_EVENTS if max_events is None else max_events
     if since >= until:
         raise DomainError("since must be before until.", code="VALIDATION_ERROR", field="until")
