@@ -3,15 +3,28 @@ anything is stored, so no stored backtest can break the pages and answers that r
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone as dj_timezone
 
 from gamification.errors import DomainError
 from strategies import backtests, services
 from strategies.models import Backtest
-from tests.factories import member_client, strategy_program_full
+from tests.factories import (
+    GameFactory,
+    PlayerFactory,
+    RealmFactory,
+    TaskFactory,
+    award_history,
+    member_client,
+    strategy_program_full,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +92,94 @@ def test_a_window_at_the_edges_of_the_calendar_runs_and_reads_back(
     report = api.get(f"/api/v1/backtests/{response.json()['id']}").json()
     assert (report["since"], report["until"]) == ("0001-01-01T05:00:00Z", "9999-12-31T18:59:59Z")
     assert (report["status"], report["events"]) == ("done", 0)
+
+
+# -- a program slow on every event -----------------------------------------------------------
+def _slow_program(rules: int = 160) -> dict:
+    """``data.l == data.m`` ``rules`` times: two lists of 9 000 items, equal but for the last."""
+    return {
+        "type": "program",
+        "rules": [
+            {
+                "type": "rule",
+                "when": {
+                    "type": "compare",
+                    "op": "==",
+                    "left": {"type": "field", "path": "data.l"},
+                    "right": {"type": "field", "path": "data.m"},
+                },
+                "then": [
+                    {
+                        "type": "assign_points",
+                        "value": {"type": "literal", "value": n},
+                        "case_name": f"R{n}",
+                    }
+                ],
+            }
+            for n in range(rules)
+        ],
+    }
+
+
+def _slow_backtest(realm, events: int):
+    """A draft whose every event takes some 20 ms, over ``events`` stored awards."""
+    draft = services.strategy_create(
+        realm=realm, name="slow", type="DSL_FULL", ast_json=_slow_program()
+    )
+    task = TaskFactory(game=GameFactory(realm=realm), strategy_id=draft.strategy_id)
+    unit = "[[[[[[[[[[0]]]]]]]]]]"
+    lists = "[" + ",".join([unit] * 818) + "]"
+    data = {"l": json.loads(lists), "m": json.loads(lists)}
+    data["m"][-1] = 1
+    start = dj_timezone.now() - timedelta(hours=1)
+    award_history(
+        task=task,
+        player=PlayerFactory(realm=realm),
+        timestamps=[start + timedelta(seconds=n) for n in range(events)],
+        data=data,
+    )
+    return draft, start
+
+
+def test_a_backtest_stops_once_its_time_budget_is_spent(
+    realm, settings, django_capture_on_commit_callbacks
+):
+    settings.BACKTEST_TIME_BUDGET_SECONDS = 0.3
+    draft, start = _slow_backtest(realm, events=80)
+
+    began = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        backtest = backtests.backtest_request(strategy=draft, since=start)
+    spent = time.monotonic() - began
+
+    backtest.refresh_from_db()
+    assert (backtest.status, backtest.error_code) == ("failed", "BACKTEST_TIME_BUDGET_SPENT")
+    assert "0.3 s" in backtest.error_detail
+    assert spent < 1.0
+    assert backtest.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_backtest_beats_its_heartbeat_in_time_and_is_never_taken_for_lost(settings):
+    settings.BACKTEST_STALE_SECONDS = 0.4
+    settings.BACKTEST_PROGRESS_EVERY = 1_000_000
+    realm = RealmFactory(slug="slow")
+    draft, start = _slow_backtest(realm, events=60)
+    requested: list[Backtest] = []
+
+    def run() -> None:
+        try:
+            requested.append(backtests.backtest_request(strategy=draft, since=start))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while worker.is_alive():
+        backtests.backtests_expire()  # the beat's sweep, run as often as it can be
+        time.sleep(0.05)
+    worker.join()
+
+    backtest = Backtest.objects.get()
+    assert (backtest.status, backtest.error_code) == ("done", "")
+    assert backtest.result["events"] == 60
