@@ -4,6 +4,7 @@ anything is stored, so no stored backtest can break the pages and answers that r
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -147,24 +148,23 @@ def test_a_backtest_stops_once_its_time_budget_is_spent(
     settings.BACKTEST_TIME_BUDGET_SECONDS = 0.3
     draft, start = _slow_backtest(realm, events=80)
 
-    began = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
         backtest = backtests.backtest_request(strategy=draft, since=start)
-    spent = time.monotonic() - began
 
     backtest.refresh_from_db()
     assert (backtest.status, backtest.error_code) == ("failed", "BACKTEST_TIME_BUDGET_SPENT")
-    assert "0.3 s" in backtest.error_detail
-    assert spent < 1.0
     assert backtest.finished_at is not None
+    ran = re.fullmatch(r"The run spent its 0.3 s after (\d+) events; .*", backtest.error_detail)
+    assert ran is not None, backtest.error_detail
+    assert int(ran.group(1)) < 80
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_backtest_beats_its_heartbeat_in_time_and_is_never_taken_for_lost(settings):
-    settings.BACKTEST_STALE_SECONDS = 0.4
+    settings.BACKTEST_STALE_SECONDS = 1.0
     settings.BACKTEST_PROGRESS_EVERY = 1_000_000
     realm = RealmFactory(slug="slow")
-    draft, start = _slow_backtest(realm, events=60)
+    draft, start = _slow_backtest(realm, events=150)  # some 3 s of events
     requested: list[Backtest] = []
 
     def run() -> None:
@@ -182,4 +182,4 @@ def test_a_slow_backtest_beats_its_heartbeat_in_time_and_is_never_taken_for_lost
 
     backtest = Backtest.objects.get()
     assert (backtest.status, backtest.error_code) == ("done", "")
-    assert backtest.result["events"] == 60
+    assert backtest.result["events"] == 150
