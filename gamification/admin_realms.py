@@ -138,6 +138,7 @@ class ScopedRealmFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:  # noqa: ARG002
         value = self.value()
-        if not value or not value.isdigit():
+        # isdigit() admits digits int() refuses (superscripts), as int() refuses 4 300 digits.
+        if not value or not value.isdecimal() or len(value) > 19:
             return queryset
         return queryset.filter(**{f"{self.realm_lookup}_id": int(value)})

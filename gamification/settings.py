@@ -325,6 +325,8 @@ BACKTEST_MAX_EVENTS = env_int("BACKTEST_MAX_EVENTS", 1_000_000, minimum=1)
 BACKTEST_PROGRESS_EVERY = env_int("BACKTEST_PROGRESS_EVERY", 20_000, minimum=1)
 # A running backtest whose heartbeat is older than this lost its worker: it is marked failed.
 BACKTEST_STALE_SECONDS = env_int("BACKTEST_STALE_SECONDS", 600, minimum=1)
+# Seconds one backtest may run its events; past them it fails as BACKTEST_TIME_BUDGET_SPENT.
+BACKTEST_TIME_BUDGET_SECONDS = env_float("BACKTEST_TIME_BUDGET_SECONDS", 1800.0, minimum=1.0)
 # A queued backtest no worker took within this is marked failed (its message was lost).
 BACKTEST_QUEUED_SECONDS = env_int("BACKTEST_QUEUED_SECONDS", 6 * 3600, minimum=1)
 # Backtests a realm may have queued or running at once (409 BACKTEST_LIMIT_REACHED beyond).

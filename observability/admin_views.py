@@ -239,7 +239,8 @@ class FamilyDashboardView(_AdminPage):
         scope = _OperatorScope(request)
         family = scope.family(definition_id)
         raw = request.GET.get("version", "").strip()
-        version = family.version_get(int(raw)) if raw.isdigit() else None
+        # isdigit() admits digits int() refuses (superscripts) and int() refuses past 4300.
+        version = family.version_get(int(raw)) if raw.isdecimal() and len(raw) <= 9 else None
         if raw and version is None:
             raise Http404("No such version.")
         return _family_dashboard(self, request, scope=scope, family=family, version=version)

@@ -148,7 +148,10 @@ def realm_get(*, realm_id: str, realm_ids: Collection[int] | None = None) -> Rea
 
     None when there is no such realm or it is not among ``realm_ids`` (None: any realm).
     """
-    if not realm_id.isdigit() or (realm_ids is not None and int(realm_id) not in realm_ids):
+    # isdigit() admits digits int() refuses (superscripts); a primary key has 19 digits at most.
+    if not realm_id.isdecimal() or len(realm_id) > 19:
+        return None
+    if realm_ids is not None and int(realm_id) not in realm_ids:
         return None
     return Realm.objects.filter(pk=int(realm_id)).first()
 

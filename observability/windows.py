@@ -95,15 +95,35 @@ class StatsWindow:
     name: str
 
 
-def _moment(raw: str, field: str) -> datetime:
+#: The instants a window may start or end at: a year inside what ``datetime`` holds on either
+#: side, so that a default window before its end and a series' buckets never leave it.
+MOMENT_MIN = datetime(2, 1, 1, tzinfo=UTC)
+MOMENT_MAX = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def _parsed(raw: str) -> datetime | None:
     value = parse_datetime(raw)
     if value is None:
         day = parse_date(raw)
-        if day is None:
-            raise WindowError(field, "Not an ISO 8601 date or date-time.")
-        value = datetime(day.year, day.month, day.day)
+        value = datetime(day.year, day.month, day.day) if day is not None else None
+    return value
+
+
+def _moment(raw: str, field: str) -> datetime:
+    try:
+        value = _parsed(raw)
+    except ValueError:  # the pattern matched, the calendar did not: 2024-02-30, 25:00, +99:00
+        raise WindowError(field, "Not a date or date-time that exists.") from None
+    if value is None:
+        raise WindowError(field, "Not an ISO 8601 date or date-time.")
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
+    try:
+        in_range = MOMENT_MIN <= value.astimezone(UTC) <= MOMENT_MAX
+    except OverflowError:  # before year 1 or after 9999 once in UTC
+        in_range = False
+    if not in_range:
+        raise WindowError(field, "Must lie between 0002-01-01 and 9998-12-31 (UTC).")
     return value
 
 

@@ -247,13 +247,15 @@ class GameBatchPointsView(APIView):
 
         Every event has its own result (its status and the single endpoint's body) and its
         own Idempotency-Key; one failing event changes nothing for the others. Each event
-        counts as one request against the key's rate.
+        counts as one request against the key's rate. A game that does not exist is one 404.
         """
         events = award_batch_events(request.data)
         api_key = request_api_key(request)
         wait = api_key_rate_wait(api_key=api_key, cost=len(events) - 1) if len(events) > 1 else None
         if wait is not None:
             raise exceptions.Throttled(wait)
+        # Once for the batch: each event's 404 would repeat the URL's game id, after two reads.
+        selectors.game_get(realm=api_key.realm, external_game_id=external_game_id)
         results = _award_batch_results(
             api_key=api_key, external_game_id=external_game_id, events=events
         )

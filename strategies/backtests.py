@@ -24,6 +24,7 @@ import heapq
 import json
 import logging
 import math
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -67,6 +68,7 @@ WORKER_LOST = "BACKTEST_WORKER_LOST"
 NEVER_STARTED = "BACKTEST_NEVER_STARTED"
 NOT_QUEUED = "BACKTEST_NOT_QUEUED"
 DATABASE_UNAVAILABLE = "BACKTEST_DATABASE_UNAVAILABLE"
+TIME_BUDGET_SPENT = "BACKTEST_TIME_BUDGET_SPENT"
 INTERNAL = "BACKTEST_INTERNAL_ERROR"
 
 #: Rows fetched from the history read at a time (a server-side cursor on PostgreSQL).
@@ -336,6 +338,39 @@ class _HistoryLoader:
         return event_analytics(stats, request=request, now=now)
 
 
+class _Clock:
+    """A run's time budget and a heartbeat kept by the clock, between progress writes.
+
+    Progress is written every ``BACKTEST_PROGRESS_EVERY`` events; a program that takes long
+    on every event (each may take the DSL's whole budget) would go ``BACKTEST_STALE_SECONDS``
+    without a write, be failed as lost while its worker ran on, and free its place in the
+    realm's count of active backtests for another one.
+    """
+
+    __slots__ = ("backtest_id", "beat_every", "deadline", "next_beat")
+
+    def __init__(self, backtest_id: uuid.UUID | str) -> None:
+        now = time.monotonic()
+        self.backtest_id = backtest_id
+        self.deadline = now + settings.BACKTEST_TIME_BUDGET_SECONDS
+        self.beat_every = settings.BACKTEST_STALE_SECONDS / 3
+        self.next_beat = now + self.beat_every
+
+    def tick(self, events: int) -> float:
+        """Fail a run past its budget, beat when due; return when to look again."""
+        now = time.monotonic()
+        if now > self.deadline:
+            raise DomainError(
+                f"The run spent its {settings.BACKTEST_TIME_BUDGET_SECONDS:g} s after {events} "
+                "events; backtest a shorter window or fewer events.",
+                code=TIME_BUDGET_SPENT,
+            )
+        if now >= self.next_beat:
+            _progress_write(self.backtest_id)
+            self.next_beat = now + self.beat_every
+        return min(self.deadline, self.next_beat)
+
+
 def _replay(
     backtest: Backtest,
     *,
@@ -357,13 +392,20 @@ def _replay(
         params += [adapt(backtest.until), adapt(backtest.since)]
     statement = sql.backtest_history(vendor, len(window.tasks), shape)
     loader = _HistoryLoader(request)
+    clock = _Clock(backtest.pk)
     every = settings.BACKTEST_PROGRESS_EVERY
     with sql.history_cursor() as cursor:
         cursor.execute(statement, params)
         reported = 0
         while rows := cursor.fetchmany(min(FETCH_ROWS, every)):
             _events_run(
-                rows, tally=tally, strategy=strategy, window=window, shape=shape, loader=loader
+                rows,
+                tally=tally,
+                strategy=strategy,
+                window=window,
+                shape=shape,
+                loader=loader,
+                clock=clock,
             )
             if tally.events - reported >= every:
                 reported = tally.events
@@ -379,12 +421,16 @@ def _events_run(
     window: _Window,
     shape: sql.HistoryShape,
     loader: _HistoryLoader,
+    clock: _Clock,
 ) -> None:
     """Score one chunk of the history read's rows and add them to ``tally``.
 
     The hot loop of a backtest: a million events should take well under a minute, so the
-    names it uses are bound to locals and nothing is done twice per event.
+    names it uses are bound to locals and nothing is done twice per event (but for one look
+    at the clock, for its budget and heartbeat).
     """
+    monotonic = time.monotonic
+    look_at = clock.tick(tally.events)
     moment = _sqlite_moment if connection.vendor != "postgresql" else None
     tasks = window.tasks
     loads = json.loads
@@ -400,6 +446,8 @@ def _events_run(
     events = changed = 0
     before_total = after_total = 0.0
     for row in rows:
+        if monotonic() >= look_at:
+            look_at = clock.tick(tally.events + events)
         created_at, data, points, case_name, task_id, player_id, user = row[:task_at]
         task_count = count = 0
         task_first = task_last = first = last = previous = None
@@ -469,6 +517,17 @@ def _unfinished() -> Q:
     return Q(status__in=[BacktestStatus.QUEUED, BacktestStatus.RUNNING])
 
 
+def _in_utc(moment: datetime, *, field: str) -> datetime:
+    """Return ``moment`` in UTC, refusing one that leaves years 1 to 9999 there: PostgreSQL
+    would store it, and every later read of the row would fail to load it."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise DomainError(
+            f"{field} is out of range once in UTC.", code="VALIDATION_ERROR", field=field
+        ) from None
+
+
 def backtest_request(
     *,
     strategy: StrategyDefinition,
@@ -486,7 +545,8 @@ def backtest_request(
     queued or running (its row is locked while they are counted, so two requests cannot both
     take the last place). The task is sent after commit, so a worker always finds the row.
     """
-    until = until or timezone.now()
+    since = _in_utc(since, field="since")
+    until = timezone.now() if until is None else _in_utc(until, field="until")
     max_events = settings.BACKTEST_MAX_EVENTS if max_events is None else max_events
     if since >= until:
         raise DomainError("since must be before until.", code="VALIDATION_ERROR", field="until")

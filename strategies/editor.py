@@ -85,7 +85,8 @@ def _realm_id(value: Any) -> int | None:
     """Return the realm id of an editor request (a number, or the realm select's text)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    # int() refuses 4 300 digits; an id has 19 at most (the range check below refuses more).
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ID:
         raise DomainError(

@@ -210,6 +210,35 @@ def test_the_view_on_site_shortcut_answers_like_a_missing_object(a, b):
 
 # -- lists: query strings and search -----------------------------------------------------------
 @pytest.mark.parametrize(
+    ("model", "role"),
+    [
+        ("gamification_game", "publisher"),
+        ("gamification_task", "publisher"),
+        ("gamification_award", "operator"),
+        ("gamification_apikey", "operator"),
+        ("strategies_strategydefinition", "publisher"),
+        ("strategies_strategyexperiment", "publisher"),
+        ("observability_strategyexecutionlog", "operator"),
+        ("observability_executionlogdeadletter", "operator"),
+    ],
+)
+@pytest.mark.parametrize("value", ["²", "1" * 5000, "9" * 25])
+def test_a_realm_filter_value_int_cannot_read_is_ignored_like_any_other(a, b, model, role, value):
+    """str.isdigit() admits superscripts and 5 000 digits, both of which int() refuses."""
+    client = logged_in(f"{role}-b", b.realm, role)
+    unfiltered = client.get(admin_url(model, "changelist")).context["cl"]
+
+    response = client.get(admin_url(model, "changelist"), {"realm": value})
+
+    assert response.status_code == 200
+    changelist = response.context["cl"]
+    lookup = getattr(changelist.model_admin, "realm_lookup", "realm")
+    realms = {object_realm_id(row, lookup=lookup) for row in changelist.result_list}
+    assert a.realm.pk not in realms
+    assert changelist.result_count in (0, unfiltered.result_count)
+
+
+@pytest.mark.parametrize(
     ("model", "role", "query"),
     [
         ("gamification_game", "publisher", {"realm__id__exact": "{a}"}),

@@ -248,15 +248,23 @@ def _charge(st: RunState, k: int, block: tuple[NodeInfo, ...]) -> None:
         st.over(block, n - k)
 
 
-def points_error(info: NodeInfo, value: Any, not_number_code: str) -> E.DslError | None:
-    """Return why ``value`` cannot be points, or None (one rule for every path, Q13)."""
+def points_error(
+    info: NodeInfo, value: Any, not_number_code: str, max_int: int
+) -> E.DslError | None:
+    """Return why ``value`` cannot be points, or None (one rule for every path, Q13).
+
+    Floats are bounded like integers (Q6): awards add up in float columns (a task's and a
+    player's totals, a game's, a dashboard's sums), which two points of 1e308 would overflow.
+    """
     t = type(value)
-    if t is int:
-        return None
-    if t is float:
-        if -FLOAT_MAX <= value <= FLOAT_MAX:
+    if t is int or t is float:
+        if -max_int <= value <= max_int:
             return None
-        return _exec_error(info, E.POINTS_NOT_FINITE, "points must be a finite number")
+        if t is float and not -FLOAT_MAX <= value <= FLOAT_MAX:
+            return _exec_error(info, E.POINTS_NOT_FINITE, "points must be a finite number")
+        return _exec_error(
+            info, E.POINTS_OUT_OF_RANGE, f"points must lie within ±{max_int}", max=max_int
+        )
     return _exec_error(
         info,
         not_number_code,
@@ -1392,13 +1400,8 @@ def _make_points(
         if n > st.cap:
             st.over(block, n - k)
         p = get(st)
-        if type(p) is int:
-            if not -max_int <= p <= max_int:
-                raise _exec_error(
-                    info, E.POINTS_OUT_OF_RANGE, f"points must lie within ±{max_int}", max=max_int
-                )
-        else:
-            error = points_error(info, p, code)
+        if type(p) is not int or not -max_int <= p <= max_int:
+            error = points_error(info, p, code, max_int)
             if error is not None:
                 raise error
         st.points = p

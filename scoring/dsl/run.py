@@ -26,7 +26,6 @@ from scoring.dsl.compile import (
     CompiledProgram,
     NodeInfo,
     RunState,
-    _exec_error,
     points_error,
 )
 from scoring.dsl.trace import BRACKETS
@@ -394,9 +393,7 @@ def _normalise_parent(raw: Any, max_int: int) -> tuple[int | float, str | None, 
         points, case_name, callback = 0, None, None
     if points is None:
         points = 0
-    error = points_error(_PARENT_INFO, points, E.PARENT_POINTS_NOT_NUMBER)
-    if error is None and type(points) is int and abs(points) > max_int:
-        error = _exec_error(_PARENT_INFO, E.POINTS_OUT_OF_RANGE, "parent points out of range")
+    error = points_error(_PARENT_INFO, points, E.PARENT_POINTS_NOT_NUMBER, max_int)
     if error is not None:
         raise error
     if case_name is not None and not isinstance(case_name, str):

@@ -532,6 +532,21 @@ def test_a_content_length_that_is_no_number_is_a_json_400(api, length):
     assert _state() == before
 
 
+@pytest.mark.usefixtures("task")
+def test_a_content_length_of_thousands_of_digits_is_a_json_413(api):
+    """int() refuses more than 4 300 digits: the length is refused as too large, unread."""
+    before = _state()
+
+    response = api.generic(
+        "POST", POINTS, "{}", content_type="application/json", CONTENT_LENGTH="1" * 5000
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.json()["maxBytes"] == 1024 * 1024
+    assert _state() == before
+
+
 def test_the_request_limit_follows_the_setting(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4096
     document = json.dumps({"externalGameId": "arcade"})
@@ -991,7 +1006,7 @@ def test_an_unreadable_admin_body_is_a_json_400(superuser_client, view, raw):
 
 
 @pytest.mark.parametrize(
-    "realm_value", ["abc", [1], {"id": 1}, True, 1.5, -1, 2**63, "1e3", "\u0661"]
+    "realm_value", ["abc", [1], {"id": 1}, True, 1.5, -1, 2**63, "1e3", "\u0661", "1" * 5000]
 )
 @pytest.mark.usefixtures("realm")
 def test_a_malformed_realm_is_a_json_400(superuser_client, realm_value):

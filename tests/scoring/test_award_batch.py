@@ -233,15 +233,32 @@ def test_a_nul_anywhere_in_the_batch_refuses_it_whole_with_a_pointer():
     assert not Award.objects.exists()
 
 
-def test_another_realms_game_is_a_404_for_each_event_and_nothing_is_written():
-    _realm_with_game("owner")
+def test_another_realms_game_is_one_404_for_the_batch_and_nothing_is_written():
+    owner = _realm_with_game("owner")
+    owner.post("/api/v1/games", {"externalGameId": "g2"}, format="json")
     intruder = _realm_with_game("intruder")
 
     response = _batch(intruder, [{"externalTaskId": "t1", "externalUserId": "u"}], game="g2")
 
-    assert response.json()["results"][0]["status"] == 404
-    assert response.json()["results"][0]["body"]["code"] == "GAME_NOT_FOUND"
+    assert response.status_code == 404
+    assert response.json() == {"code": "GAME_NOT_FOUND", "detail": "No game 'g2'."}
     assert not Award.objects.exists()
+
+
+def test_a_long_missing_game_id_is_answered_once_not_once_per_event(
+    django_assert_max_num_queries,
+):
+    """Each event's 404 would repeat the URL's game id: 1,000 events of 50 bytes and a game
+    id of 4 KB would answer 4 MB, after two reads per event."""
+    client = _realm_with_game("amplified")
+    events = [{"externalTaskId": "t1", "externalUserId": f"u{n}"} for n in range(1000)]
+
+    with django_assert_max_num_queries(3):
+        response = _batch(client, events, game="g" * 4000)
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "GAME_NOT_FOUND"
+    assert len(response.content) < 4100
 
 
 def test_a_batch_without_a_key_is_refused():

@@ -183,6 +183,8 @@ def test_truthiness_of_bare_field_conditions(value, truthy):
         (math.nan, "DSL_POINTS_NOT_FINITE"),
         (math.inf, "DSL_POINTS_NOT_FINITE"),
         (2**60, "DSL_POINTS_OUT_OF_RANGE"),
+        (1e308, "DSL_POINTS_OUT_OF_RANGE"),
+        (-(2.0**53) - 2, "DSL_POINTS_OUT_OF_RANGE"),
     ],
 )
 def test_points_must_be_finite_bounded_numbers(value, code):
@@ -190,6 +192,12 @@ def test_points_must_be_finite_bounded_numbers(value, code):
     assert result.error_code == code
     assert result.error.node_id == "p.program.0.rule.0.assign_points.0"
     assert result.error.pointer == "/rules/0/then/0"
+
+
+def test_float_points_may_reach_the_integer_bound():
+    """Stored awards add up into float columns: past ±2^53 a few would overflow them."""
+    for value in (2.0**53, -(2.0**53), 0.5):
+        assert points_of(fld("data.p"), {"p": value}).points == value
 
 
 def test_true_plus_zero_is_an_integer_and_accepted_as_points():

@@ -310,6 +310,15 @@ def test_parent_returning_a_non_number_is_an_error_and_null_reads_as_zero():
     assert score(extend(), mode="extend", parent=Parent(7)).points == 0
 
 
+def test_parent_and_post_rule_points_past_the_bound_are_out_of_range():
+    assert (
+        score(extend(), mode="extend", parent=Parent((1e300, "P"))).error_code
+        == "DSL_POINTS_OUT_OF_RANGE"
+    )
+    huge = extend(post=[rule(lit(True), {"type": "set_points", "value": lit(-1e300)})])
+    assert score(huge, mode="extend", parent=Parent()).error_code == "DSL_POINTS_OUT_OF_RANGE"
+
+
 def test_a_failing_parent_is_reported_as_a_dsl_error():
     class Broken(Parent):
         def score(self, **kwargs: Any) -> Any:
