@@ -123,3 +123,29 @@ def member_client(username: str, realm: Realm, role: str):
 def is_missing(response) -> bool:
     """The admin's answer to an object that does not exist (for this user): a 404 page."""
     return response.status_code == 404 and b"<html" in response.content.lower()
+
+
+def strategy_program_ratio() -> dict:
+    """A DSL_FULL program awarding ``100 / data.divisor`` as "Ratio": a zero divisor fails
+    the run with ``DSL_ARITH_DIV_BY_ZERO``."""
+    return {
+        "type": "program",
+        "rules": [
+            {
+                "type": "rule",
+                "when": {"type": "literal", "value": True},
+                "then": [
+                    {
+                        "type": "assign_points",
+                        "case_name": "Ratio",
+                        "value": {
+                            "type": "arith",
+                            "op": "/",
+                            "left": {"type": "literal", "value": 100},
+                            "right": {"type": "field", "path": "data.divisor"},
+                        },
+                    }
+                ],
+            }
+        ],
+    }

@@ -13,31 +13,10 @@ from rest_framework.test import APIClient
 from gamification.models import Award, Player, PlayerTaskStats, TaskStatus
 from gamification.services import api_key_create
 from strategies import services as strategy_services
-from tests.factories import GameFactory, RealmFactory, TaskFactory
+from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_ratio
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DIVIDES_BY_DATA = {
-    "type": "program",
-    "rules": [
-        {
-            "type": "rule",
-            "when": {"type": "literal", "value": True},
-            "then": [
-                {
-                    "type": "assign_points",
-                    "case_name": "Ratio",
-                    "value": {
-                        "type": "arith",
-                        "op": "/",
-                        "left": {"type": "literal", "value": 100},
-                        "right": {"type": "field", "path": "data.divisor"},
-                    },
-                }
-            ],
-        }
-    ],
-}
 #: Fields that differ between any two awards, whoever stores them.
 UNIQUE_PER_AWARD = ("awardId", "createdAt")
 
@@ -51,7 +30,7 @@ def _realm_with_game(slug: str) -> APIClient:
     TaskFactory(game=game, external_task_id="t2", strategy_id="constant_effort")
     TaskFactory(game=game, external_task_id="closed", status=TaskStatus.CLOSED)
     ratio = strategy_services.strategy_create(
-        realm=realm, name="ratio", type="DSL_FULL", ast_json=DIVIDES_BY_DATA
+        realm=realm, name="ratio", type="DSL_FULL", ast_json=strategy_program_ratio()
     )
     strategy_services.strategy_publish(strategy=ratio)
     TaskFactory(game=game, external_task_id="ratio", strategy_id=f"custom:{ratio.pk}")

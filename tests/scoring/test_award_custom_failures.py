@@ -6,37 +6,15 @@ import pytest
 
 from gamification.models import Award, Player
 from strategies import services
-from tests.factories import GameFactory, TaskFactory
+from tests.factories import GameFactory, TaskFactory, strategy_program_ratio
 
 pytestmark = pytest.mark.django_db
-
-DIVIDES_BY_DATA = {
-    "type": "program",
-    "rules": [
-        {
-            "type": "rule",
-            "when": {"type": "literal", "value": True},
-            "then": [
-                {
-                    "type": "assign_points",
-                    "case_name": "Ratio",
-                    "value": {
-                        "type": "arith",
-                        "op": "/",
-                        "left": {"type": "literal", "value": 100},
-                        "right": {"type": "field", "path": "data.divisor"},
-                    },
-                }
-            ],
-        }
-    ],
-}
 
 
 @pytest.fixture
 def task(realm):
     strategy = services.strategy_create(
-        realm=realm, name="ratio", type="DSL_FULL", ast_json=DIVIDES_BY_DATA
+        realm=realm, name="ratio", type="DSL_FULL", ast_json=strategy_program_ratio()
     )
     services.strategy_publish(strategy=strategy)
     game = GameFactory(realm=realm, external_game_id="g1")

@@ -27,7 +27,7 @@ from gamification.renderers import JSONRenderer
 from gamification.services import api_key_create, api_key_revoke
 from scoring.api import TaskPointsView
 from strategies import services as strategy_services
-from tests.factories import GameFactory, RealmFactory, TaskFactory
+from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_ratio
 
 pytestmark = pytest.mark.django_db
 
@@ -402,27 +402,7 @@ def test_oversize_event_data_is_the_same_413(key_client, initial_calls, settings
 
 @pytest.fixture
 def ratio_task(realm):
-    program = {
-        "type": "program",
-        "rules": [
-            {
-                "type": "rule",
-                "when": {"type": "literal", "value": True},
-                "then": [
-                    {
-                        "type": "assign_points",
-                        "case_name": "Ratio",
-                        "value": {
-                            "type": "arith",
-                            "op": "/",
-                            "left": {"type": "literal", "value": 100},
-                            "right": {"type": "field", "path": "data.divisor"},
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    program = strategy_program_ratio()
     strategy = strategy_services.strategy_create(
         realm=realm, name="ratio", type="DSL_FULL", ast_json=program
     )

@@ -16,31 +16,10 @@ from scoring.engine import dsl_limits
 from scoring.errors import IdempotencyKeyReused, StrategyFailed, TaskClosed
 from scoring.services import award_points
 from scoring.strategy_types import ResolvedStrategy, StrategyKind
-from tests.factories import GameFactory, TaskFactory
+from tests.factories import GameFactory, TaskFactory, strategy_program_ratio
 
 pytestmark = pytest.mark.django_db
 
-RATIO = {
-    "type": "program",
-    "rules": [
-        {
-            "type": "rule",
-            "when": {"type": "literal", "value": True},
-            "then": [
-                {
-                    "type": "assign_points",
-                    "case_name": "Ratio",
-                    "value": {
-                        "type": "arith",
-                        "op": "/",
-                        "left": {"type": "literal", "value": 100},
-                        "right": {"type": "field", "path": "data.divisor"},
-                    },
-                }
-            ],
-        }
-    ],
-}
 CUSTOM_ID = custom_strategy_id(uuid.UUID("0190a8c4-0000-7000-8000-000000000001"))
 
 
@@ -67,7 +46,7 @@ def resolved():
             strategy_id=strategy_id,
             version="3",
             kind=StrategyKind.DSL_FULL,
-            program=compile_program(RATIO, limits=dsl_limits()),
+            program=compile_program(strategy_program_ratio(), limits=dsl_limits()),
         )
 
     previous = hooks.custom_strategy_resolver()
