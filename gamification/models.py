@@ -4,9 +4,11 @@ the webhooks that tell a realm's servers what happened."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.deletion import Collector
@@ -27,6 +29,15 @@ class Realm(models.Model):
         validators=[timezone_validate],
         help_text="IANA time zone (such as Europe/Paris) of the leaderboards' days, weeks and "
         "months. After a change, run manage.py leaderboards_rebuild.",
+    )
+    conversion_rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.000001"))],
+        help_text="Points per coin when a player converts points into coins; empty: "
+        "conversions are refused unless the game names a rate.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -102,6 +113,14 @@ class Game(models.Model):
     platform = models.CharField(max_length=100, blank=True, default="")
     strategy_id = models.CharField(max_length=100, default="default")
     params = models.JSONField(default=dict, blank=True)
+    conversion_rate = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.000001"))],
+        help_text="Points per coin of conversions that name this game; empty: the realm's.",
+    )
     api_key_used = models.ForeignKey(
         ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -237,6 +256,53 @@ class Award(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points:g} to {self.player_id} on {self.task_id}"
+
+
+class AwardReversal(models.Model):
+    """The compensation of one award: its points taken back everywhere they counted.
+
+    A row of its own rather than a negative award: the award table stays the record of what
+    was scored (strategies' recent-window counts, experiments and backtests read it as
+    events), and the one-to-one key makes a second reversal of an award impossible, also
+    when two race. Player, task, points and the award's time are copied so that the award
+    path can discount reversed awards from a window by an index range of this small table.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="award_reversals")
+    award = models.OneToOneField(Award, on_delete=models.CASCADE, related_name="reversal")
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="award_reversals", db_index=False
+    )
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="award_reversals", db_index=False
+    )
+    points = models.FloatField(help_text="The award's points, negated.")
+    award_created_at = models.DateTimeField()
+    reason = models.CharField(max_length=500)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reversed_by_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["player", "task", "award_created_at"], name="reversal_player_task_time"
+            ),
+            models.Index(fields=["task"], name="reversal_task"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reversal of {self.award_id}"
 
 
 class TaskStats(models.Model):
@@ -502,3 +568,103 @@ class LeaderboardEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_user_id}: {self.points:g} ({self.period} {self.period_start})"
+
+
+class Wallet(models.Model):
+    """A player's balances: points earned and not converted, and coins.
+
+    Changed only together with a ``LedgerEntry`` in the same transaction, so that each
+    balance is the sum of the player's entries. Points are NUMERIC with six decimals (an
+    award's float points rounded to a millionth as they enter): exact sums, in whatever order
+    concurrent awards add up.
+    """
+
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="wallets")
+    player = models.OneToOneField(Player, on_delete=models.CASCADE, related_name="wallet")
+    points_balance = models.DecimalField(max_digits=38, decimal_places=6, default=Decimal(0))
+    coins_balance = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["player__external_user_id"]
+
+    def __str__(self) -> str:
+        return f"{self.player_id}: {self.points_balance} points, {self.coins_balance} coins"
+
+
+class LedgerEntryKind(models.TextChoices):
+    AWARD = "award", "Award"
+    REVERSAL = "reversal", "Reversal of an award"
+    CONVERSION = "conversion", "Conversion of points into coins"
+    ADJUSTMENT = "adjustment", "Adjustment by an operator"
+
+
+class LedgerEntry(models.Model):
+    """One change of a wallet, never updated or deleted while its player exists.
+
+    ``award`` links the award an ``award`` or ``reversal`` entry comes from; it is no
+    database constraint, since an entry outlives its award (a deleted task takes its awards,
+    not the points its players earned), and no index, which would cost every award one more
+    B-tree insert. A conversion keeps its ``Idempotency-Key``, what it asked and its answer.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    # Found through the player's index; one more index on every award's entry for deleting
+    # a realm (rare, and its players go first) is not worth it.
+    realm = models.ForeignKey(
+        Realm, on_delete=models.CASCADE, related_name="ledger_entries", db_index=False
+    )
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="ledger_entries", db_index=False
+    )
+    kind = models.CharField(max_length=16, choices=LedgerEntryKind)
+    points = models.DecimalField(max_digits=38, decimal_places=6, default=Decimal(0))
+    coins = models.BigIntegerField(default=0)
+    award = models.ForeignKey(
+        Award,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=500, blank=True, default="")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor_key = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request = models.JSONField(null=True, blank=True, help_text="What a conversion asked.")
+    response_body = models.TextField(
+        null=True, blank=True, help_text="The JSON a conversion answered, replayed for retries."
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["realm", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="ledger_idempotency_key_unique_per_realm",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="conversion") | (Q(points__lt=0) & Q(coins__gt=0)),
+                name="ledger_conversion_spends_points_for_coins",
+            ),
+        ]
+        indexes = [
+            # A wallet's ledger, newest first: a page is one index range.
+            models.Index(fields=["player", "-created_at", "-id"], name="ledger_player_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points} points, {self.coins} coins"

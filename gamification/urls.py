@@ -7,9 +7,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gamification import api as core_api
 from gamification.health import healthz, metrics, readyz
+from gamification.wallet import api as wallet_api
 
 G = "api/v1/games/<str:external_game_id>"
 T = f"{G}/tasks/<str:external_task_id>"
+W = "api/v1/players/<str:external_user_id>/wallet"
 
 api_v1 = [
     path("api/v1/games", core_api.GameListCreateView.as_view(), name="game-list"),
@@ -24,6 +26,9 @@ api_v1 = [
         core_api.PlayerPointsView.as_view(),
         name="player-points",
     ),
+    path(f"{W}", wallet_api.WalletView.as_view(), name="wallet"),
+    path(f"{W}/ledger", wallet_api.LedgerView.as_view(), name="wallet-ledger"),
+    path(f"{W}/convert", wallet_api.ConversionView.as_view(), name="wallet-convert"),
     path("api/v1/webhooks", core_api.WebhookListCreateView.as_view(), name="webhook-list"),
     path(
         "api/v1/webhooks/<str:webhook_id>",

@@ -170,7 +170,8 @@ def event_history_load(
         params += [task_id, adapt(now - timedelta(seconds=seconds))]
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.event_history(len(windows)), [*params, task_id, realm_id, external_user_id]
+            sql.event_history(len(windows), connection.vendor),
+            [*params, task_id, realm_id, external_user_id],
         )
         row = cursor.fetchone()
     stats = event_stats_parse(row, windows)

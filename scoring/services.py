@@ -25,6 +25,8 @@ from gamification.parsers import event_data_check
 from gamification.selectors import task_for_award_update
 from gamification.sql import read_one
 from gamification.strategy_ids import strategy_id_is_custom
+from gamification.wallet.services import wallet_award_record
+from gamification.wallet.sql import wallet_change_params
 from gamification.webhooks import (
     WebhookEvent,
     award_created_data,
@@ -92,7 +94,13 @@ def _award_store_postgres(award: Award, change: EntryChange, webhook: WebhookEve
     only write is this statement, so it needs no explicit transaction. ``webhook`` adds the
     award's outbox rows to the same statement.
     """
-    params = [*sql.award_insert_params(award), *change.award_write_params()]
+    params = [
+        *sql.award_insert_params(award),
+        *change.award_write_params(),
+        *wallet_change_params(
+            award_id=award.id, realm_id=award.realm_id, actor_key_id=award.api_key_used_id
+        ),
+    ]
     if webhook is not None:
         params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)
     with connection.cursor() as cursor:
@@ -121,6 +129,7 @@ def _award_store(
             now=award.created_at,
         )
         leaderboard_entries_change(change=change, player_id=award.player_id)
+        wallet_award_record(award=award, actor_key_id=award.api_key_used_id)
         if webhook is not None:
             webhook_event_store(realm_id=award.realm_id, event=webhook)
     return None
@@ -146,6 +155,9 @@ def _award_store_new_player_postgres(
         connection.ops.adapt_datetimefield_value(award.created_at),
         *sql.award_insert_params_without_player(award),
         *change.award_write_params(),
+        *wallet_change_params(
+            award_id=award.id, realm_id=award.realm_id, actor_key_id=award.api_key_used_id
+        ),
     ]
     if webhook is not None:
         params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)

@@ -16,6 +16,7 @@ from gamification.leaderboards.sql import TRANSACTION_ID, award_entry_ctes
 from gamification.models import (
     Award,
     Game,
+    LedgerEntryKind,
     Player,
     PlayerTaskStats,
     Task,
@@ -27,6 +28,8 @@ from gamification.models import (
 )
 from gamification.sql import column as _column
 from gamification.sql import concrete_field
+from gamification.wallet.sql import wallet_change_ctes
+from scoring.reversal_sql import recent_count
 
 if TYPE_CHECKING:
     from gamification.webhooks import WebhookEvent
@@ -137,7 +140,8 @@ def award_store_postgres(webhooks: bool = False) -> str:
     and its leaderboard entries; it answers its transaction's id.
 
     Its parameters are ``award_insert_params(award)``, then the entry change's
-    (``EntryChange.award_write_params()``), then with ``webhooks`` those of
+    (``EntryChange.award_write_params()``), then the wallet's (``wallet_change_params``),
+    then with ``webhooks`` those of
     ``webhook_outbox_params`` (the award's ``award.created`` for its realm's endpoints).
     """
     columns = award_insert_columns()
@@ -157,29 +161,26 @@ def award_store_postgres(webhooks: bool = False) -> str:
         f"RETURNING {player}, {task}, {points}, {created_at}), "
         f"player_stats AS ({player_stats} RETURNING 1), "
         f"{award_entry_ctes('inserted')}"
+        f"{wallet_change_ctes('inserted', LedgerEntryKind.AWARD)}"
         f"{webhook_outbox_cte('inserted') if webhooks else ''} "
         f"{task_stats} RETURNING {TRANSACTION_ID}"
     )
 
 
 @cache
-def event_history(window_count: int) -> str:
+def event_history(window_count: int, vendor: str = "postgresql") -> str:
     """Return the read of a player, the task's and the player's stats, and recent counts.
 
     Parameters: (task_id, window start) per recent window, then task_id, realm_id and
     external_user_id of the event. Answers one row: player id, task count/first/last, player
     count/first/last/previous, then one count per window.
     """
-    award = _table(Award)
-    a_player, a_task = _column(Award, "player"), _column(Award, "task")
-    a_created = _column(Award, "created_at")
     p_id, p_realm = _column(Player, "id"), _column(Player, "realm")
     p_user = _column(Player, "external_user_id")
     ts_task, ps_task = _column(TaskStats, "task"), _column(PlayerTaskStats, "task")
     ps_player = _column(PlayerTaskStats, "player")
     recent_columns = "".join(
-        f", (SELECT COUNT(*) FROM {award} a WHERE a.{a_player} = p.{p_id} "
-        f"AND a.{a_task} = %s AND a.{a_created} > %s)"
+        f", {recent_count(player=f'p.{p_id}', task=None, vendor=vendor)}"
         for _ in range(window_count)
     )
     ts = [_column(TaskStats, name) for name in ("award_count", "first_award_at", "last_award_at")]
@@ -208,8 +209,8 @@ def award_store_new_player_postgres(webhooks: bool = False) -> str:
 
     Parameters: realm id, external user id and created_at of the player, then
     ``award_insert_params(award)`` without the player id, then the entry change's
-    (``EntryChange.award_write_params()``), then with ``webhooks`` those of
-    ``webhook_outbox_params``. When the player already exists
+    (``EntryChange.award_write_params()``), then the wallet's (``wallet_change_params``), then
+    with ``webhooks`` those of ``webhook_outbox_params``. When the player already exists
     (another request created it since the read), nothing is written and no row is answered:
     ON CONFLICT DO NOTHING returns no id, and a DO UPDATE would add a dead row to every award.
     """
@@ -242,6 +243,7 @@ def award_store_new_player_postgres(webhooks: bool = False) -> str:
         f"RETURNING {a_player}, {task}, {points}, {created_at}), "
         f"player_stats AS ({player_stats} RETURNING 1), "
         f"{award_entry_ctes('inserted')}"
+        f"{wallet_change_ctes('inserted', LedgerEntryKind.AWARD)}"
         f"{webhook_outbox_cte('inserted') if webhooks else ''} "
         f"{task_stats} RETURNING {TRANSACTION_ID}"
     )
@@ -297,7 +299,7 @@ def award_read(
     t_external, t_strategy = _column(Task, "external_task_id"), _column(Task, "strategy_id")
     t_status = _column(Task, "status")
     a_player, a_task = _column(Award, "player"), _column(Award, "task")
-    a_created, a_realm = _column(Award, "created_at"), _column(Award, "realm")
+    a_realm = _column(Award, "realm")
     a_key, a_body = _column(Award, "idempotency_key"), _column(Award, "response_body")
     p_id, p_realm = _column(Player, "id"), _column(Player, "realm")
     p_user = _column(Player, "external_user_id")
@@ -309,8 +311,7 @@ def award_read(
         for name in ("award_count", "first_award_at", "last_award_at", "previous_award_at")
     ]
     recent_columns = "".join(
-        f", (SELECT COUNT(*) FROM {award} a WHERE a.{a_player} = p.{p_id} "
-        f"AND a.{a_task} = t.{t_id} AND a.{a_created} > %s)"
+        f", {recent_count(player=f'p.{p_id}', task=f't.{t_id}', vendor=vendor)}"
         for _ in range(window_count)
     )
     replay_columns = (

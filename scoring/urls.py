@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scoring import api
+from scoring import api, reversal_api
 
 urlpatterns = [
     path(
@@ -14,6 +14,11 @@ urlpatterns = [
         "api/v1/games/<str:external_game_id>/points/batch",
         api.GameBatchPointsView.as_view(),
         name="game-points-batch",
+    ),
+    path(
+        "api/v1/awards/<str:award_id>/reverse",
+        reversal_api.AwardReverseView.as_view(),
+        name="award-reverse",
     ),
     path("api/v1/strategies", api.BuiltinStrategyListView.as_view(), name="strategy-list"),
 ]

@@ -169,7 +169,7 @@ def _entries_rebuild_in_python(*, game: Game, timezone: str) -> tuple[int, int]:
     one transaction at a time, so no award interleaves)."""
     totals: dict[tuple[int | None, str, date, int], list[Any]] = defaultdict(lambda: ["", 0.0, 0])
     awards = (
-        Award.objects.filter(task__game=game)
+        Award.objects.filter(task__game=game, reversal__isnull=True)
         .order_by("created_at", "id")
         .values_list("task_id", "player_id", "player__external_user_id", "points", "created_at")
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from gamification.leaderboards.periods import ALL_TIME_START, LeaderboardPeriod
-from gamification.models import Award, LeaderboardEntry, Player, Task
+from gamification.models import Award, AwardReversal, LeaderboardEntry, Player, Task
 from gamification.sql import column
 
 #: What an entry source yields per award: its boards, its player, and what it adds.
@@ -143,7 +143,8 @@ TRANSACTION_ID = "CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
 def entries_rebuild_postgres() -> str:
     """Return the statement that sets a game's entries to what its awards add up to.
 
-    Parameters: the realm's time zone, then the game id four times. It corrects each entry by the
+    Reversed awards count on no board. Parameters: the realm's time zone, then the game id
+    four times. It corrects each entry by the
     difference between the awards and the entry, both as of the statement's snapshot; the
     correction is added to the row as it is when written (an award committed meanwhile
     keeps its share), so it is safe while awards arrive. Answers how many entries backed by
@@ -151,6 +152,8 @@ def entries_rebuild_postgres() -> str:
     for the caller to delete.
     """
     e, a, t, p = _table(), Award._meta.db_table, Task._meta.db_table, Player._meta.db_table
+    r, r_award = AwardReversal._meta.db_table, column(AwardReversal, "award")
+    a_id = column(Award, "id")
     c = {name: column(LeaderboardEntry, name) for name in _INSERTED}
     a_task, a_player = column(Award, "task"), column(Award, "player")
     a_points, a_created = column(Award, "points"), column(Award, "created_at")
@@ -217,6 +220,7 @@ def entries_rebuild_postgres() -> str:
         f"CAST(a.{a_created} AT TIME ZONE %s AS DATE) AS day, "
         f"SUM(a.{a_points}) AS points, COUNT(*) AS awards "
         f"FROM {a} a WHERE a.{a_task} IN (SELECT {t_id} FROM {t} WHERE {t_game} = %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {r} r WHERE r.{r_award} = a.{a_id}) "
         "GROUP BY 1, 2, 3), "
         "daily AS (SELECT task_id, player_id, day, "
         "CAST(date_trunc('week', CAST(day AS TIMESTAMP)) AS DATE) AS week, "

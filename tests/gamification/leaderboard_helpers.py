@@ -52,10 +52,13 @@ Key = tuple[int | None, str, date, str]
 
 def boards_from_awards(game: Game) -> dict[Key, tuple[float, int]]:
     """Every entry of ``game`` as the award ledger adds it up, in the realm's time zone:
-    {(task id or None, period, period start, external user id): (points, awards)}."""
+    {(task id or None, period, period start, external user id): (points, awards)}.
+
+    Reversed awards count on no board."""
     zone = Realm.objects.get(pk=game.realm_id).timezone
     totals: dict[Key, list[float]] = defaultdict(lambda: [0.0, 0])
-    for task_id, user, points, at in Award.objects.filter(task__game=game).values_list(
+    awards = Award.objects.filter(task__game=game, reversal__isnull=True)
+    for task_id, user, points, at in awards.values_list(
         "task_id", "player__external_user_id", "points", "created_at"
     ):
         starts = period_starts(timezone=zone, at=at)

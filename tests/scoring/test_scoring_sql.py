@@ -98,17 +98,36 @@ TASK_STATS_ONE_AWARD_SQLITE = (
     "MAX(gamification_taskstats.last_award_at, excluded.last_award_at)"
 )
 
+#: A recent-window count: the player's awards on the task in the window less those reversed.
+RECENT_WINDOW = (
+    "(SELECT (SELECT COUNT(*) FROM gamification_award a WHERE a.player_id = p.id AND "
+    "a.task_id = w.task_id AND a.created_at > w.since) - (SELECT COUNT(*) FROM "
+    "gamification_awardreversal r WHERE r.player_id = p.id AND r.task_id = w.task_id AND "
+    "r.award_created_at > w.since) FROM (SELECT CAST(%s AS BIGINT) AS task_id, "
+    "CAST(%s AS TIMESTAMP WITH TIME ZONE) AS since) w)"
+)
 EVENT_HISTORY_TWO_WINDOWS = (
     "SELECT p.id, ts.award_count, ts.first_award_at, ts.last_award_at, ps.award_count, "
-    "ps.first_award_at, ps.last_award_at, ps.previous_award_at, (SELECT COUNT(*) FROM "
-    "gamification_award a WHERE a.player_id = p.id AND a.task_id = %s AND a.created_at > "
-    "%s), (SELECT COUNT(*) FROM gamification_award a WHERE a.player_id = p.id AND "
-    "a.task_id = %s AND a.created_at > %s) FROM (SELECT CAST(%s AS BIGINT) AS task_id, "
+    f"ps.first_award_at, ps.last_award_at, ps.previous_award_at, {RECENT_WINDOW}, "
+    f"{RECENT_WINDOW} FROM (SELECT CAST(%s AS BIGINT) AS task_id, "
     "CAST(%s AS BIGINT) AS realm_id, CAST(%s AS VARCHAR(255)) AS external_user_id) AS "
     "event LEFT JOIN gamification_player p ON p.realm_id = event.realm_id AND "
     "p.external_user_id = event.external_user_id LEFT JOIN gamification_taskstats ts ON "
     "ts.task_id = event.task_id LEFT JOIN gamification_playertaskstats ps ON ps.task_id = "
     "event.task_id AND ps.player_id = p.id"
+)
+#: The award's ledger entry and wallet upsert.
+WALLET_CTES = (
+    ", wallet_ledger AS (INSERT INTO gamification_ledgerentry (id, realm_id, player_id, kind, "
+    "points, coins, award_id, reason, created_at, actor_user_id, actor_key_id) SELECT %s, "
+    "CAST(%s AS BIGINT), src.player_id, 'award', ROUND(CAST(src.points AS NUMERIC(38, 6)), 6), "
+    "0, %s, %s, src.created_at, %s, %s FROM inserted src RETURNING 1), wallet_balance AS "
+    "(INSERT INTO gamification_wallet (realm_id, player_id, points_balance, coins_balance, "
+    "updated_at) SELECT CAST(%s AS BIGINT), src.player_id, ROUND(CAST(src.points AS "
+    "NUMERIC(38, 6)), 6), 0, src.created_at FROM inserted src ON CONFLICT (player_id) DO "
+    "UPDATE SET points_balance = gamification_wallet.points_balance + "
+    "excluded.points_balance, updated_at = GREATEST(gamification_wallet.updated_at, "
+    "excluded.updated_at) RETURNING 1)"
 )
 
 
@@ -152,14 +171,16 @@ def test_the_award_insert_params_follow_its_columns():
         award.created_at,
         "candidate",
     ]
-    # Then the game id, the external user id and the starts of the day, week and month.
-    assert sql.award_store_postgres().count("%s") == len(sql.award_insert_columns()) + 5
+    # Then the game id, the external user id and the starts of the day, week and month, then
+    # the wallet's: the entry's id, realm, award, reason, actor user and key, the realm again.
+    assert sql.award_store_postgres().count("%s") == len(sql.award_insert_columns()) + 5 + 7
 
 
 def test_the_award_write_is_the_statement_of_old_with_the_leaderboard_entries():
     stats, task_stats = AWARD_STORE_POSTGRES.split(" INSERT INTO gamification_taskstats ")
     assert sql.award_store_postgres() == (
-        f"{stats}, {LEADERBOARD_CTES} INSERT INTO gamification_taskstats {task_stats} "
+        f"{stats}, {LEADERBOARD_CTES}{WALLET_CTES} INSERT INTO gamification_taskstats "
+        f"{task_stats} "
         "RETURNING CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
     )
 
@@ -182,10 +203,7 @@ def test_the_stats_upserts_are_the_statements_of_old_on_both_backends():
 
 def test_the_event_history_read_is_the_statement_of_old():
     assert sql.event_history(2) == EVENT_HISTORY_TWO_WINDOWS
-    window = (
-        ", (SELECT COUNT(*) FROM gamification_award a WHERE a.player_id = p.id "
-        "AND a.task_id = %s AND a.created_at > %s)"
-    )
+    window = f", {RECENT_WINDOW}"
     assert sql.event_history(0) == EVENT_HISTORY_TWO_WINDOWS.replace(window, "")
 
 

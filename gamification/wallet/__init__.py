@@ -1,0 +1,1 @@
+"""Players' wallets: points and coins balances kept by an append-only ledger."""
