@@ -38,6 +38,7 @@ from gamification.access import (
     user_sees_every_realm,
 )
 from gamification.admin_realms import MissingIsNotFoundAdmin, RealmScopedAdmin, ScopedRealmFilter
+from gamification.admin_wallet import AwardReverseMixin
 from gamification.errors import DomainError
 from gamification.leaderboards.periods import LeaderboardPeriod
 from gamification.leaderboards.selectors import leaderboard_read
@@ -470,8 +471,9 @@ class PlayerAdmin(RealmScopedAdmin):
 
 
 @admin.register(Award)
-class AwardAdmin(RealmScopedAdmin):
-    """Awards are an append-only ledger: readable here, written only by the scoring API."""
+class AwardAdmin(AwardReverseMixin, RealmScopedAdmin):
+    """Awards are an append-only ledger: readable here, written only by the scoring API, and
+    reversed (never changed) by operators."""
 
     view_capability = Capability.OPERATE
     change_capability = Capability.OPERATE

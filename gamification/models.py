@@ -240,6 +240,7 @@ class Award(models.Model):
                 name="award_idempotency_key_unique_per_realm",
             )
         ]
+        permissions = [("reverse_award", "Can reverse an award")]
         indexes = [
             # Recent-window counts (user.recent_measurements_count, constant_effort) are
             # range scans over one player's awards on one task.
@@ -587,9 +588,10 @@ class Wallet(models.Model):
 
     class Meta:
         ordering = ["player__external_user_id"]
+        permissions = [("adjust_wallet", "Can post an adjustment to a wallet")]
 
     def __str__(self) -> str:
-        return f"{self.player_id}: {self.points_balance} points, {self.coins_balance} coins"
+        return f"wallet of {self.player}"
 
 
 class LedgerEntryKind(models.TextChoices):

@@ -23,6 +23,8 @@ class ScoringConfig(AppConfig):
     name = "scoring"
 
     def ready(self) -> None:
-        from gamification.hooks import strategy_exists_register
+        from gamification.hooks import award_reverser_register, strategy_exists_register
+        from scoring.reversals import award_reverse
 
         strategy_exists_register(kind="builtin", check=builtin_strategy_exists)
+        award_reverser_register(reverser=award_reverse)

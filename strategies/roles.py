@@ -48,6 +48,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "gamification.view_webhookmessage",
         "gamification.view_webhookattempt",
         "gamification.redeliver_webhookmessage",
+        "gamification.view_wallet",
+        "gamification.view_ledgerentry",
+        "gamification.view_awardreversal",
+        "gamification.adjust_wallet",
+        "gamification.reverse_award",
         # Defined by the observability app; granted once that model exists.
         "observability.view_strategyexecutionlog",
         "observability.view_executionlogdeadletter",

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gamification.auth import request_api_key, request_realm
+from gamification.models import LedgerEntry
 from gamification.selectors import player_get
 from gamification.wallet.selectors import ledger_entries, wallet_read
 from gamification.wallet.serializers import (
@@ -45,6 +46,7 @@ class WalletView(generics.GenericAPIView):
 @extend_schema(tags=WALLET_TAG)
 class LedgerView(generics.ListAPIView):
     serializer_class = LedgerEntrySerializer
+    queryset = LedgerEntry.objects.none()  # for the schema; get_queryset scopes to the player
 
     @extend_schema(
         summary="A player's ledger, newest first",

@@ -12,7 +12,9 @@ from gamification.wallet.render import ledger_entry_json, points_json, rate_json
 from gamification.wallet.selectors import WalletView
 
 
-class ActorSerializer(serializers.Serializer):
+class LedgerActorSerializer(serializers.Serializer):
+    """Who made an entry: a staff user (adjustments, reversals in the admin) or an API key."""
+
     type = serializers.ChoiceField(choices=["user", "apiKey"])
     name = serializers.CharField()
     prefix = serializers.CharField(required=False)
@@ -29,7 +31,7 @@ class LedgerEntrySerializer(serializers.Serializer):
         allow_null=True, help_text="The award an award or reversal entry comes from."
     )
     reason = serializers.CharField(allow_blank=True)
-    actor = ActorSerializer(allow_null=True)
+    actor = LedgerActorSerializer(allow_null=True)
     createdAt = serializers.DateTimeField()
 
     def to_representation(self, instance: LedgerEntry) -> dict[str, Any]:
