@@ -154,7 +154,6 @@ class LedgerEntryAdmin(_ReadOnly):
     list_filter = [ScopedRealmFilter, "kind"]
     list_select_related = ["player", "actor_user", "actor_key"]
     search_fields = ["player__external_user_id", "idempotency_key"]
-    raw_id_fields = ["player"]
     readonly_fields = (
         "realm",
         "player",

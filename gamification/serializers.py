@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -22,12 +23,30 @@ class GameSerializer(serializers.ModelSerializer):
     platform = serializers.CharField(max_length=100, required=False, allow_blank=True)
     strategyId = serializers.CharField(source="strategy_id", max_length=100, required=False)
     params = serializers.JSONField(required=False)
+    conversionRate = serializers.DecimalField(
+        source="conversion_rate",
+        max_digits=18,
+        decimal_places=6,
+        min_value=Decimal("0.000001"),
+        required=False,
+        allow_null=True,
+        coerce_to_string=False,
+        help_text="Points per coin of wallet conversions that name this game; null: the realm's.",
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Game
-        fields = ["externalGameId", "platform", "strategyId", "params", "createdAt", "updatedAt"]
+        fields = [
+            "externalGameId",
+            "platform",
+            "strategyId",
+            "params",
+            "conversionRate",
+            "createdAt",
+            "updatedAt",
+        ]
 
     def validate_params(self, value: object) -> object:
         if not isinstance(value, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -99,6 +100,7 @@ def game_create(
     platform: str = "",
     strategy_id: str = "default",
     params: Mapping[str, Any] | None = None,
+    conversion_rate: Decimal | None = None,
 ) -> Game:
     strategy_id_check(realm=realm, strategy_id=strategy_id)
     try:
@@ -109,6 +111,7 @@ def game_create(
                 platform=platform,
                 strategy_id=strategy_id,
                 params=dict(params or {}),
+                conversion_rate=conversion_rate,
                 api_key_used=api_key,
             )
     except IntegrityError:

@@ -234,3 +234,28 @@ def test_an_idempotency_key_is_per_realm(api, other_api, realm):
     )
 
     assert replay.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("task")
+def test_a_games_rate_is_set_through_the_games_api(api):
+    _award(api, "alice", 30)
+
+    created = api.post(
+        "/api/v1/games", {"externalGameId": "shop", "conversionRate": 7.5}, format="json"
+    )
+    convert = api.post(
+        CONVERT.format("alice"), {"points": 15, "externalGameId": "shop"}, format="json"
+    )
+    cleared = api.patch("/api/v1/games/shop", {"conversionRate": None}, format="json")
+    refused = api.patch("/api/v1/games/shop", {"conversionRate": 0}, format="json")
+
+    assert created.status_code == 201
+    assert created.json()["conversionRate"] == 7.5
+    assert convert.json()["entry"]["coins"] == 2
+    assert cleared.json()["conversionRate"] is None
+    assert refused.status_code == 400
+    after = api.post(
+        CONVERT.format("alice"), {"points": 5, "externalGameId": "shop"}, format="json"
+    )
+    assert after.json()["code"] == "CONVERSION_RATE_NOT_SET"
