@@ -141,8 +141,8 @@ def award_store_postgres(webhooks: bool = False) -> str:
 
     Its parameters are ``award_insert_params(award)``, then the entry change's
     (``EntryChange.award_write_params()``), then the wallet's (``wallet_change_params``),
-    then with ``webhooks`` those of
-    ``webhook_outbox_params`` (the award's ``award.created`` for its realm's endpoints).
+    then with ``webhooks`` those of ``webhook_outbox_params`` (the award's ``award.created``
+    for its realm's endpoints).
     """
     columns = award_insert_columns()
     placeholders = [

@@ -144,12 +144,11 @@ def entries_rebuild_postgres() -> str:
     """Return the statement that sets a game's entries to what its awards add up to.
 
     Reversed awards count on no board. Parameters: the realm's time zone, then the game id
-    four times. It corrects each entry by the
-    difference between the awards and the entry, both as of the statement's snapshot; the
-    correction is added to the row as it is when written (an award committed meanwhile
-    keeps its share), so it is safe while awards arrive. Answers how many entries backed by
-    awards it corrected; entries no award backs are left with zero awards and zero points,
-    for the caller to delete.
+    four times. It corrects each entry by the difference between the awards and the entry,
+    both as of the statement's snapshot; the correction is added to the row as it is when
+    written (an award committed meanwhile keeps its share), so it is safe while awards
+    arrive. Answers how many entries backed by awards it corrected; entries no award backs
+    are left with zero awards and zero points, for the caller to delete.
     """
     e, a, t, p = _table(), Award._meta.db_table, Task._meta.db_table, Player._meta.db_table
     r, r_award = AwardReversal._meta.db_table, column(AwardReversal, "award")

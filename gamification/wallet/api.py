@@ -30,17 +30,25 @@ _NOT_FOUND = OpenApiResponse(description="PLAYER_NOT_FOUND (also another realm's
 @extend_schema(tags=WALLET_TAG)
 class WalletView(generics.GenericAPIView):
     serializer_class = WalletSerializer
+    queryset = LedgerEntry.objects.none()  # for the schema; the page is the player's ledger
 
     @extend_schema(
         summary="A player's wallet",
         description="Points and coins balances, the realm's conversion rate (points per "
-        "coin) and the latest ledger entries, newest first; the whole ledger is paginated "
-        "under .../wallet/ledger.",
+        "coin), the latest ledger entries and a page of the ledger (?page=&pageSize=), "
+        "newest first; .../wallet/ledger pages through it alone, and filters by kind.",
+        parameters=[
+            OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY),
+            OpenApiParameter("pageSize", OpenApiTypes.INT, OpenApiParameter.QUERY),
+        ],
         responses={200: WalletSerializer, 404: _NOT_FOUND},
     )
     def get(self, request: Request, external_user_id: str) -> Response:
         player = player_get(realm=request_realm(request), external_user_id=external_user_id)
-        return Response(WalletSerializer(wallet_read(player=player)).data)
+        body = WalletSerializer(wallet_read(player=player)).data
+        page = self.paginate_queryset(ledger_entries(player=player))
+        ledger = self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
+        return Response({**body, "ledger": ledger.data})
 
 
 @extend_schema(tags=WALLET_TAG)

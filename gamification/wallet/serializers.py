@@ -38,6 +38,13 @@ class LedgerEntrySerializer(serializers.Serializer):
         return ledger_entry_json(instance)
 
 
+class LedgerPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LedgerEntrySerializer(many=True)
+
+
 class WalletSerializer(serializers.Serializer):
     externalUserId = serializers.CharField()
     pointsBalance = serializers.FloatField()
@@ -47,6 +54,7 @@ class WalletSerializer(serializers.Serializer):
     )
     updatedAt = serializers.DateTimeField(allow_null=True)
     latestEntries = LedgerEntrySerializer(many=True)
+    ledger = LedgerPageSerializer(help_text="A page of the ledger, newest first.")
 
     def to_representation(self, instance: WalletView) -> dict[str, Any]:
         return {

@@ -87,12 +87,16 @@ def test_the_ledger_is_paginated_newest_first_and_filters_by_kind(api, realm):
 
     page = api.get(WALLET.format("alice") + "/ledger?pageSize=2").json()
     second = api.get(WALLET.format("alice") + "/ledger?pageSize=2&page=2").json()
+    in_wallet = api.get(WALLET.format("alice") + "?pageSize=2&page=2").json()
     conversions = api.get(WALLET.format("alice") + "/ledger?kind=conversion").json()
 
     assert page["count"] == 6
     assert [entry["kind"] for entry in page["results"]] == ["conversion", "award"]
     assert [entry["points"] for entry in page["results"]] == [-3, 5]
     assert [entry["points"] for entry in second["results"]] == [4, 3]
+    assert in_wallet["ledger"]["results"] == second["results"]
+    assert in_wallet["ledger"]["count"] == 6
+    assert len(in_wallet["latestEntries"]) == 6
     assert [(e["points"], e["coins"]) for e in conversions["results"]] == [(-3, 3)]
     bad = api.get(WALLET.format("alice") + "/ledger?kind=gift")
     assert bad.status_code == 400
