@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gamification import api as core_api
+from gamification.achievements import api as achievements_api
 from gamification.health import healthz, metrics, readyz
 
 G = "api/v1/games/<str:external_game_id>"
@@ -23,6 +24,13 @@ api_v1 = [
         f"{G}/players/<str:external_user_id>/points",
         core_api.PlayerPointsView.as_view(),
         name="player-points",
+    ),
+    path(f"{G}/levels", achievements_api.GameLevelsView.as_view(), name="game-levels"),
+    path(f"{G}/badges", achievements_api.BadgeListCreateView.as_view(), name="game-badges"),
+    path(
+        f"{G}/players/<str:external_user_id>",
+        achievements_api.PlayerProfileView.as_view(),
+        name="player-profile",
     ),
     path("api/v1/webhooks", core_api.WebhookListCreateView.as_view(), name="webhook-list"),
     path(

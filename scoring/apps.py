@@ -23,6 +23,8 @@ class ScoringConfig(AppConfig):
     name = "scoring"
 
     def ready(self) -> None:
-        from gamification.hooks import strategy_exists_register
+        from gamification.hooks import badge_condition_compiler_register, strategy_exists_register
+        from scoring.conditions import badge_condition_compile
 
         strategy_exists_register(kind="builtin", check=builtin_strategy_exists)
+        badge_condition_compiler_register(badge_condition_compile)

@@ -1,0 +1,251 @@
+"""The raw SQL of achievements in the award's read and write, names read from the models.
+
+The award read (``scoring.sql.award_read``) takes ``read_columns``/``read_join`` as they are
+and names its game ``g``, its player ``p`` and its event ``event``; the award write takes
+``write_ctes`` over its CTE of the inserted award (player, task, points, created_at).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from gamification.leaderboards.periods import ALL_TIME_START, LeaderboardPeriod
+from gamification.models import (
+    Award,
+    Game,
+    LeaderboardEntry,
+    PlayerBadge,
+    PlayerGameStats,
+    PlayerTaskStats,
+    Task,
+    WebhookEndpoint,
+    WebhookEventType,
+    WebhookMessage,
+    WebhookMessageStatus,
+)
+from gamification.sql import column
+
+
+@dataclass(frozen=True, slots=True)
+class ReadShape:
+    """What the award read asks about a game's achievements (a statement per shape)."""
+
+    defined: bool = False
+    streak: bool = False
+    held_badges: bool = False
+    task_count: int = 0
+    badge_webhooks: bool = False
+    level_webhooks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WriteShape:
+    """What the award write adds: the streak upsert, badge grants and their outbox rows."""
+
+    streak: bool = False
+    badges: int = 0
+    badge_webhooks: bool = False
+    level_webhook: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.streak or self.badges or self.level_webhook)
+
+
+def _subscribed(event_type: str, vendor: str) -> str:
+    endpoint = WebhookEndpoint._meta.db_table
+    realm, events = column(WebhookEndpoint, "realm"), column(WebhookEndpoint, "events")
+    if vendor == "postgresql":
+        return (
+            f"EXISTS (SELECT 1 FROM {endpoint} we WHERE we.{realm} = event.realm_id "
+            f"AND we.{events} @> '{json.dumps([event_type])}'::jsonb)"
+        )
+    return (
+        f"EXISTS (SELECT 1 FROM {endpoint} we, json_each(we.{events}) subscribed "
+        f"WHERE we.{realm} = event.realm_id AND subscribed.value = '{event_type}')"
+    )
+
+
+@cache
+def read_columns(shape: ReadShape, vendor: str) -> tuple[str, ...]:
+    """Return the read's columns: the game's version, then what ``shape`` asks, in order:
+    points and awards in the game, the streak row's three, the held badge ids, one award
+    count per task, whether ``badge.earned`` and ``level.reached`` are listened to."""
+    columns = [f"g.{column(Game, 'achievements_version')}"]
+    if not shape.defined:
+        return tuple(columns)
+    columns += [
+        f"ach_e.{column(LeaderboardEntry, 'points')}",
+        f"ach_e.{column(LeaderboardEntry, 'awards')}",
+    ]
+    if shape.streak:
+        columns += [
+            f"ach_s.{column(PlayerGameStats, name)}"
+            for name in ("current_streak", "longest_streak", "streak_period_start")
+        ]
+    if shape.held_badges:
+        pb = PlayerBadge._meta.db_table
+        badge, player = column(PlayerBadge, "badge"), column(PlayerBadge, "player")
+        game, once = column(PlayerBadge, "game"), column(PlayerBadge, "once")
+        where = f"FROM {pb} pb WHERE pb.{player} = p.id AND pb.{game} = g.id AND pb.{once}"
+        if vendor == "postgresql":
+            columns.append(f"ARRAY(SELECT pb.{badge} {where})")
+        else:
+            columns.append(f"(SELECT group_concat(pb.{badge}) {where})")
+    count = column(PlayerTaskStats, "award_count")
+    columns += [f"ach_k{i}.{count}" for i in range(shape.task_count)]
+    if shape.badge_webhooks:
+        columns.append(_subscribed(WebhookEventType.BADGE_EARNED, vendor))
+    if shape.level_webhooks:
+        columns.append(_subscribed(WebhookEventType.LEVEL_REACHED, vendor))
+    return tuple(columns)
+
+
+@cache
+def read_join(shape: ReadShape, vendor: str) -> str:
+    """Return the read's joins for ``shape``; parameters: one external task id per task."""
+    if not shape.defined:
+        return ""
+    e = LeaderboardEntry._meta.db_table
+    c = {
+        name: column(LeaderboardEntry, name)
+        for name in ("game", "task", "period", "period_start", "player")
+    }
+    start = f"'{ALL_TIME_START.isoformat()}'"
+    if vendor == "postgresql":
+        start = f"DATE {start}"
+    joins = [
+        f"LEFT JOIN {e} ach_e ON ach_e.{c['game']} = g.id AND ach_e.{c['task']} IS NULL "
+        f"AND ach_e.{c['period']} = '{LeaderboardPeriod.ALL}' "
+        f"AND ach_e.{c['period_start']} = {start} AND ach_e.{c['player']} = p.id"
+    ]
+    if shape.streak:
+        s = PlayerGameStats._meta.db_table
+        joins.append(
+            f"LEFT JOIN {s} ach_s ON ach_s.{column(PlayerGameStats, 'game')} = g.id "
+            f"AND ach_s.{column(PlayerGameStats, 'player')} = p.id"
+        )
+    t, ps = Task._meta.db_table, PlayerTaskStats._meta.db_table
+    for i in range(shape.task_count):
+        joins.append(
+            f"LEFT JOIN {t} ach_t{i} ON ach_t{i}.{column(Task, 'game')} = g.id "
+            f"AND ach_t{i}.{column(Task, 'external_task_id')} = %s "
+            f"LEFT JOIN {ps} ach_k{i} ON ach_k{i}.{column(PlayerTaskStats, 'task')} = "
+            f"ach_t{i}.{column(Task, 'id')} AND ach_k{i}.{column(PlayerTaskStats, 'player')} = p.id"
+        )
+    return " ".join(joins)
+
+
+@cache
+def streak_upsert(source: str, vendor: str) -> str:
+    """Return the upsert of the player's streak row from ``source`` (rows of player_id).
+
+    Parameters: game id, the award's period start, then the start of the period before it,
+    twice.
+
+    Under the row's lock: the same period keeps the streak, the one after the last adds
+    one, a gap starts again at 1; an award older than the last period changes nothing.
+    """
+    s = PlayerGameStats._meta.db_table
+    player, game = column(PlayerGameStats, "player"), column(PlayerGameStats, "game")
+    current, longest = (
+        column(PlayerGameStats, "current_streak"),
+        column(PlayerGameStats, "longest_streak"),
+    )
+    start = column(PlayerGameStats, "streak_period_start")
+    date = "CAST(%s AS DATE)" if vendor == "postgresql" else "%s"
+    greatest = "GREATEST" if vendor == "postgresql" else "MAX"
+    new_current = (
+        f"CASE WHEN {s}.{start} >= excluded.{start} THEN {s}.{current} "
+        f"WHEN {s}.{start} = {date} THEN {s}.{current} + 1 ELSE 1 END"
+    )
+    return (
+        f"INSERT INTO {s} ({player}, {game}, {current}, {longest}, {start}) "
+        f"SELECT src.player_id, src.game_id, 1, 1, src.period_start "
+        f"FROM (SELECT player_id, CAST(%s AS BIGINT) AS game_id, {date} AS period_start "
+        f"FROM {source}) AS src WHERE true "
+        f"ON CONFLICT ({player}, {game}) DO UPDATE SET "
+        f"{current} = {new_current}, "
+        f"{longest} = {greatest}({s}.{longest}, {new_current}), "
+        f"{start} = {greatest}({s}.{start}, excluded.{start})"
+    )
+
+
+def _outbox(name: str, source: str, event_type: str, values: str) -> str:
+    outbox, endpoint = WebhookMessage._meta.db_table, WebhookEndpoint._meta.db_table
+    fields = (
+        "event_id",
+        "endpoint",
+        "event_type",
+        "body",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "expires_at",
+        "created_at",
+    )
+    columns = [column(WebhookMessage, field) for field in fields]
+    e_id, e_realm = column(WebhookEndpoint, "id"), column(WebhookEndpoint, "realm")
+    e_events = column(WebhookEndpoint, "events")
+    return (
+        f", {name} AS (INSERT INTO {outbox} ({', '.join(columns)}) "
+        f"SELECT ev.event_id, we.{e_id}, '{event_type}', ev.body, "
+        f"'{WebhookMessageStatus.PENDING}', 0, %s, %s, %s "
+        f"FROM {source} {values}, {endpoint} we "
+        f"WHERE we.{e_realm} = %s AND we.{e_events} @> '{json.dumps([event_type])}'::jsonb "
+        "RETURNING 1)"
+    )
+
+
+@cache
+def write_ctes(inserted: str, shape: WriteShape) -> str:
+    """Return the CTEs, comma first, that the award write adds for ``shape`` (PostgreSQL).
+
+    ``inserted`` answers the award's player id.
+    Parameters: ``AchievementWrite.params`` builds them in this order.
+    """
+    player = column(Award, "player")
+    source = "achievement_award"
+    ctes = [f", {source} AS (SELECT {player} AS player_id FROM {inserted})"]
+    if shape.streak:
+        ctes.append(f", achievement_streak AS ({streak_upsert(source, 'postgresql')} RETURNING 1)")
+    if shape.badges:
+        pb = PlayerBadge._meta.db_table
+        cols = [
+            column(PlayerBadge, name)
+            for name in ("player", "badge", "game", "award", "once", "earned_at")
+        ]
+        rows = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BOOLEAN))"] * shape.badges)
+        ctes.append(
+            f", achievement_badges AS (INSERT INTO {pb} ({', '.join(cols)}) "
+            f"SELECT src.player_id, v.badge_id, CAST(%s AS BIGINT), CAST(%s AS UUID), v.once, "
+            f"CAST(%s AS TIMESTAMPTZ) FROM {source} AS src "
+            f"CROSS JOIN (VALUES {rows}) AS v(badge_id, once) "
+            f"ON CONFLICT ({cols[0]}, {cols[1]}) WHERE {cols[4]} DO NOTHING "
+            f"RETURNING {cols[1]} AS badge_id)"
+        )
+        if shape.badge_webhooks:
+            events = ", ".join(
+                ["(CAST(%s AS BIGINT), CAST(%s AS UUID), CAST(%s AS TEXT))"] * shape.badges
+            )
+            ctes.append(
+                _outbox(
+                    "achievement_badge_messages",
+                    "achievement_badges granted",
+                    WebhookEventType.BADGE_EARNED,
+                    f"JOIN (VALUES {events}) AS ev(badge_id, event_id, body) "
+                    "ON ev.badge_id = granted.badge_id",
+                )
+            )
+    if shape.level_webhook:
+        ctes.append(
+            _outbox(
+                "achievement_level_messages",
+                f"{inserted}",
+                WebhookEventType.LEVEL_REACHED,
+                "CROSS JOIN (VALUES (CAST(%s AS UUID), CAST(%s AS TEXT))) AS ev(event_id, body)",
+            )
+        )
+    return "".join(ctes)
