@@ -402,7 +402,8 @@ def achievements_evaluate(
         else None,
     )
     shape = sql.WriteShape(
-        streak=start is not None,
+        # Within the period the read found last credited, the row has nothing to learn.
+        streak=start is not None and before.streak_start != start,
         badges=len(earned),
         badge_webhooks=bool(badge_events),
         level_webhook=level_event is not None,

@@ -7,14 +7,26 @@ process reloads its copy of the definitions at its next award of the game.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import TruncDate
 
 from gamification.achievements.definitions import condition_check, levels_check
 from gamification.errors import ConflictError
-from gamification.models import ApiKey, Badge, Game, StreakPeriod
+from gamification.models import (
+    ApiKey,
+    Award,
+    Badge,
+    Game,
+    PlayerBadge,
+    PlayerGameStats,
+    StreakPeriod,
+)
 
 
 def achievements_version_bump(*, game_id: int) -> None:
@@ -72,3 +84,54 @@ def badge_create(
             f"The game has a badge {badge_id!r} already.", code="BADGE_ALREADY_EXISTS"
         ) from None
     return badge
+
+
+@dataclass(frozen=True, slots=True)
+class AchievementsTakenBack:
+    """What a reversal took back: the badges the award had granted, the streak recounted."""
+
+    badge_ids: tuple[str, ...]
+    current_streak: int
+    longest_streak: int
+
+
+def achievements_award_reverse(*, award: Award) -> AchievementsTakenBack:
+    """Take back what ``award`` granted, in the caller's transaction (the reversal's).
+
+    The badges it granted go (a badge granted once may be earned again by a later award).
+    The level needs nothing: it follows the player's points in the game, which the reversal's
+    change to the leaderboard entries lowers. The streak is counted again from the player's
+    other awards in the game, period by period in the realm's time zone: a reversal is rare
+    and this reads one date per award of the player in the game.
+    """
+    game = Game.objects.select_related("realm").get(tasks=award.task_id)
+    grants = PlayerBadge.objects.filter(award_id=award.pk)
+    badge_ids = tuple(sorted(grants.values_list("badge__badge_id", flat=True)))
+    grants.delete()
+    current = longest = 0
+    if game.streak_period:
+        zone = ZoneInfo(game.realm.timezone)
+        days = (
+            Award.objects.filter(player_id=award.player_id, task__game=game)
+            .exclude(pk=award.pk)
+            .annotate(day=TruncDate("created_at", tzinfo=zone))
+            .values_list("day", flat=True)
+            .distinct()
+        )
+        step = 7 if game.streak_period == StreakPeriod.WEEK else 1
+        starts = sorted({day - timedelta(days=day.weekday() if step == 7 else 0) for day in days})
+        run = 0
+        previous: date | None = None
+        for start in starts:
+            run = run + 1 if previous is not None and start - previous == timedelta(step) else 1
+            longest = max(longest, run)
+            previous = start
+        current = run
+        PlayerGameStats.objects.filter(player_id=award.player_id, game=game).update(
+            current_streak=current,
+            longest_streak=longest,
+            streak_period_start=previous,
+        )
+    return AchievementsTakenBack(
+        badge_ids=badge_ids, current_streak=current, longest_streak=longest
+    )

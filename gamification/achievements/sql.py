@@ -103,6 +103,17 @@ def read_columns(shape: ReadShape, vendor: str) -> tuple[str, ...]:
     return tuple(columns)
 
 
+def _lookup(vendor: str, alias: str, source: str, condition: str) -> str:
+    """A LEFT JOIN of at most one row; on PostgreSQL a LATERAL subquery, so that its plan is
+    an index lookup by every key whatever the statistics say (a young table has none, and
+    a prepared statement keeps the plan it was first given)."""
+    if vendor == "postgresql":
+        return (
+            f"LEFT JOIN LATERAL (SELECT {alias}.* FROM {source} WHERE {condition}) {alias} ON true"
+        )
+    return f"LEFT JOIN {source} ON {condition}"
+
+
 @cache
 def read_join(shape: ReadShape, vendor: str) -> str:
     """Return the read's joins for ``shape``; parameters: one external task id per task."""
@@ -117,24 +128,47 @@ def read_join(shape: ReadShape, vendor: str) -> str:
     if vendor == "postgresql":
         start = f"DATE {start}"
     joins = [
-        f"LEFT JOIN {e} ach_e ON ach_e.{c['game']} = g.id AND ach_e.{c['task']} IS NULL "
-        f"AND ach_e.{c['period']} = '{LeaderboardPeriod.ALL}' "
-        f"AND ach_e.{c['period_start']} = {start} AND ach_e.{c['player']} = p.id"
+        _lookup(
+            vendor,
+            "ach_e",
+            f"{e} ach_e",
+            f"ach_e.{c['game']} = g.id AND ach_e.{c['task']} IS NULL "
+            f"AND ach_e.{c['period']} = '{LeaderboardPeriod.ALL}' "
+            f"AND ach_e.{c['period_start']} = {start} AND ach_e.{c['player']} = p.id",
+        )
     ]
     if shape.streak:
-        s = PlayerGameStats._meta.db_table
         joins.append(
-            f"LEFT JOIN {s} ach_s ON ach_s.{column(PlayerGameStats, 'game')} = g.id "
-            f"AND ach_s.{column(PlayerGameStats, 'player')} = p.id"
+            _lookup(
+                vendor,
+                "ach_s",
+                f"{PlayerGameStats._meta.db_table} ach_s",
+                f"ach_s.{column(PlayerGameStats, 'game')} = g.id "
+                f"AND ach_s.{column(PlayerGameStats, 'player')} = p.id",
+            )
         )
     t, ps = Task._meta.db_table, PlayerTaskStats._meta.db_table
+    k_task, k_player = column(PlayerTaskStats, "task"), column(PlayerTaskStats, "player")
+    t_id, t_game = column(Task, "id"), column(Task, "game")
+    t_external = column(Task, "external_task_id")
     for i in range(shape.task_count):
-        joins.append(
-            f"LEFT JOIN {t} ach_t{i} ON ach_t{i}.{column(Task, 'game')} = g.id "
-            f"AND ach_t{i}.{column(Task, 'external_task_id')} = %s "
-            f"LEFT JOIN {ps} ach_k{i} ON ach_k{i}.{column(PlayerTaskStats, 'task')} = "
-            f"ach_t{i}.{column(Task, 'id')} AND ach_k{i}.{column(PlayerTaskStats, 'player')} = p.id"
-        )
+        if vendor == "postgresql":
+            joins.append(
+                _lookup(
+                    vendor,
+                    f"ach_k{i}",
+                    f"{t} ach_t{i} JOIN {ps} ach_k{i} ON ach_k{i}.{k_task} = ach_t{i}.{t_id}",
+                    f"ach_t{i}.{t_game} = g.id AND ach_t{i}.{t_external} = %s "
+                    f"AND ach_k{i}.{k_player} = p.id",
+                )
+            )
+        else:
+            joins.append(
+                f"LEFT JOIN {t} ach_t{i} ON ach_t{i}.{t_game} = g.id "
+                f"AND ach_t{i}.{t_external} = %s "
+                f"LEFT JOIN {ps} ach_k{i} ON ach_k{i}.{k_task} = ach_t{i}.{t_id} "
+                f"AND ach_k{i}.{k_player} = p.id"
+            )
     return " ".join(joins)
 
 
@@ -145,8 +179,8 @@ def streak_upsert(source: str, vendor: str) -> str:
     Parameters: game id, the award's period start, then the start of the period before it,
     twice.
 
-    Under the row's lock: the same period keeps the streak, the one after the last adds
-    one, a gap starts again at 1; an award older than the last period changes nothing.
+    Under the row's lock: the period after the last adds one, a gap starts again at 1; an
+    award in the last period or an older one changes nothing (and writes no row version).
     """
     s = PlayerGameStats._meta.db_table
     player, game = column(PlayerGameStats, "player"), column(PlayerGameStats, "game")
@@ -169,7 +203,9 @@ def streak_upsert(source: str, vendor: str) -> str:
         f"ON CONFLICT ({player}, {game}) DO UPDATE SET "
         f"{current} = {new_current}, "
         f"{longest} = {greatest}({s}.{longest}, {new_current}), "
-        f"{start} = {greatest}({s}.{start}, excluded.{start})"
+        f"{start} = {greatest}({s}.{start}, excluded.{start}) "
+        # An award in a period already counted (a race the read did not see) writes nothing.
+        f"WHERE {s}.{start} IS NULL OR {s}.{start} < excluded.{start}"
     )
 
 

@@ -9,8 +9,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from gamification.achievements.definitions import achievements_forget
+from gamification.achievements.services import achievements_award_reverse
 from gamification.auth import api_key_cache_forget
-from gamification.models import Game, PlayerBadge, PlayerGameStats, WebhookMessage
+from gamification.models import Award, Game, PlayerBadge, PlayerGameStats, WebhookMessage
 from gamification.webhooks import webhook_endpoint_create
 from strategies import services as strategy_services
 
@@ -413,3 +414,27 @@ def test_another_realm_sees_none_of_it(api, other_api, game):
         assert (response.status_code, response.json()["code"]) == (404, "GAME_NOT_FOUND")
     game.refresh_from_db()
     assert (game.badges.count(), game.achievements_version) == (1, 2)
+
+
+def test_a_reversed_award_gives_back_its_badges_and_its_streak_day(api, game, clock):
+    api.put(f"{GAME}/levels", {"levels": [], "streakPeriod": "day"}, format="json")
+    api.post(
+        f"{GAME}/badges",
+        {"badgeId": "second", "name": "Twice", "condition": _compare("player.awards", ">=", 2)},
+        format="json",
+    )
+    awarded = []
+    for day in (1, 2, 3):
+        clock(datetime(2026, 6, day, 12, 0, tzinfo=UTC))
+        awarded.append(_award(api))
+    assert awarded[1]["badgesEarned"] == ["second"]
+    assert awarded[2]["streak"] == {"current": 3, "longest": 3}
+
+    taken = achievements_award_reverse(award=Award.objects.get(pk=awarded[1]["awardId"]))
+
+    assert taken.badge_ids == ("second",)
+    assert (taken.current_streak, taken.longest_streak) == (1, 1)
+    assert not PlayerBadge.objects.exists()
+    stats = PlayerGameStats.objects.get(game=game)
+    assert (stats.current_streak, stats.longest_streak) == (1, 1)
+    assert str(stats.streak_period_start) == "2026-06-03"
