@@ -11,11 +11,9 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
-from gamification.leaderboards.periods import ALL_TIME_START, LeaderboardPeriod
 from gamification.models import (
     Award,
     Game,
-    LeaderboardEntry,
     PlayerBadge,
     PlayerGameStats,
     PlayerTaskStats,
@@ -68,6 +66,28 @@ def _subscribed(event_type: str, vendor: str) -> str:
     )
 
 
+_SUM_POINTS = "SUM(ach_pt.points_total)"
+_SUM_AWARDS = "SUM(ach_pt.award_count)"
+
+
+@cache
+def _game_totals() -> str:
+    """The FROM and WHERE of the player's points and awards in the game: the sum of their
+    stats rows on its tasks, an index range by player or by the game's tasks whatever the
+    statistics say. The game's all-time leaderboard entry holds the same, but two partial
+    indexes lead with its columns, and on a table without statistics yet (a new one) the
+    planner may pick the one without the player and read every entry of the game."""
+    ps, t = PlayerTaskStats._meta.db_table, Task._meta.db_table
+    assert column(PlayerTaskStats, "points_total") == "points_total", "named in _SUM_POINTS"
+    assert column(PlayerTaskStats, "award_count") == "award_count", "named in _SUM_AWARDS"
+    return (
+        f"FROM {ps} ach_pt JOIN {t} ach_tt "
+        f"ON ach_tt.{column(Task, 'id')} = ach_pt.{column(PlayerTaskStats, 'task')} "
+        f"WHERE ach_pt.{column(PlayerTaskStats, 'player')} = p.id "
+        f"AND ach_tt.{column(Task, 'game')} = g.id"
+    )
+
+
 @cache
 def read_columns(shape: ReadShape, vendor: str) -> tuple[str, ...]:
     """Return the read's columns: the game's version, then what ``shape`` asks, in order:
@@ -76,10 +96,10 @@ def read_columns(shape: ReadShape, vendor: str) -> tuple[str, ...]:
     columns = [f"g.{column(Game, 'achievements_version')}"]
     if not shape.defined:
         return tuple(columns)
-    columns += [
-        f"ach_e.{column(LeaderboardEntry, 'points')}",
-        f"ach_e.{column(LeaderboardEntry, 'awards')}",
-    ]
+    if vendor == "postgresql":
+        columns += ["ach_e.points", "ach_e.awards"]
+    else:
+        columns += [f"(SELECT {total} {_game_totals()})" for total in (_SUM_POINTS, _SUM_AWARDS)]
     if shape.streak:
         columns += [
             f"ach_s.{column(PlayerGameStats, name)}"
@@ -119,24 +139,12 @@ def read_join(shape: ReadShape, vendor: str) -> str:
     """Return the read's joins for ``shape``; parameters: one external task id per task."""
     if not shape.defined:
         return ""
-    e = LeaderboardEntry._meta.db_table
-    c = {
-        name: column(LeaderboardEntry, name)
-        for name in ("game", "task", "period", "period_start", "player")
-    }
-    start = f"'{ALL_TIME_START.isoformat()}'"
+    joins = []
     if vendor == "postgresql":
-        start = f"DATE {start}"
-    joins = [
-        _lookup(
-            vendor,
-            "ach_e",
-            f"{e} ach_e",
-            f"ach_e.{c['game']} = g.id AND ach_e.{c['task']} IS NULL "
-            f"AND ach_e.{c['period']} = '{LeaderboardPeriod.ALL}' "
-            f"AND ach_e.{c['period_start']} = {start} AND ach_e.{c['player']} = p.id",
+        joins.append(
+            f"LEFT JOIN LATERAL (SELECT {_SUM_POINTS} AS points, {_SUM_AWARDS} AS awards "
+            f"{_game_totals()}) ach_e ON true"
         )
-    ]
     if shape.streak:
         joins.append(
             _lookup(
