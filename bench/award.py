@@ -19,6 +19,10 @@ custom strategy (the ``default`` built-in's DSL twin) in both, and in one of the
 experiment giving SHARE of the players a candidate (DSL_EXTEND, doubled points): the ratio is
 what an experiment costs an award.
 
+``--achievements`` serves the current tree twice, the game of one with 3 levels, daily streaks
+and 10 badges (conditions on the player's awards, points, level, streak, task count and the
+event's data; half of them granted once), alternating: the ratio is what they cost an award.
+
 ``--compare REF`` also serves the tree of git revision REF (checked out with ``git worktree
 add`` into a temporary directory, run with this Python) against a database of its own on the
 same PostgreSQL server, migrated by REF, and alternates rounds between the two; the summary
@@ -114,6 +118,8 @@ def seed(history: int) -> dict[str, str]:
     strategy = os.environ.get("BENCH_STRATEGY", "default")
     if strategy != "default":
         _strategy_seed(realm=realm, task=task, strategy=strategy)
+    if os.environ.get("BENCH_ACHIEVEMENTS") == "1":
+        _achievements_seed(game=game, task=task)
     Player.objects.bulk_create(
         Player(realm=realm, external_user_id=f"player-{n}") for n in range(1, PLAYERS + 1)
     )
@@ -238,6 +244,49 @@ def _strategy_seed(*, realm: Any, task: Any, strategy: str) -> None:
     )
 
 
+def _achievements_seed(*, game: Any, task: Any) -> None:
+    """Give the game 3 levels, daily streaks and 10 badges, 6 of them granted once."""
+    from gamification.achievements.services import badge_create, game_levels_set
+
+    levels = [
+        {"level": 1, "name": "Rookie", "min_points": 0},
+        {"level": 2, "name": "Regular", "min_points": 50},
+        {"level": 3, "name": "Veteran", "min_points": 500},
+    ]
+    game_levels_set(game=game, api_key=None, levels=levels, streak_period="day")
+
+    def at_least(path: str, value: float) -> dict:
+        return {
+            "type": "compare",
+            "op": ">=",
+            "left": {"type": "field", "path": path},
+            "right": {"type": "literal", "value": value},
+        }
+
+    badges = [
+        *((f"awards-{n}", at_least("player.awards", n), False) for n in (1, 5, 25, 100)),
+        ("points-1000", at_least("player.points", 1000), False),
+        ("veteran", at_least("player.level", 3), False),
+        ("week-streak", at_least("player.streak", 7), True),
+        ("high-score", at_least("data.score", 10), True),
+        ("task-1000", at_least(f"player.tasks.{task.external_task_id}.awards", 1000), True),
+        (
+            "steady",
+            {"type": "and", "args": [at_least("player.streak", 2), at_least("data.score", 5)]},
+            True,
+        ),
+    ]
+    for badge_id, condition, repeatable in badges:
+        badge_create(
+            game=game,
+            api_key=None,
+            badge_id=badge_id,
+            name=badge_id,
+            condition=condition,
+            repeatable=repeatable,
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -270,6 +319,8 @@ class Tree:
     port: int = 0
     #: What the task scores with: ``default``, ``custom`` or ``experiment:<share>``.
     strategy: str = "default"
+    #: Whether the game has levels, streaks and badges.
+    achievements: bool = False
 
     def environment(self) -> dict[str, str]:
         env = {
@@ -279,6 +330,7 @@ class Tree:
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
             "PYTHONPATH": str(self.root),
             "BENCH_STRATEGY": self.strategy,
+            "BENCH_ACHIEVEMENTS": "1" if self.achievements else "0",
         }
         env.pop("CELERY_BROKER_URL", None)
         return env
@@ -490,6 +542,20 @@ def series(
             "same without one"
         )
         return trees, [Load(tree.label, tree) for tree in trees], against
+    if args.achievements:
+        name = urlsplit(database_url).path.lstrip("/") + "_achievements"
+        database_recreate(database_url, name)
+        trees = [
+            Tree(
+                "achievements",
+                ROOT,
+                database_url_named(database_url, name),
+                achievements=True,
+            ),
+            Tree("plain", ROOT, database_url),
+        ]
+        against = ", a game with 3 levels, daily streaks and 10 badges against one without"
+        return trees, [Load(tree.label, tree) for tree in trees], against
     if args.compare:
         revision = subprocess.run(
             ["git", "rev-parse", "--short", args.compare],
@@ -530,6 +596,12 @@ def main() -> None:
         help="score with a custom strategy (the default twin) with and without an experiment "
         "giving SHARE of the players a candidate, alternating (current tree)",
     )
+    parser.add_argument(
+        "--achievements",
+        action="store_true",
+        help="score in a game with 3 levels, streaks and 10 badges and in one without, "
+        "alternating (current tree)",
+    )
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed is not None:
@@ -544,8 +616,10 @@ def main() -> None:
 
     if args.batch is not None and not 1 <= args.batch <= 1000:
         raise SystemExit("--batch takes 1 to 1000 events")
-    if sum(map(bool, (args.batch, args.compare, args.experiment))) > 1:
-        raise SystemExit("--batch, --compare and --experiment each compare two series; pick one")
+    if sum(map(bool, (args.batch, args.compare, args.experiment, args.achievements))) > 1:
+        raise SystemExit(
+            "--batch, --compare, --experiment and --achievements each compare two series; pick one"
+        )
     if args.experiment is not None and not 0 < args.experiment < 1:
         raise SystemExit("--experiment takes a share strictly between 0 and 1")
 

@@ -37,12 +37,23 @@ from gamification.access import (
     realm_q,
     user_sees_every_realm,
 )
+from gamification.achievements.admin import BadgeForm, levels_clean
+from gamification.achievements.services import achievements_version_bump
 from gamification.admin_realms import MissingIsNotFoundAdmin, RealmScopedAdmin, ScopedRealmFilter
 from gamification.admin_wallet import AwardReverseMixin
 from gamification.errors import DomainError
 from gamification.leaderboards.periods import LeaderboardPeriod
 from gamification.leaderboards.selectors import leaderboard_read
-from gamification.models import ApiKey, Award, Game, Player, Realm, RealmMembership, Task
+from gamification.models import (
+    ApiKey,
+    Award,
+    Badge,
+    Game,
+    Player,
+    Realm,
+    RealmMembership,
+    Task,
+)
 from gamification.services import (
     api_key_create,
     api_key_revoke,
@@ -269,6 +280,9 @@ class StrategyBindingForm(forms.ModelForm):
 
 
 class GameForm(StrategyBindingForm):
+    def clean_levels(self) -> list[dict[str, Any]]:
+        return levels_clean(self.cleaned_data.get("levels"))
+
     def binding_realm(self, data: dict[str, Any]) -> Realm | None:
         if data.get("realm") is not None:
             return data["realm"]
@@ -365,6 +379,12 @@ class GameAdmin(RealmScopedAdmin):
             game_update(game=obj, changes={"strategy_id": obj.strategy_id})
             return
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if {"levels", "streak_period"} & set(form.changed_data):
+            # Each process reloads the definitions at its next award of the game.
+            achievements_version_bump(game_id=form.instance.pk)
 
     def has_leaderboards_permission(self, request: HttpRequest, obj: Game) -> bool:
         """Leaderboards name players and their points: operators of the game's realm."""
@@ -489,3 +509,37 @@ class AwardAdmin(AwardReverseMixin, RealmScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Award | None = None) -> bool:  # noqa: ARG002 - admin hook
         return False
+
+
+@admin.register(Badge)
+class BadgeAdmin(RealmScopedAdmin):
+    """A game's badges; a condition is validated with the strategies' validator, each issue
+    shown with its JSON pointer."""
+
+    form = BadgeForm
+    realm_lookup = "game__realm"
+    list_display = ["badge_id", "name", "game", "repeatable", "updated_at"]
+    list_filter = ["repeatable", ScopedRealmFilter]
+    list_select_related = ["game"]
+    search_fields = ["badge_id", "name", "game__external_game_id"]
+    readonly_fields = ["api_key_used", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Badge | None = None) -> list[str]:
+        """A badge stays in its game: its grants are there."""
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if obj is None else ["game", *fields]
+
+    def save_model(self, request: HttpRequest, obj: Badge, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        achievements_version_bump(game_id=obj.game_id)
+
+    def delete_model(self, request: HttpRequest, obj: Badge) -> None:
+        game_id = obj.game_id
+        super().delete_model(request, obj)
+        achievements_version_bump(game_id=game_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Badge]) -> None:
+        game_ids = set(queryset.values_list("game_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for game_id in game_ids:
+            achievements_version_bump(game_id=game_id)

@@ -107,6 +107,14 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
+class StreakPeriod(models.TextChoices):
+    """The periods a game counts streaks in (empty: the game keeps no streaks)."""
+
+    NONE = "", "No streaks"
+    DAY = "day", "Day"
+    WEEK = "week", "Week (from Monday)"
+
+
 class Game(models.Model):
     realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="games")
     external_game_id = models.CharField(max_length=255)
@@ -123,6 +131,29 @@ class Game(models.Model):
     )
     api_key_used = models.ForeignKey(
         ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    levels = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Thresholds on the points in the game, ascending: [{"level": 1, "name": '
+        '"Rookie", "min_points": 0}, ...].',
+    )
+    streak_period = models.CharField(
+        max_length=8, choices=StreakPeriod, blank=True, default=StreakPeriod.NONE
+    )
+    achievements_api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The API key that last changed the levels or the streak period.",
+    )
+    achievements_version = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Bumped by every change of levels, streak period or badges: the award read "
+        "answers it, and a process reloads its copy of the definitions when it moves.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -670,3 +701,95 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points} points, {self.coins} coins"
+
+
+class Badge(models.Model):
+    """A badge of a game, earned by the award after which its ``condition`` holds.
+
+    ``condition`` is a DSL condition over the event's ``data.*`` and the player's state in
+    the game after the award (``player.points``, ``player.awards``, ``player.level``,
+    ``player.streak``, ``player.tasks.<externalTaskId>.awards``); see
+    ``gamification.achievements``. A badge that is not ``repeatable`` is granted once.
+    """
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="badges")
+    badge_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    repeatable = models.BooleanField(default=False)
+    condition = models.JSONField()
+    api_key_used = models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["badge_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["game", "badge_id"], name="badge_id_unique_per_game")
+        ]
+
+    def __str__(self) -> str:
+        return self.badge_id
+
+
+class PlayerBadge(models.Model):
+    """One grant of a badge to a player, by one award.
+
+    ``once`` copies the badge's not being repeatable when granted: the partial unique index
+    on it lets concurrent awards grant such a badge exactly once.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="badges", db_index=False
+    )
+    badge = models.ForeignKey(Badge, on_delete=models.CASCADE, related_name="grants")
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="+", db_index=False)
+    award = models.ForeignKey(
+        Award, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    once = models.BooleanField(default=True)
+    earned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["earned_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player", "badge"], condition=Q(once=True), name="player_badge_once"
+            )
+        ]
+        indexes = [
+            # The award read asks for a player's held badges of one game; so does the profile.
+            models.Index(fields=["player", "game"], name="player_badge_player_game"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.badge_id} to {self.player_id} at {self.earned_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PlayerGameStats(models.Model):
+    """A player's streak in one game, kept by the award's write when the game counts streaks.
+
+    ``streak_period_start`` is the first local day of the last period the player earned an
+    award in. Points and award counts are not here: the game's all-time leaderboard entry
+    holds them already.
+    """
+
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="game_stats", db_index=False
+    )
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="player_stats")
+    current_streak = models.PositiveIntegerField(default=0)
+    longest_streak = models.PositiveIntegerField(default=0)
+    streak_period_start = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "player game stats"
+        constraints = [
+            models.UniqueConstraint(fields=["player", "game"], name="player_game_stats_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.player_id} in {self.game_id}: streak {self.current_streak}"

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gamification import api as core_api
+from gamification.achievements import api as achievements_api
 from gamification.health import healthz, metrics, readyz
 from gamification.wallet import api as wallet_api
 
@@ -29,6 +30,13 @@ api_v1 = [
     path(f"{W}", wallet_api.WalletView.as_view(), name="wallet"),
     path(f"{W}/ledger", wallet_api.LedgerView.as_view(), name="wallet-ledger"),
     path(f"{W}/convert", wallet_api.ConversionView.as_view(), name="wallet-convert"),
+    path(f"{G}/levels", achievements_api.GameLevelsView.as_view(), name="game-levels"),
+    path(f"{G}/badges", achievements_api.BadgeListCreateView.as_view(), name="game-badges"),
+    path(
+        f"{G}/players/<str:external_user_id>",
+        achievements_api.PlayerProfileView.as_view(),
+        name="player-profile",
+    ),
     path("api/v1/webhooks", core_api.WebhookListCreateView.as_view(), name="webhook-list"),
     path(
         "api/v1/webhooks/<str:webhook_id>",

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gamification.achievements.awards import AchievementAnswer
+
 
 @dataclass(frozen=True, slots=True)
 class AwardAnswer:
@@ -26,3 +28,5 @@ class AwardAnswer:
     created_at: datetime | None = None
     dry_run: bool = False
     experiment_arm: str | None = None
+    #: The level, streak and badges of the award, for a game that defines any.
+    achievements: AchievementAnswer | None = None

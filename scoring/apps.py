@@ -23,8 +23,14 @@ class ScoringConfig(AppConfig):
     name = "scoring"
 
     def ready(self) -> None:
-        from gamification.hooks import award_reverser_register, strategy_exists_register
+        from gamification.hooks import (
+            award_reverser_register,
+            badge_condition_compiler_register,
+            strategy_exists_register,
+        )
+        from scoring.conditions import badge_condition_compile
         from scoring.reversals import award_reverse
 
         strategy_exists_register(kind="builtin", check=builtin_strategy_exists)
         award_reverser_register(reverser=award_reverse)
+        badge_condition_compiler_register(badge_condition_compile)

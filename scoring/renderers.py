@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from scoring.answers import AwardAnswer
 
@@ -20,9 +21,10 @@ def _iso(moment: datetime) -> str:
 def award_render(answer: AwardAnswer) -> bytes:
     """Return the answer as compact JSON, keys in the order the API has always answered.
 
-    ``experimentArm`` is there only while the strategy's family runs an experiment.
+    ``experimentArm`` is there only while the strategy's family runs an experiment; ``level``,
+    ``streak`` and ``badgesEarned`` only when the game defines levels, streaks or badges.
     """
-    body = {
+    body: dict[str, Any] = {
         "points": answer.points,
         "caseName": answer.case_name,
         "callbackData": answer.callback_data,
@@ -35,6 +37,18 @@ def award_render(answer: AwardAnswer) -> bytes:
     }
     if answer.experiment_arm is not None:
         body["experimentArm"] = answer.experiment_arm
+    achieved = answer.achievements
+    if achieved is not None:
+        if achieved.level is not None:
+            level = achieved.level
+            body["level"] = {"level": level.level, "name": level.name, "changed": level.changed}
+        if achieved.streak is not None:
+            body["streak"] = {
+                "current": achieved.streak.current,
+                "longest": achieved.streak.longest,
+            }
+        if achieved.badges_earned is not None:
+            body["badgesEarned"] = list(achieved.badges_earned)
     if answer.dry_run:
         body["dryRun"] = True
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()

@@ -29,6 +29,9 @@ class ReversalSerializer(serializers.Serializer):
     reversedBy = serializers.JSONField(help_text='{"type": "apiKey", "name", "prefix"}')
     awardCreatedAt = serializers.DateTimeField()
     createdAt = serializers.DateTimeField()
+    badgesTakenBack = serializers.ListField(
+        child=serializers.CharField(), help_text="The badge ids the award had granted, taken back."
+    )
 
 
 @extend_schema(tags=["points"])

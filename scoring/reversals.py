@@ -21,6 +21,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from gamification.achievements.services import achievements_award_reverse
 from gamification.errors import ConflictError, NotFoundError
 from gamification.leaderboards.services import (
     entry_change_for_award,
@@ -54,6 +55,7 @@ class ReversalOutcome:
     external_game_id: str
     external_task_id: str
     external_user_id: str
+    badges_taken_back: tuple[str, ...] = ()
 
 
 def _iso(moment: datetime) -> str:
@@ -83,6 +85,7 @@ def reversal_data(outcome: ReversalOutcome) -> dict[str, Any]:
         "reversedBy": _actor(reversal.reversed_by, reversal.reversed_by_key),
         "awardCreatedAt": _iso(reversal.award_created_at),
         "createdAt": _iso(reversal.created_at),
+        "badgesTakenBack": list(outcome.badges_taken_back),
     }
 
 
@@ -112,9 +115,10 @@ def award_reverse(
     """Reverse the award ``award_id`` of ``realm`` once, atomically, recording who and why.
 
     One transaction moves the player's and the task's stats, the award's eight leaderboard
-    entries, the player's wallet (a ``reversal`` ledger entry) and writes the
-    ``award.reversed`` outbox rows; the Redis boards follow after the commit. A second
-    reversal, concurrent or not, is a 409 ``AWARD_ALREADY_REVERSED``.
+    entries, the player's wallet (a ``reversal`` ledger entry), takes back the badges the award
+    granted and recounts the player's streak, and writes the ``award.reversed`` outbox rows;
+    the Redis boards follow after the commit. A second reversal, concurrent or not, is a 409
+    ``AWARD_ALREADY_REVERSED``.
     """
     award = _award_get(realm=realm, award_id=award_id)
     now = timezone.now()
@@ -151,6 +155,8 @@ def award_reverse(
         else:
             transaction_id = None
             _reversal_store(reversal, change)
+        taken_back = achievements_award_reverse(award=award)
+        outcome = replace(outcome, badges_taken_back=taken_back.badge_ids)
         webhook_event_emit(
             realm=realm,
             type=WebhookEventType.AWARD_REVERSED,

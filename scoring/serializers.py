@@ -138,6 +138,17 @@ def award_batch_event_validated(event: Any) -> AwardBatchEvent:
     }
 
 
+class AwardLevelSerializer(serializers.Serializer):
+    level = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+    changed = serializers.BooleanField(help_text="Whether this award changed the level.")
+
+
+class AwardStreakSerializer(serializers.Serializer):
+    current = serializers.IntegerField()
+    longest = serializers.IntegerField()
+
+
 class AwardResponseSerializer(serializers.Serializer):
     """The award answer's shape for the schema; ``scoring.renderers.award_render`` writes it."""
 
@@ -157,6 +168,17 @@ class AwardResponseSerializer(serializers.Serializer):
         "otherwise. strategyVersion is the version of that arm.",
     )
     dryRun = serializers.BooleanField(required=False)
+    level = AwardLevelSerializer(
+        required=False, help_text="The player's level after the award, when the game has levels."
+    )
+    streak = AwardStreakSerializer(
+        required=False, help_text="The player's streak after the award, when the game counts them."
+    )
+    badgesEarned = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The badges this award earned, when the game has badges.",
+    )
 
 
 class AwardBatchResultSerializer(serializers.Serializer):

@@ -12,6 +12,8 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from gamification.achievements import awards as achievements
+from gamification.achievements import sql as achievement_sql
 from gamification.errors import NotFoundError
 from gamification.ids import uuid7
 from gamification.leaderboards.services import (
@@ -86,7 +88,12 @@ def award_stats_record(*, player_id: int, task_id: int, points: float, now: date
             cursor.execute(statement, [player_id, task_id, points, at])
 
 
-def _award_store_postgres(award: Award, change: EntryChange, webhook: WebhookEvent | None) -> int:
+def _award_store_postgres(
+    award: Award,
+    change: EntryChange,
+    webhook: WebhookEvent | None,
+    achieved: achievements.AchievementWrite | None = None,
+) -> int:
     """Insert the award and update both stats rows and its leaderboard entries in one
     statement (atomic on its own); return its transaction's id.
 
@@ -103,23 +110,31 @@ def _award_store_postgres(award: Award, change: EntryChange, webhook: WebhookEve
     ]
     if webhook is not None:
         params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)
+    if achieved is not None:
+        params += achieved.params()
+    shape = achieved.shape if achieved is not None else None
     with connection.cursor() as cursor:
-        cursor.execute(sql.award_store_postgres(webhook is not None), params)
+        cursor.execute(sql.award_store_postgres(webhook is not None, shape), params)
         transaction_id = cursor.fetchone()[0]
+    achievements.achievements_written(achieved)
     if webhook is not None:
         transaction.on_commit(webhook_delivery_kick)
     return transaction_id
 
 
 def _award_store(
-    award: Award, change: EntryChange, *, webhook: WebhookEvent | None = None
+    award: Award,
+    change: EntryChange,
+    *,
+    webhook: WebhookEvent | None = None,
+    achieved: achievements.AchievementWrite | None = None,
 ) -> int | None:
     """Store the award with its stats and entries; return the transaction id on PostgreSQL."""
     if connection.vendor == "postgresql":
         if connection.in_atomic_block:  # a savepoint keeps the caller's transaction usable
             with transaction.atomic():
-                return _award_store_postgres(award, change, webhook)
-        return _award_store_postgres(award, change, webhook)
+                return _award_store_postgres(award, change, webhook, achieved)
+        return _award_store_postgres(award, change, webhook, achieved)
     with transaction.atomic():
         award.save(force_insert=True)
         award_stats_record(
@@ -132,6 +147,7 @@ def _award_store(
         wallet_award_record(award=award, actor_key_id=award.api_key_used_id)
         if webhook is not None:
             webhook_event_store(realm_id=award.realm_id, event=webhook)
+        achievements.achievements_store(write=achieved, award=award)
     return None
 
 
@@ -141,7 +157,12 @@ def _player_ensure(*, realm: Realm, external_user_id: str) -> tuple[int, bool]:
 
 
 def _award_store_new_player_postgres(
-    award: Award, *, external_user_id: str, change: EntryChange, webhook: WebhookEvent | None = None
+    award: Award,
+    *,
+    external_user_id: str,
+    change: EntryChange,
+    webhook: WebhookEvent | None = None,
+    achieved: achievements.AchievementWrite | None = None,
 ) -> int | None:
     """Create the player, insert the award and update both stats rows and its entries in one
     statement; return its transaction's id.
@@ -161,12 +182,17 @@ def _award_store_new_player_postgres(
     ]
     if webhook is not None:
         params += sql.webhook_outbox_params(event=webhook, realm_id=award.realm_id)
+    if achieved is not None:
+        params += achieved.params()
+    shape = achieved.shape if achieved is not None else None
     savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
-        cursor.execute(sql.award_store_new_player_postgres(webhook is not None), params)
+        cursor.execute(sql.award_store_new_player_postgres(webhook is not None, shape), params)
         row = cursor.fetchone()
         if row is not None and webhook is not None:
             transaction.on_commit(webhook_delivery_kick)
+        if row is not None:
+            achievements.achievements_written(achieved)
         return None if row is None else row[0]
 
 
@@ -183,6 +209,7 @@ class _AwardRead:
     replay: tuple[str | None, int, str] | None
     prefetched: tuple[Any, ...] | None
     award_webhooks: bool = False
+    achievements: achievements.AchievementState | None = None
 
 
 #: The recent windows each strategy id read at its last award in this process. The award read
@@ -210,12 +237,17 @@ def _award_read(
         params += prefetch.join_params(strategy_id=task.strategy_id)
     if idempotency_key is not None:
         params.append(idempotency_key)
+    achievement_shape, achievement_params = achievements.read_plan(game_id=task.game_id)
+    params += achievement_params
+    achievement_columns = achievement_sql.read_columns(achievement_shape, connection.vendor)
     statement = sql.award_read(
         len(windows),
         idempotency_key is not None,
         prefetch.join if prefetch is not None else "",
         prefetch.columns if prefetch is not None else (),
         connection.vendor,
+        achievement_columns,
+        achievement_sql.read_join(achievement_shape, connection.vendor),
     )
     row = read_one(statement, params)
     assert row is not None, "the award read answers one row, even for a missing task"
@@ -237,7 +269,10 @@ def _award_read(
         if replay_task_id is not None:
             replay = (body, replay_task_id, replay_user_id)
     # Values read for another strategy id than the task has now would validate nothing.
-    prefetched = tuple(row[offset:]) if prefetch is not None else None
+    achieved_values = row[len(row) - len(achievement_columns) :]
+    prefetched = (
+        tuple(row[offset : len(row) - len(achievement_columns)]) if prefetch is not None else None
+    )
     return _AwardRead(
         game_id=game_id,
         task_id=task_id,
@@ -247,6 +282,13 @@ def _award_read(
         replay=replay,
         prefetched=prefetched if strategy_id == task.strategy_id else None,
         award_webhooks=award_webhooks,
+        achievements=achievements.state_parse(
+            game_id=task.game_id,
+            realm_id=realm.pk,
+            player_id=stats.player_id,
+            shape=achievement_shape,
+            values=achieved_values,
+        ),
     )
 
 
@@ -296,6 +338,37 @@ def _award_webhook(
         player_created=player_created,
     )
     return webhook_event_build(type=WebhookEventType.AWARD_CREATED, data=data, at=award.created_at)
+
+
+def _award_achievements(
+    *,
+    read: _AwardRead,
+    realm: Realm,
+    task: Task,
+    award_id: uuid.UUID,
+    external_user_id: str,
+    points: float | None,
+    data: Mapping[str, Any],
+    at: datetime,
+    spent_ms: float,
+) -> achievements.AchievementOutcome | None:
+    """Decide the award's level, streak and badges, for a game that defines any."""
+    if read.achievements is None or points is None:
+        return None
+    return achievements.achievements_evaluate(
+        state=read.achievements,
+        realm_id=realm.pk,
+        game_id=read.game_id,
+        award_id=award_id,
+        external_game_id=task.game.external_game_id,
+        external_task_id=task.external_task_id,
+        external_user_id=external_user_id,
+        points=points,
+        data=data,
+        at=at,
+        timezone=realm.timezone,
+        deadline=achievements.deadline_after(spent_ms=spent_ms),
+    )
 
 
 def award_points(
@@ -401,6 +474,17 @@ def award_points(
     if not dry_run and player_id is None and connection.vendor != "postgresql":
         player_id, player_created = _player_ensure(realm=realm, external_user_id=external_user_id)
     outcome = run_outcome(run)
+    achieved = _award_achievements(
+        read=read,
+        realm=realm,
+        task=task,
+        award_id=award_id,
+        external_user_id=external_user_id,
+        points=outcome["points"],
+        data=data,
+        at=now,
+        spent_ms=run.duration_ms,
+    )
     answer = AwardAnswer(
         points=outcome["points"],
         case_name=outcome["case_name"],
@@ -413,6 +497,7 @@ def award_points(
         created_at=None if dry_run else now,
         dry_run=dry_run,
         experiment_arm=strategy.experiment_arm,
+        achievements=achieved.answer if achieved is not None else None,
     )
     rendered = award_render(answer)
     if dry_run:
@@ -449,13 +534,18 @@ def award_points(
         points=answer.points,
         at=now,
     )
+    write = achieved.write if achieved is not None else None
     try:
         if player_id is not None:
             award.player_id = player_id
-            transaction_id = _award_store(award, change, webhook=webhook)
+            transaction_id = _award_store(award, change, webhook=webhook, achieved=write)
         else:
             transaction_id = _award_store_new_player_postgres(
-                award, external_user_id=external_user_id, change=change, webhook=webhook
+                award,
+                external_user_id=external_user_id,
+                change=change,
+                webhook=webhook,
+                achieved=write,
             )
             if transaction_id is None:
                 award.player_id, player_created = _player_ensure(
@@ -471,7 +561,7 @@ def award_points(
                     external_user_id=external_user_id,
                     player_created=player_created,
                 )
-                transaction_id = _award_store(award, change, webhook=webhook)
+                transaction_id = _award_store(award, change, webhook=webhook, achieved=write)
     except IntegrityError:
         if not idempotency_key:
             raise

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
+from gamification.achievements.sql import WriteShape, write_ctes
 from gamification.leaderboards.sql import TRANSACTION_ID, award_entry_ctes
 from gamification.models import (
     Award,
@@ -135,14 +136,15 @@ def stats_upserts(source: str, vendor: str) -> tuple[str, str]:
 
 
 @cache
-def award_store_postgres(webhooks: bool = False) -> str:
+def award_store_postgres(webhooks: bool = False, achievements: WriteShape | None = None) -> str:
     """Return the one PostgreSQL statement that inserts an award and updates both stats rows
     and its leaderboard entries; it answers its transaction's id.
 
     Its parameters are ``award_insert_params(award)``, then the entry change's
     (``EntryChange.award_write_params()``), then the wallet's (``wallet_change_params``),
     then with ``webhooks`` those of ``webhook_outbox_params`` (the award's ``award.created``
-    for its realm's endpoints).
+    for its realm's endpoints), then with ``achievements`` those of
+    ``AchievementWrite.params()``.
     """
     columns = award_insert_columns()
     placeholders = [
@@ -162,7 +164,8 @@ def award_store_postgres(webhooks: bool = False) -> str:
         f"player_stats AS ({player_stats} RETURNING 1), "
         f"{award_entry_ctes('inserted')}"
         f"{wallet_change_ctes('inserted', LedgerEntryKind.AWARD)}"
-        f"{webhook_outbox_cte('inserted') if webhooks else ''} "
+        f"{webhook_outbox_cte('inserted') if webhooks else ''}"
+        f"{write_ctes('inserted', achievements) if achievements else ''} "
         f"{task_stats} RETURNING {TRANSACTION_ID}"
     )
 
@@ -203,14 +206,17 @@ def event_history(window_count: int, vendor: str = "postgresql") -> str:
 
 
 @cache
-def award_store_new_player_postgres(webhooks: bool = False) -> str:
+def award_store_new_player_postgres(
+    webhooks: bool = False, achievements: WriteShape | None = None
+) -> str:
     """Return the one PostgreSQL statement that creates the player, inserts the award and
     updates both stats rows and its leaderboard entries; it answers its transaction's id.
 
     Parameters: realm id, external user id and created_at of the player, then
     ``award_insert_params(award)`` without the player id, then the entry change's
     (``EntryChange.award_write_params()``), then the wallet's (``wallet_change_params``), then
-    with ``webhooks`` those of ``webhook_outbox_params``. When the player already exists
+    with ``webhooks`` those of ``webhook_outbox_params``, then with ``achievements`` those
+    of ``AchievementWrite.params()``. When the player already exists
     (another request created it since the read), nothing is written and no row is answered:
     ON CONFLICT DO NOTHING returns no id, and a DO UPDATE would add a dead row to every award.
     """
@@ -244,7 +250,8 @@ def award_store_new_player_postgres(webhooks: bool = False) -> str:
         f"player_stats AS ({player_stats} RETURNING 1), "
         f"{award_entry_ctes('inserted')}"
         f"{wallet_change_ctes('inserted', LedgerEntryKind.AWARD)}"
-        f"{webhook_outbox_cte('inserted') if webhooks else ''} "
+        f"{webhook_outbox_cte('inserted') if webhooks else ''}"
+        f"{write_ctes('inserted', achievements) if achievements else ''} "
         f"{task_stats} RETURNING {TRANSACTION_ID}"
     )
 
@@ -282,14 +289,17 @@ def award_read(
     strategy_join: str = "",
     strategy_columns: tuple[str, ...] = (),
     vendor: str = "postgresql",
+    achievement_columns: tuple[str, ...] = (),
+    achievement_join: str = "",
 ) -> str:
     """Return the one read an award starts with: its task, player, stats and recent counts.
 
     Parameters: one window start per recent window, then the event's realm id, external user
     id, external game id and external task id, then those of ``strategy_join``, then the
-    Idempotency-Key if ``replay``. Answers one row: ``AWARD_READ_COLUMNS``, one count per
-    window, whether the realm has a webhook subscribed to ``award.created``,
-    ``REPLAY_COLUMNS`` if ``replay``, then ``strategy_columns``. A missing game or task
+    Idempotency-Key if ``replay``, then those of ``achievement_join``. Answers one row:
+    ``AWARD_READ_COLUMNS``, one count per window, whether the realm has a webhook subscribed
+    to ``award.created``, ``REPLAY_COLUMNS`` if ``replay``, then ``strategy_columns``, then
+    ``achievement_columns``. A missing game or task
     answers NULL ids rather than no row, so that the caller can tell which is missing.
     """
     game, task, award = _table(Game), _table(Task), _table(Award)
@@ -317,7 +327,9 @@ def award_read(
     replay_columns = (
         f", replayed.{a_body}, replayed.{a_task}, replayed_player.{p_user}" if replay else ""
     )
-    extra_columns = "".join(f", {expression}" for expression in strategy_columns)
+    extra_columns = "".join(
+        f", {expression}" for expression in (*strategy_columns, *achievement_columns)
+    )
     replay_join = (
         f" LEFT JOIN {award} replayed "
         f"ON replayed.{a_realm} = event.realm_id AND replayed.{a_key} = %s "
@@ -341,6 +353,7 @@ def award_read(
         f"LEFT JOIN {_table(PlayerTaskStats)} ps "
         f"ON ps.{ps_task} = t.{t_id} AND ps.{ps_player} = p.{p_id}"
         f"{' ' + strategy_join if strategy_join else ''}{replay_join}"
+        f"{' ' + achievement_join if achievement_join else ''}"
     )
 
 

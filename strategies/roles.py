@@ -19,6 +19,7 @@ _DESIGN = [
     "strategies.backtest_strategydefinition",
     "gamification.view_game",
     "gamification.view_task",
+    "gamification.view_badge",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     DESIGNERS: _DESIGN,
@@ -31,6 +32,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "gamification.change_game",
         "gamification.add_task",
         "gamification.change_task",
+        "gamification.add_badge",
+        "gamification.change_badge",
+        "gamification.delete_badge",
     ],
     OPERATORS: [
         "strategies.view_strategydefinition",
@@ -38,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "strategies.view_dashboard",
         "gamification.view_game",
         "gamification.view_task",
+        "gamification.view_badge",
         "gamification.view_player",
         "gamification.view_award",
         "gamification.view_apikey",
