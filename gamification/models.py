@@ -502,3 +502,61 @@ class LeaderboardEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_user_id}: {self.points:g} ({self.period} {self.period_start})"
+
+
+class PlayerDataRequestKind(models.TextChoices):
+    EXPORT = "export", "Export"
+    ERASE = "erase", "Erase"
+
+
+class PlayerDataRequest(models.Model):
+    """The audit record of a player's data export or erasure: who asked, when, for whom.
+
+    It names the player by ``player`` and ``subject``, never by the external id a game
+    server knows: after an erasure both point at the tombstone, so the record keeps nothing
+    the erasure removed (earlier exports of the player are moved to the tombstone too).
+    ``rows`` counts what each section exported or erased.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="player_data_requests")
+    kind = models.CharField(max_length=8, choices=PlayerDataRequestKind)
+    player = models.ForeignKey(
+        Player,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="data_requests",
+        help_text="The player now (the tombstone, once erased).",
+    )
+    subject = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The tombstone that replaced the external id (erasures and earlier exports).",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requested_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="requested by API key",
+    )
+    rows = models.JSONField(default=dict, blank=True, help_text="Rows per section.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "player data request"
+        indexes = [models.Index(fields=["realm", "-created_at"], name="player_request_realm_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of player {self.player_id} at {self.created_at}"

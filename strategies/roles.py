@@ -48,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "gamification.view_webhookmessage",
         "gamification.view_webhookattempt",
         "gamification.redeliver_webhookmessage",
+        "gamification.view_playerdatarequest",
         # Defined by the observability app; granted once that model exists.
         "observability.view_strategyexecutionlog",
         "observability.view_executionlogdeadletter",
