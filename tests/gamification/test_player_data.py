@@ -253,7 +253,10 @@ def test_erase_leaves_nothing_of_the_player_in_any_table_or_in_redis(world, lead
         "observability_strategyexecutionlog",
         "strategies_backtest",
     }
-    assert set(_tables_holding(SECRET)) >= {"gamification_award", "gamification_webhookmessage"}
+    assert set(_tables_holding(SECRET)) >= {
+        "gamification_award",
+        "observability_strategyexecutionlog",
+    }
 
     response = api.delete(f"/api/v1/players/{USER}")
 
