@@ -13,6 +13,7 @@ from gamification.models import (
     Player,
     PlayerDataRequest,
     PlayerDataRequestKind,
+    PlayerTaskStats,
     Realm,
 )
 from gamification.player_data.sections import TOMBSTONE_PREFIX, Erasure, player_data_sections
@@ -53,6 +54,14 @@ def player_erase(
     a new player. The audit record names the tombstone, never the erased id.
     """
     with transaction.atomic():
+        # The locks in the order an award takes them: its write upserts the player's stats
+        # row first and checks its foreign key to the player at commit. Taking the player's
+        # lock first would deadlock with an award in between.
+        list(
+            PlayerTaskStats.objects.select_for_update(of=("self",))
+            .filter(player__realm=realm, player__external_user_id=external_user_id)
+            .values_list("pk", flat=True)
+        )
         # Awards of the player wait on this lock (their foreign key check), and the erasure
         # waits for those already writing: it sees every award that committed before it.
         player = (
