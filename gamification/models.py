@@ -560,3 +560,25 @@ class PlayerDataRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of player {self.player_id} at {self.created_at}"
+
+
+class PlayerErasureFence(models.Model):
+    """What lets rows about an erased player that arrive after the erasure be scrubbed too.
+
+    Execution logs reach the database through a queue, seconds (or, with the workers down,
+    hours) after the run: a row of a run before the erasure may land after it. The fence
+    keeps a keyed digest of the erased id (HMAC with ``SECRET_KEY``, not the id) with the
+    tombstone, for ``PLAYER_ERASURE_FENCE_SECONDS``; the worker's insert gives a row of an
+    earlier run whose digest it finds the tombstone and none of the run's inputs.
+    """
+
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64)
+    tombstone = models.CharField(max_length=255)
+    erased_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["digest"], name="player_fence_digest")]
+
+    def __str__(self) -> str:
+        return f"{self.tombstone} ({self.erased_at})"

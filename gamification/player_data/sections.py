@@ -9,10 +9,13 @@ order, the core's first.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 if TYPE_CHECKING:
@@ -95,3 +98,9 @@ def _after(key: Sequence[str], values: tuple[Any, ...]) -> Q:
             step &= Q(**{earlier: value})
         condition |= step
     return condition
+
+
+def player_digest(*, realm_id: int, external_user_id: str) -> str:
+    """Return the keyed digest an erasure fence keeps of an erased id (never the id)."""
+    message = f"{realm_id}:{external_user_id}".encode()
+    return hmac.new(str(settings.SECRET_KEY).encode(), message, hashlib.sha256).hexdigest()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
+
 from gamification.errors import ConflictError, NotFoundError
-from gamification.models import Player, Realm
-from gamification.player_data.sections import player_data_sections
+from gamification.models import Player, PlayerErasureFence, Realm
+from gamification.player_data.sections import player_data_sections, player_digest
 
 
 def player_for_request(*, realm: Realm, external_user_id: str) -> Player:
@@ -38,3 +43,30 @@ def player_erased_check(*, player_id: int | None) -> None:
             "again to award a new player of that id.",
             code="PLAYER_ERASED",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedPlayer:
+    tombstone: str
+    erased_at: datetime
+
+
+def players_erased_find(
+    *, players: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], ErasedPlayer]:
+    """Return which of ``players`` (realm id, external id) were erased within the fence's
+    time; one query for all of them."""
+    digests = {
+        player_digest(realm_id=realm_id, external_user_id=user): (realm_id, user)
+        for realm_id, user in players
+    }
+    if not digests:
+        return {}
+    since = timezone.now() - timedelta(seconds=settings.PLAYER_ERASURE_FENCE_SECONDS)
+    fences = PlayerErasureFence.objects.filter(digest__in=sorted(digests), erased_at__gte=since)
+    found: dict[tuple[int, str], ErasedPlayer] = {}
+    for fence in fences.order_by("erased_at"):
+        player = digests[fence.digest]
+        if player[0] == fence.realm_id:
+            found[player] = ErasedPlayer(tombstone=fence.tombstone, erased_at=fence.erased_at)
+    return found

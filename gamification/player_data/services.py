@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from gamification.errors import NotFoundError
 from gamification.models import (
@@ -13,10 +16,16 @@ from gamification.models import (
     Player,
     PlayerDataRequest,
     PlayerDataRequestKind,
+    PlayerErasureFence,
     PlayerTaskStats,
     Realm,
 )
-from gamification.player_data.sections import TOMBSTONE_PREFIX, Erasure, player_data_sections
+from gamification.player_data.sections import (
+    TOMBSTONE_PREFIX,
+    Erasure,
+    player_data_sections,
+    player_digest,
+)
 
 
 def _player_not_found(external_user_id: str) -> NotFoundError:
@@ -83,6 +92,7 @@ def player_erase(
             player=tombstone, subject=tombstone.external_user_id
         )
         _player_row_delete(player)
+        _fence_set(realm=realm, external_user_id=external_user_id, tombstone=tombstone)
         return PlayerDataRequest.objects.create(
             realm=realm,
             kind=PlayerDataRequestKind.ERASE,
@@ -105,3 +115,17 @@ def _player_row_delete(player: Player) -> None:
     column = Player._meta.pk.column
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [player.pk])
+
+
+def _fence_set(*, realm: Realm, external_user_id: str, tombstone: Player) -> None:
+    """Fence the erased id against late rows, and forget the fences that have run out."""
+    now = timezone.now()
+    PlayerErasureFence.objects.filter(
+        erased_at__lt=now - timedelta(seconds=settings.PLAYER_ERASURE_FENCE_SECONDS)
+    ).delete()
+    PlayerErasureFence.objects.create(
+        realm=realm,
+        digest=player_digest(realm_id=realm.pk, external_user_id=external_user_id),
+        tombstone=tombstone.external_user_id,
+        erased_at=now,
+    )

@@ -27,8 +27,8 @@ from gamification.models import (
     WebhookMessage,
 )
 from gamification.services import api_key_create
-from observability.models import StrategyExecutionLog
-from observability.services import execution_logs_persist
+from observability.models import ExecutionLogDeadLetter, StrategyExecutionLog
+from observability.services import execution_log_rows_persist, execution_logs_persist
 from strategies.models import Backtest, StrategyDefinition
 from tests.factories import GameFactory, RealmFactory, TaskFactory, member_client
 from tests.gamification.leaderboard_helpers import (
@@ -123,9 +123,13 @@ def world(settings, execution_log_rows_kept_in_memory):
 
 
 def _persist_logs(world) -> None:
-    """Hand the rows the observer made to the worker's insert, as the Celery task would."""
-    execution_logs_persist(rows=list(world["logs"]))
+    """Hand the rows the observer made to the worker's insert, as the Celery task would; one
+    more row of the player's, refused, goes to the dead letters as the worker sends it."""
+    rows = list(world["logs"])
+    execution_logs_persist(rows=rows)
     world["logs"].clear()
+    refused = {**next(r for r in rows if r["external_user_id"] == USER), "id": "not-a-uuid"}
+    execution_log_rows_persist(rows=[refused])
 
 
 def _export(client: APIClient, user: str = USER):
@@ -186,6 +190,7 @@ def test_export_holds_every_section_of_the_player(world):
         "webhookMessages",
         "backtestMentions",
         "executionLogs",
+        "executionLogDeadLetters",
     ]
     awards = body["awards"]
     assert sorted(a["points"] for a in awards) == [3, 5, 7]
@@ -219,6 +224,8 @@ def test_export_holds_every_section_of_the_player(world):
     ]
     logs = body["executionLogs"]
     assert len(logs) == 3
+    (letter,) = body["executionLogDeadLetters"]
+    assert letter["rows"][0]["data"]["email"] == SECRET
     assert all(log["data"]["email"] == SECRET for log in logs)
 
     record = PlayerDataRequest.objects.get()
@@ -235,6 +242,7 @@ def test_export_holds_every_section_of_the_player(world):
         "webhookMessages": 3,
         "backtestMentions": 1,
         "executionLogs": 3,
+        "executionLogDeadLetters": 1,
     }
 
 
@@ -277,6 +285,7 @@ def test_erase_leaves_nothing_of_the_player_in_any_table_or_in_redis(world, lead
         "webhook_messages": 3,
         "backtest_mentions": 1,
         "execution_logs": 3,
+        "execution_log_dead_letters": 1,
     }
     assert PlayerDataRequest.objects.get(kind="export").player == tombstone
     # The board answers the tombstone, from PostgreSQL and from the set built again.
@@ -436,3 +445,25 @@ def test_task_and_bob_are_untouched_by_the_erasure(world):
     assert bob_award.data == {"points": 4, "email": "bob@example.org"}
     assert Task.objects.filter(game=world["game"]).count() == 2
     assert LeaderboardEntry.objects.filter(player=bob).count() == 8
+
+
+def test_a_run_logged_after_the_erasure_is_scrubbed_on_arrival(world):
+    """Rows still queued when the player is erased reach the worker later."""
+    queued = list(world["logs"])
+    world["logs"].clear()
+    assert world["api"].delete(f"/api/v1/players/{USER}").status_code == 204
+    world["award"](world["api"], "t1", USER, 6)  # a new player of the same id, after it
+    after = list(world["logs"])
+
+    execution_logs_persist(rows=queued + after)
+
+    tombstone = Player.objects.get(external_user_id__startswith="erased:").external_user_id
+    logs = StrategyExecutionLog.objects.filter(realm=world["realm"])
+    assert sorted(logs.values_list("external_user_id", flat=True)) == sorted(
+        [tombstone] * 3 + ["bob", USER]
+    )
+    assert all(
+        log.data == {} and log.trace is None for log in logs.filter(external_user_id=tombstone)
+    )
+    assert logs.get(external_user_id=USER).data == {"points": 6, "email": SECRET}
+    assert ExecutionLogDeadLetter.objects.count() == 0
