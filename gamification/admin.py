@@ -28,7 +28,10 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
-from gamification import admin_webhooks  # noqa: F401 - registers the webhook admins
+from gamification import (
+    admin_player_data,  # noqa: F401 - registers the audit's admin
+    admin_webhooks,  # noqa: F401 - registers the webhook admins
+)
 from gamification.access import (
     Capability,
     capability_anywhere,

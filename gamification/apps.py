@@ -14,11 +14,17 @@ class GamificationConfig(AppConfig):
         from gamification import schema  # noqa: F401 - registers the OpenAPI auth extension
         from gamification.leaderboards.services import task_pre_delete
         from gamification.models import Task
+        from gamification.player_data.core import CORE_SECTIONS
+        from gamification.player_data.holdings import HOLDINGS_SECTIONS
+        from gamification.player_data.sections import player_data_section_register
         from gamification.rates import rate_parse
 
         # However a task is deleted (the API, the admin, a cascade from elsewhere), its
         # awards leave its game's leaderboards with it.
         pre_delete.connect(task_pre_delete, sender=Task, dispatch_uid="leaderboard_task_forget")
+
+        for section in (*CORE_SECTIONS, *HOLDINGS_SECTIONS):
+            player_data_section_register(section)
 
         if settings.API_KEY_DEFAULT_RATE:
             try:

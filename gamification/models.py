@@ -793,3 +793,83 @@ class PlayerGameStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.player_id} in {self.game_id}: streak {self.current_streak}"
+
+
+class PlayerDataRequestKind(models.TextChoices):
+    EXPORT = "export", "Export"
+    ERASE = "erase", "Erase"
+
+
+class PlayerDataRequest(models.Model):
+    """The audit record of a player's data export or erasure: who asked, when, for whom.
+
+    It names the player by ``player`` and ``subject``, never by the external id a game
+    server knows: after an erasure both point at the tombstone, so the record keeps nothing
+    the erasure removed (earlier exports of the player are moved to the tombstone too).
+    ``rows`` counts what each section exported or erased.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="player_data_requests")
+    kind = models.CharField(max_length=8, choices=PlayerDataRequestKind)
+    player = models.ForeignKey(
+        Player,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="data_requests",
+        help_text="The player now (the tombstone, once erased).",
+    )
+    subject = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The tombstone that replaced the external id (erasures and earlier exports).",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requested_by_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="requested by API key",
+    )
+    rows = models.JSONField(default=dict, blank=True, help_text="Rows per section.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "player data request"
+        indexes = [models.Index(fields=["realm", "-created_at"], name="player_request_realm_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of player {self.player_id} at {self.created_at}"
+
+
+class PlayerErasureFence(models.Model):
+    """What lets rows about an erased player that arrive after the erasure be scrubbed too.
+
+    Execution logs reach the database through a queue, seconds (or, with the workers down,
+    hours) after the run: a row of a run before the erasure may land after it. The fence
+    keeps a keyed digest of the erased id (HMAC with ``SECRET_KEY``, not the id) with the
+    tombstone, for ``PLAYER_ERASURE_FENCE_SECONDS``; the worker's insert gives a row of an
+    earlier run whose digest it finds the tombstone and none of the run's inputs.
+    """
+
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64)
+    tombstone = models.CharField(max_length=255)
+    erased_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["digest"], name="player_fence_digest")]
+
+    def __str__(self) -> str:
+        return f"{self.tombstone} ({self.erased_at})"

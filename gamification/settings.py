@@ -340,6 +340,9 @@ DSL_EXECUTION_LOG_SAMPLE_RATE = env_float(
 DSL_EXECUTION_LOG_TRACE_LIMIT = env_int("DSL_EXECUTION_LOG_TRACE_LIMIT", 200, minimum=0)
 DSL_EXECUTION_LOG_QUEUE_MAXSIZE = env_int("DSL_EXECUTION_LOG_QUEUE_MAXSIZE", 1000, minimum=1)
 DSL_EXECUTION_LOG_RETENTION_DAYS = env_int("DSL_EXECUTION_LOG_RETENTION_DAYS", 30, minimum=1)
+# How long rows of runs before a player's erasure that reach the database after it (queued
+# execution logs) are still scrubbed on arrival.
+PLAYER_ERASURE_FENCE_SECONDS = env_int("PLAYER_ERASURE_FENCE_SECONDS", 86400, minimum=1)
 # The execution log's covering indexes (INCLUDE columns) are PostgreSQL-only; SQLite, the
 # demo's database, builds them without the extra columns.
 SILENCED_SYSTEM_CHECKS += ["models.W040"]

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from gamification import api as core_api
 from gamification.achievements import api as achievements_api
 from gamification.health import healthz, metrics, readyz
+from gamification.player_data import api as player_data_api
 from gamification.wallet import api as wallet_api
 
 G = "api/v1/games/<str:external_game_id>"
@@ -36,6 +37,16 @@ api_v1 = [
         f"{G}/players/<str:external_user_id>",
         achievements_api.PlayerProfileView.as_view(),
         name="player-profile",
+    ),
+    path(
+        "api/v1/players/<str:external_user_id>/export",
+        player_data_api.PlayerExportView.as_view(),
+        name="player-export",
+    ),
+    path(
+        "api/v1/players/<str:external_user_id>",
+        player_data_api.PlayerDetailView.as_view(),
+        name="player-detail",
     ),
     path("api/v1/webhooks", core_api.WebhookListCreateView.as_view(), name="webhook-list"),
     path(

@@ -20,6 +20,7 @@ from gamification.errors import DomainError
 from observability import metrics
 from observability.models import DeadLetterReason, ExecutionLogDeadLetter, StrategyExecutionLog
 from observability.observer import trace_truncate
+from observability.player_data import late_rows_scrub
 from observability.rows import ExecutionLogRow, InvalidRowError, log_from_row
 from observability.sink import BoundedValue, row_cut_values, value_bounded
 from scoring.builtins.base import ANALYTICS_PATHS, AnalyticsRequest, ScoringEvent
@@ -43,6 +44,7 @@ def execution_logs_persist(*, rows: Iterable[ExecutionLogRow]) -> int:
     objects = [_log_object(row) for row in rows]
     if not objects:
         return 0
+    late_rows_scrub(objects)
     ids = [obj.pk for obj in objects]
     existing = set(StrategyExecutionLog.objects.filter(pk__in=ids).values_list("pk", flat=True))
     StrategyExecutionLog.objects.bulk_create(objects, ignore_conflicts=True)

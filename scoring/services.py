@@ -24,6 +24,7 @@ from gamification.leaderboards.services import (
 )
 from gamification.models import ApiKey, Award, Game, Player, Realm, Task, WebhookEventType
 from gamification.parsers import event_data_check
+from gamification.player_data.selectors import player_erased_check
 from gamification.selectors import task_for_award_update
 from gamification.sql import read_one
 from gamification.strategy_ids import strategy_id_is_custom
@@ -563,6 +564,7 @@ def award_points(
                 )
                 transaction_id = _award_store(award, change, webhook=webhook, achieved=write)
     except IntegrityError:
+        player_erased_check(player_id=award.player_id)
         if not idempotency_key:
             raise
         replay = _award_replay(

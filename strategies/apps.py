@@ -8,7 +8,9 @@ class StrategiesConfig(AppConfig):
     def ready(self) -> None:
         from gamification.hooks import strategy_exists_register
         from gamification.models import RealmMembership
+        from gamification.player_data.sections import player_data_section_register
         from scoring.hooks import custom_strategy_resolver_register
+        from strategies.player_data import BacktestMentionsSection
         from strategies.roles import membership_changed, roles_sync_after_migrate
         from strategies.selectors import (
             PublishedVersionPrefetch,
@@ -25,3 +27,4 @@ class StrategiesConfig(AppConfig):
             strategy_resolve_custom, prefetch=PublishedVersionPrefetch()
         )
         strategy_exists_register(kind="custom", check=custom_strategy_exists)
+        player_data_section_register(BacktestMentionsSection())

@@ -58,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "gamification.view_awardreversal",
         "gamification.adjust_wallet",
         "gamification.reverse_award",
+        "gamification.view_playerdatarequest",
         # Defined by the observability app; granted once that model exists.
         "observability.view_strategyexecutionlog",
         "observability.view_executionlogdeadletter",

@@ -1,0 +1,114 @@
+"""An erasure while awards for the same player arrive from other threads, on PostgreSQL:
+every award either counted for the player before the erasure (and is scrubbed onto the
+tombstone) or for a new player after it, or was refused whole (409 ``PLAYER_ERASED`` when the
+player went between its read and its write, 503 when PostgreSQL broke a deadlock between the
+two); totals stay consistent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import OperationalError, connection
+from rest_framework.test import APIClient
+
+from gamification.models import Award, LeaderboardEntry, Player, PlayerTaskStats, TaskStats
+from gamification.player_data.services import player_erase
+from gamification.services import api_key_create
+from tests.factories import GameFactory, RealmFactory, TaskFactory
+from tests.gamification.leaderboard_helpers import (
+    boards_from_awards,
+    points_strategy,
+    stored_boards,
+)
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency of PostgreSQL"),
+]
+
+USER = "racer-51c2"
+THREADS = 4
+AWARDS_PER_THREAD = 40
+
+
+def _erase_retrying():
+    """Erase as a client of the API would: again after a 503 (a deadlock broken)."""
+    for _ in range(5):
+        try:
+            return player_erase(realm=RealmFactory(slug="race"), external_user_id=USER)
+        except OperationalError:
+            time.sleep(0.1)
+    raise AssertionError("the erasure lost five deadlocks in a row")
+
+
+def test_awards_racing_an_erasure_leave_nothing_of_the_player_on_the_tombstone():
+    realm = RealmFactory(slug="race")
+    strategy = points_strategy(realm)
+    game = GameFactory(realm=realm, external_game_id="g1", strategy_id=strategy)
+    task = TaskFactory(game=game, external_task_id="t1", strategy_id=strategy)
+    _, raw = api_key_create(realm=realm, name="server")
+    statuses: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+    started = threading.Barrier(THREADS + 1)
+
+    def send() -> None:
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=raw)
+        started.wait()
+        try:
+            for n in range(AWARDS_PER_THREAD):
+                response = client.post(
+                    "/api/v1/games/g1/tasks/t1/points",
+                    {"externalUserId": USER, "data": {"points": 1, "seq": n}},
+                    format="json",
+                )
+                with lock:
+                    statuses.append((response.status_code, response.json().get("code")))
+        finally:
+            connection.close()
+
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    assert (
+        client.post(
+            "/api/v1/games/g1/tasks/t1/points",
+            {"externalUserId": USER, "data": {"points": 1}},
+            format="json",
+        ).status_code
+        == 201
+    )
+    threads = [threading.Thread(target=send) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    time.sleep(0.3)
+    record = _erase_retrying()
+    for thread in threads:
+        thread.join()
+
+    tombstone = record.player
+    assert {status for status in statuses} <= {
+        (201, None),
+        (409, "PLAYER_ERASED"),
+        (503, "SERVICE_UNAVAILABLE"),
+    }
+    created = sum(1 for status, _ in statuses if status == 201)
+    assert Award.objects.filter(task=task).count() == created + 1
+    erased = Award.objects.filter(player=tombstone)
+    assert erased.exists()
+    assert not erased.exclude(data={}).exists()
+    assert not erased.exclude(response_body=None).exists()
+    assert set(Player.objects.filter(realm=realm).values_list("external_user_id", flat=True)) <= {
+        USER,
+        tombstone.external_user_id,
+    }
+    assert set(
+        LeaderboardEntry.objects.filter(player=tombstone).values_list("external_user_id", flat=True)
+    ) == {tombstone.external_user_id}
+    stats = TaskStats.objects.get(task=task)
+    assert (stats.award_count, stats.points_total) == (created + 1, float(created + 1))
+    for row in PlayerTaskStats.objects.filter(task=task):
+        assert row.award_count == Award.objects.filter(player_id=row.player_id, task=task).count()
+    assert stored_boards(game) == boards_from_awards(game)
