@@ -238,9 +238,9 @@ def _award_read(
         params += prefetch.join_params(strategy_id=task.strategy_id)
     if idempotency_key is not None:
         params.append(idempotency_key)
-    achievement_shape, achievement_params = achievements.read_plan(game_id=task.game_id)
-    params += achievement_params
-    achievement_columns = achievement_sql.read_columns(achievement_shape, connection.vendor)
+    achievement_plan = achievements.read_plan(game_id=task.game_id)
+    params += achievement_plan.params
+    achievement_columns = achievement_sql.read_columns(achievement_plan.shape, connection.vendor)
     statement = sql.award_read(
         len(windows),
         idempotency_key is not None,
@@ -248,7 +248,7 @@ def _award_read(
         prefetch.columns if prefetch is not None else (),
         connection.vendor,
         achievement_columns,
-        achievement_sql.read_join(achievement_shape, connection.vendor),
+        achievement_sql.read_join(achievement_plan.shape, connection.vendor),
     )
     row = read_one(statement, params)
     assert row is not None, "the award read answers one row, even for a missing task"
@@ -287,7 +287,7 @@ def _award_read(
             game_id=task.game_id,
             realm_id=realm.pk,
             player_id=stats.player_id,
-            shape=achievement_shape,
+            plan=achievement_plan,
             values=achieved_values,
         ),
     )

@@ -140,12 +140,22 @@ class AchievementOutcome:
     write: AchievementWrite | None
 
 
-def read_plan(*, game_id: int) -> tuple[sql.ReadShape, list[Any]]:
-    """Return what the award read asks for a game (from this process's copy) and its params."""
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    """What the award read asks for a game, and the copy of its definitions that decided it."""
+
+    shape: sql.ReadShape
+    params: list[Any]
+    definitions: GameAchievements | None
+
+
+def read_plan(*, game_id: int) -> ReadPlan:
+    """Return what the award read asks for a game, from this process's copy."""
     definitions = achievements_cached(game_id=game_id)
     if definitions is None or not definitions.defined:
-        return sql.ReadShape(), []
-    return _shape_of(definitions)
+        return ReadPlan(shape=sql.ReadShape(), params=[], definitions=definitions)
+    shape, params = _shape_of(definitions)
+    return ReadPlan(shape=shape, params=params, definitions=definitions)
 
 
 def deadline_after(*, spent_ms: float) -> float:
@@ -235,25 +245,33 @@ def state_parse(
     game_id: int,
     realm_id: int,
     player_id: int | None,
-    shape: sql.ReadShape,
+    plan: ReadPlan,
     values: Sequence[Any],
 ) -> AchievementState | None:
     """Return the player's state from the read's achievement columns; None for a game that
-    defines nothing. A version other than this process's copy reloads the definitions."""
+    defines nothing.
+
+    The columns answer ``plan`` only when the game's version is the one of the copy that
+    made it; otherwise (definitions changed since, or another request of this process
+    replaced the copy between the plan and the answer) the definitions are looked up again
+    and the state read on its own.
+    """
     version = values[0]
+    planned = plan.definitions
+    if planned is not None and planned.version == version:
+        if not planned.defined:
+            return None
+        return AchievementState(definitions=planned, player=_parse(planned, plan.shape, values[1:]))
     definitions = achievements_cached(game_id=game_id)
     if definitions is None and version == 0:
         achievements_remember(game_id=game_id, definitions=GameAchievements(version=0))
         return None
     if definitions is None or definitions.version != version:
         definitions = achievements_load(game_id=game_id)
-        if not definitions.defined:
-            return None
-        player = _state_read(definitions, realm_id=realm_id, game_id=game_id, player_id=player_id)
-        return AchievementState(definitions=definitions, player=player)
     if not definitions.defined:
         return None
-    return AchievementState(definitions=definitions, player=_parse(definitions, shape, values[1:]))
+    player = _state_read(definitions, realm_id=realm_id, game_id=game_id, player_id=player_id)
+    return AchievementState(definitions=definitions, player=player)
 
 
 def streak_period_start(*, period: str, timezone: str, at: datetime) -> tuple[date, date]:

@@ -168,3 +168,26 @@ def test_concurrent_awards_grant_a_badge_once_and_count_one_streak_day():
     assert PlayerBadge.objects.filter(badge__badge_id="every").count() == 40
     stats = PlayerGameStats.objects.get(game=game)
     assert (stats.current_streak, stats.longest_streak) == (1, 1)
+
+
+def test_a_copy_loaded_by_another_request_between_read_plan_and_answer_is_no_500(api, monkeypatch):
+    """Two first awards of a process race: the first plans its read with no copy of the
+    definitions, the second loads the copy before the first parses its answer."""
+    from gamification.achievements import awards as achievement_awards
+
+    assert _post(api, "alice", 8).status_code == 201
+    achievements_forget()
+    planned = achievement_awards.read_plan
+
+    def plan_then_another_request_loads(*, game_id):
+        plan = planned(game_id=game_id)
+        achievement_awards.achievements_load(game_id=game_id)
+        return plan
+
+    monkeypatch.setattr(achievement_awards, "read_plan", plan_then_another_request_loads)
+    response = _post(api, "alice", 4)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["level"] == {"level": 2, "name": "Pro", "changed": True}
+    assert body["streak"] == {"current": 1, "longest": 1}
+    assert body["badgesEarned"] == ["b1", "b2"]
