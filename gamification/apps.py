@@ -18,10 +18,13 @@ class GamificationConfig(AppConfig):
         from gamification.player_data.holdings import HOLDINGS_SECTIONS
         from gamification.player_data.sections import player_data_section_register
         from gamification.rates import rate_parse
+        from gamification.sql import psycopg_statement_cache_widen
 
         # However a task is deleted (the API, the admin, a cascade from elsewhere), its
         # awards leave its game's leaderboards with it.
         pre_delete.connect(task_pre_delete, sender=Task, dispatch_uid="leaderboard_task_forget")
+
+        psycopg_statement_cache_widen()
 
         for section in (*CORE_SECTIONS, *HOLDINGS_SECTIONS):
             player_data_section_register(section)

@@ -10,6 +10,32 @@ from django.db import InterfaceError, OperationalError, connection, models
 
 from gamification.models import Game, Task
 
+#: The longest statement, and the most parameters, whose conversion psycopg may cache.
+STATEMENT_CACHE_MAX_LENGTH = 32_768
+STATEMENT_CACHE_MAX_PARAMS = 256
+
+
+def psycopg_statement_cache_widen() -> None:
+    """Let psycopg cache the conversion of the award's statements, however many CTEs they have.
+
+    On every execute psycopg rewrites a statement's ``%s`` placeholders (to ``$n``, or merges
+    the values in, by cursor) with a regular expression, and keeps the result in a cache of
+    128 only for statements of at most 4 KB and 50 parameters: a limit meant for
+    ORM-generated bulk INSERTs of ever-varying length. The award's write, with its
+    leaderboard, wallet, webhook and achievement CTEs, is 4.5 KB and more; parsing it again
+    on every award cost a tenth of the worker's CPU per award (measured in-process). The award
+    statements are a handful of fixed texts, built once per shape, so caching them is bounded.
+    The limits are psycopg's module settings; a test checks that they still take effect.
+    """
+    from psycopg import _queries
+
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(
+        _queries.MAX_CACHED_STATEMENT_LENGTH, STATEMENT_CACHE_MAX_LENGTH
+    )
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(
+        _queries.MAX_CACHED_STATEMENT_PARAMS, STATEMENT_CACHE_MAX_PARAMS
+    )
+
 
 def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     """Return the field ``name`` of ``model``, one with a column (not a reverse relation)."""

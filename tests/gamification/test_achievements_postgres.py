@@ -113,6 +113,34 @@ def test_an_award_with_levels_streaks_and_badges_is_one_read_and_one_write(api, 
         assert not messages.exists()
 
 
+def test_psycopg_converts_the_award_statements_once(api, task, monkeypatch):
+    """The write of an award with 10 badges and webhooks, longer than psycopg's own limit for
+    its conversion cache, goes through that cache: parsed once per text, not once per award."""
+    from psycopg import _queries
+
+    webhook_endpoint_create(
+        realm=task.game.realm,
+        url="https://93.184.215.14/hook",
+        events=["award.created", "badge.earned", "level.reached"],
+    )
+    for user in ("alice", "bob", "carol"):  # the process learns task, definitions, windows
+        assert _post(api, user).status_code == 201
+    uncached: list[bytes] = []
+    parse = _queries._query2pg_nocache
+
+    def parse_uncached(query, encoding):
+        uncached.append(query)
+        return parse(query, encoding)
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", parse_uncached)
+    for user, points in (("alice", 8), ("bob", 1), ("carol", 20)):
+        assert _post(api, user, points).status_code == 201
+    assert uncached == []
+    with CaptureQueriesContext(connection) as queries:
+        assert _post(api, "alice", 8).status_code == 201
+    assert max(len(query["sql"]) for query in queries) > 4096
+
+
 def test_concurrent_awards_grant_a_badge_once_and_count_one_streak_day():
     realm = RealmFactory(slug="busy")
     strategy = points_strategy(realm)
