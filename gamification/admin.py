@@ -42,7 +42,12 @@ from gamification.access import (
 )
 from gamification.achievements.admin import BadgeForm, levels_clean
 from gamification.achievements.services import achievements_version_bump
-from gamification.admin_realms import MissingIsNotFoundAdmin, RealmScopedAdmin, ScopedRealmFilter
+from gamification.admin_realms import (
+    MissingIsNotFoundAdmin,
+    ObjectPageAdmin,
+    RealmScopedAdmin,
+    ScopedRealmFilter,
+)
 from gamification.admin_wallet import AwardReverseMixin
 from gamification.errors import DomainError
 from gamification.leaderboards.periods import LeaderboardPeriod
@@ -360,7 +365,8 @@ class LeaderboardForm(forms.Form):
 
 
 @admin.register(Game)
-class GameAdmin(RealmScopedAdmin):
+class GameAdmin(ObjectPageAdmin, RealmScopedAdmin):
+    object_page = "leaderboards"
     #: Entries per page of the leaderboards page.
     leaderboard_page_size = 50
     form = GameForm
@@ -393,31 +399,9 @@ class GameAdmin(RealmScopedAdmin):
         """Leaderboards name players and their points: operators of the game's realm."""
         return self.realm_allows(request, obj, Capability.OPERATE)
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        game = self.get_object(request, unquote(object_id))
-        extra = {
-            "leaderboards_url": reverse("admin:gamification_game_leaderboards", args=[game.pk])
-            if game is not None and self.has_leaderboards_permission(request, game)
-            else None,
-            **(extra_context or {}),
-        }
-        return super().change_view(request, object_id, form_url, extra)
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "<path:object_id>/leaderboards/",
-                self.admin_site.admin_view(self.leaderboards_view),
-                name="gamification_game_leaderboards",
-            ),
-            *super().get_urls(),
-        ]
+    def object_page_context(self, request: HttpRequest, obj: Game) -> dict[str, Any]:
+        allowed = self.has_leaderboards_permission(request, obj)
+        return {"leaderboards_url": self.object_page_url(obj) if allowed else None}
 
     def leaderboards_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A board of the game in its current period, a page at a time or around a player."""

@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
 
 from gamification.access import (
     Capability,
@@ -37,6 +39,53 @@ class MissingIsNotFoundAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         """A missing or foreign object is a 404, like every custom page of the admin."""
         raise Http404(f"No {opts.verbose_name} matches the given query.")
+
+
+class ObjectPageAdmin(admin.ModelAdmin):
+    """A ``ModelAdmin`` with a page of its own for each object, linked from its change page.
+
+    The page ``<object_id>/<object_page>/`` is served by the method ``<object_page>_view``
+    and named ``<app label>_<model name>_<object_page>``; what the change page adds for an
+    object (the page's link, when the user may follow it) is ``object_page_context``.
+    """
+
+    object_page: str
+
+    def object_page_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:  # noqa: ARG002 - a hook
+        """Return what the change page of ``obj`` adds to its template's context."""
+        return {}
+
+    def object_page_url(self, obj: Model) -> str:
+        """Return the address of ``obj``'s own page."""
+        return reverse(f"admin:{self._object_page_name()}", args=[obj.pk])
+
+    def _object_page_name(self) -> str:
+        opts = self.model._meta
+        return f"{opts.app_label}_{opts.model_name}_{self.object_page}"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        context = self.object_page_context(request, obj) if obj is not None else {}
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    def get_urls(self) -> list[Any]:
+        view = getattr(self, f"{self.object_page}_view")
+        return [
+            path(
+                f"<path:object_id>/{self.object_page}/",
+                self.admin_site.admin_view(view),
+                name=self._object_page_name(),
+            ),
+            *super().get_urls(),
+        ]
 
 
 class RealmScopedAdmin(MissingIsNotFoundAdmin):

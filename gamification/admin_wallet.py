@@ -13,12 +13,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from gamification.access import Capability
-from gamification.admin_realms import RealmScopedAdmin, ScopedRealmFilter
+from gamification.admin_realms import ObjectPageAdmin, RealmScopedAdmin, ScopedRealmFilter
 from gamification.errors import DomainError
 from gamification.hooks import award_reverser
 from gamification.models import Award, AwardReversal, LedgerEntry, Wallet
@@ -52,7 +52,8 @@ class AdjustmentForm(forms.Form):
 
 
 @admin.register(Wallet)
-class WalletAdmin(_ReadOnly):
+class WalletAdmin(ObjectPageAdmin, _ReadOnly):
+    object_page = "adjust"
     list_display = ["player", "realm", "points_balance", "coins_balance", "updated_at"]
     list_filter = [ScopedRealmFilter]
     list_select_related = ["player", "realm"]
@@ -78,32 +79,13 @@ class WalletAdmin(_ReadOnly):
             request, obj, Capability.OPERATE
         )
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        wallet = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        if wallet is not None:
-            context["latest_entries"] = ledger_entries(player=wallet.player)[:LATEST_ENTRIES]
-            if self.has_adjust_permission(request, wallet):
-                context["adjust_url"] = reverse(
-                    "admin:gamification_wallet_adjust", args=[wallet.pk]
-                )
-        return super().change_view(request, object_id, form_url, context)
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "<path:object_id>/adjust/",
-                self.admin_site.admin_view(self.adjust_view),
-                name="gamification_wallet_adjust",
-            ),
-            *super().get_urls(),
-        ]
+    def object_page_context(self, request: HttpRequest, obj: Wallet) -> dict[str, Any]:
+        context: dict[str, Any] = {
+            "latest_entries": ledger_entries(player=obj.player)[:LATEST_ENTRIES]
+        }
+        if self.has_adjust_permission(request, obj):
+            context["adjust_url"] = self.object_page_url(obj)
+        return context
 
     def adjust_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Post an adjustment (points and coins, either signed) with its reason."""
@@ -211,8 +193,10 @@ class ReversalForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class AwardReverseMixin(RealmScopedAdmin):
+class AwardReverseMixin(ObjectPageAdmin, RealmScopedAdmin):
     """The Award admin's *Reverse* page: the reason asked, the reversal recorded as the user."""
+
+    object_page = "reverse"
 
     def has_reverse_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         realm_allows = self.realm_allows
@@ -220,33 +204,12 @@ class AwardReverseMixin(RealmScopedAdmin):
             request, obj, Capability.OPERATE
         )
 
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        award = self.get_object(request, unquote(object_id))
-        context = dict(extra_context or {})
-        if award is not None:
-            reversal = AwardReversal.objects.filter(award=award).first()
-            context["reversal"] = reversal
-            if reversal is None and self.has_reverse_permission(request, award):
-                context["reverse_url"] = reverse(
-                    "admin:gamification_award_reverse", args=[award.pk]
-                )
-        return super().change_view(request, object_id, form_url, context)
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "<path:object_id>/reverse/",
-                self.admin_site.admin_view(self.reverse_view),
-                name="gamification_award_reverse",
-            ),
-            *super().get_urls(),
-        ]
+    def object_page_context(self, request: HttpRequest, obj: Award) -> dict[str, Any]:
+        reversal = AwardReversal.objects.filter(award=obj).first()
+        context: dict[str, Any] = {"reversal": reversal}
+        if reversal is None and self.has_reverse_permission(request, obj):
+            context["reverse_url"] = self.object_page_url(obj)
+        return context
 
     def reverse_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Ask for the reason, then reverse the award as the signed-in user."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -16,6 +16,9 @@ from django.db.models.deletion import Collector
 from gamification.ids import uuid7
 from gamification.leaderboards.periods import LeaderboardPeriod, timezone_validate
 from gamification.rates import rate_validate
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Realm(models.Model):
@@ -107,6 +110,28 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
+def by_user(**options: Any) -> models.ForeignKey[User | None, User | None]:
+    """Return a foreign key to the staff user who did something (the row outlives the user).
+
+    With ``by_api_key`` it records who did a privileged action: a staff user or an API key.
+    """
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        **options,
+    )
+
+
+def by_api_key(**options: Any) -> models.ForeignKey[ApiKey | None, ApiKey | None]:
+    """Return a foreign key to the API key that did something (the row outlives the key)."""
+    return models.ForeignKey(
+        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", **options
+    )
+
+
 class StreakPeriod(models.TextChoices):
     """The periods a game counts streaks in (empty: the game keeps no streaks)."""
 
@@ -129,9 +154,7 @@ class Game(models.Model):
         validators=[MinValueValidator(Decimal("0.000001"))],
         help_text="Points per coin of conversions that name this game; empty: the realm's.",
     )
-    api_key_used = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    api_key_used = by_api_key()
     levels = models.JSONField(
         default=list,
         blank=True,
@@ -141,13 +164,8 @@ class Game(models.Model):
     streak_period = models.CharField(
         max_length=8, choices=StreakPeriod, blank=True, default=StreakPeriod.NONE
     )
-    achievements_api_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The API key that last changed the levels or the streak period.",
+    achievements_api_key = by_api_key(
+        help_text="The API key that last changed the levels or the streak period."
     )
     achievements_version = models.PositiveIntegerField(
         default=0,
@@ -186,9 +204,7 @@ class Task(models.Model):
     )
     status = models.CharField(max_length=20, choices=TaskStatus, default=TaskStatus.OPEN)
     params = models.JSONField(default=dict, blank=True)
-    api_key_used = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    api_key_used = by_api_key()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -256,9 +272,7 @@ class Award(models.Model):
     response_body = models.TextField(
         null=True, blank=True, help_text="The exact JSON answered first, replayed for retries."
     )
-    api_key_used = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    api_key_used = by_api_key()
     created_at = models.DateTimeField()
     experiment_arm = models.CharField(max_length=16, choices=ExperimentArm, null=True, blank=True)
 
@@ -312,16 +326,8 @@ class AwardReversal(models.Model):
     points = models.FloatField(help_text="The award's points, negated.")
     award_created_at = models.DateTimeField()
     reason = models.CharField(max_length=500)
-    reversed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    reversed_by_key = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    reversed_by = by_user()
+    reversed_by_key = by_api_key()
     created_at = models.DateTimeField()
 
     class Meta:
@@ -663,16 +669,8 @@ class LedgerEntry(models.Model):
         related_name="+",
     )
     reason = models.CharField(max_length=500, blank=True, default="")
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    actor_key = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor_user = by_user()
+    actor_key = by_api_key()
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     request = models.JSONField(null=True, blank=True, help_text="What a conversion asked.")
     response_body = models.TextField(
@@ -718,9 +716,7 @@ class Badge(models.Model):
     description = models.TextField(blank=True, default="")
     repeatable = models.BooleanField(default=False)
     condition = models.JSONField()
-    api_key_used = models.ForeignKey(
-        ApiKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    api_key_used = by_api_key()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -826,21 +822,8 @@ class PlayerDataRequest(models.Model):
         default="",
         help_text="The tombstone that replaced the external id (erasures and earlier exports).",
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    requested_by_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="requested by API key",
-    )
+    requested_by = by_user()
+    requested_by_key = by_api_key(verbose_name="requested by API key")
     rows = models.JSONField(default=dict, blank=True, help_text="Rows per section.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -22,14 +22,12 @@ from gamification.models import (
     PlayerTaskStats,
     Task,
     TaskStats,
-    WebhookEndpoint,
     WebhookEventType,
-    WebhookMessage,
-    WebhookMessageStatus,
 )
 from gamification.sql import column as _column
 from gamification.sql import concrete_field
 from gamification.wallet.sql import wallet_change_ctes
+from gamification.webhook_sql import webhook_outbox_insert, webhook_subscribed
 from scoring.reversal_sql import recent_count
 
 if TYPE_CHECKING:
@@ -357,59 +355,23 @@ def award_read(
     )
 
 
-def webhook_subscribed(event_type: str, vendor: str) -> str:
-    """Return a boolean column: whether the event's realm has an endpoint for ``event_type``.
-
-    The award read asks it so that the write adds its outbox CTE only when someone listens:
-    in the same statement it is exact (an endpoint is heard from from the next award on, a
-    deleted one at once), where a per-process cache would miss events for its TTL. It is one
-    probe of a realm's few endpoint rows by the realm's index.
-    """
-    endpoint = _table(WebhookEndpoint)
-    realm, events = _column(WebhookEndpoint, "realm"), _column(WebhookEndpoint, "events")
-    assert event_type in WebhookEventType.values, "a literal of the statement, never input"
-    if vendor == "postgresql":
-        return (
-            f"EXISTS (SELECT 1 FROM {endpoint} we WHERE we.{realm} = event.realm_id "
-            f"AND we.{events} @> '{json.dumps([event_type])}'::jsonb)"
-        )
-    return (
-        f"EXISTS (SELECT 1 FROM {endpoint} we, json_each(we.{events}) subscribed "
-        f"WHERE we.{realm} = event.realm_id AND subscribed.value = '{event_type}')"
-    )
-
-
-#: The outbox columns ``webhook_outbox_cte`` writes, in order.
-WEBHOOK_OUTBOX_FIELDS = (
-    "event_id",
-    "endpoint",
-    "event_type",
-    "body",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "expires_at",
-    "created_at",
-)
-
-
 @cache
 def webhook_outbox_cte(source: str) -> str:
-    """Return a CTE, comma first, that writes an event to the outbox of every endpoint of the
-    realm subscribed to it, once per row of the CTE ``source`` (none when it wrote none).
+    """Return a CTE, comma first, that writes ``award.created`` to the outbox of every
+    endpoint of the realm subscribed to it, once per row of the CTE ``source`` (none when it
+    wrote none).
 
     Its parameters are ``webhook_outbox_params``.
     """
-    outbox, endpoint = _table(WebhookMessage), _table(WebhookEndpoint)
-    columns = [_column(WebhookMessage, name) for name in WEBHOOK_OUTBOX_FIELDS]
-    e_id, e_realm = _column(WebhookEndpoint, "id"), _column(WebhookEndpoint, "realm")
-    e_events = _column(WebhookEndpoint, "events")
-    return (
-        f", webhook_messages AS (INSERT INTO {outbox} ({', '.join(columns)}) "
-        f"SELECT %s, we.{e_id}, %s, %s, '{WebhookMessageStatus.PENDING}', 0, %s, %s, %s "
-        f"FROM {source}, {endpoint} we "
-        f"WHERE we.{e_realm} = %s AND we.{e_events} @> %s::jsonb RETURNING 1) "
+    cte = webhook_outbox_insert(
+        name="webhook_messages",
+        rows=source,
+        event_id="%s",
+        event_type="%s",
+        body="%s",
+        subscribed="%s",
     )
+    return f"{cte} "
 
 
 def webhook_outbox_params(*, event: WebhookEvent, realm_id: int) -> list[Any]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from gamification.ids import uuid7
-from gamification.models import ApiKey, Realm
+from gamification.models import Realm, by_api_key, by_user
 from gamification.strategy_ids import custom_strategy_id
 from scoring.strategy_types import StrategyKind
 
@@ -48,53 +47,16 @@ class StrategyDefinition(models.Model):
     validation_errors = models.JSONField(
         default=list, blank=True, help_text="Issues found when the program was last saved."
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = by_user()
     published_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    published_by_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="published by API key",
-    )
+    published_by = by_user()
+    published_by_key = by_api_key(verbose_name="published by API key")
     archived_at = models.DateTimeField(null=True, blank=True)
-    archived_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    archived_by_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="archived by API key",
-    )
+    archived_by = by_user()
+    archived_by_key = by_api_key(verbose_name="archived by API key")
     experiment_tag = models.CharField(max_length=100, null=True, blank=True)
-    api_key_used = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The API key that created the version or last edited the draft.",
+    api_key_used = by_api_key(
+        help_text="The API key that created the version or last edited the draft."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -173,37 +135,11 @@ class StrategyExperiment(models.Model):
         max_length=16, choices=ExperimentStatus, default=ExperimentStatus.RUNNING
     )
     started_at = models.DateTimeField()
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    started_by_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="started by API key",
-    )
+    started_by = by_user()
+    started_by_key = by_api_key(verbose_name="started by API key")
     stopped_at = models.DateTimeField(null=True, blank=True)
-    stopped_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    stopped_by_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="stopped by API key",
-    )
+    stopped_by = by_user()
+    stopped_by_key = by_api_key(verbose_name="stopped by API key")
 
     class Meta:
         ordering = ["realm", "name", "-started_at"]
@@ -264,21 +200,8 @@ class Backtest(models.Model):
     since = models.DateTimeField()
     until = models.DateTimeField()
     max_events = models.PositiveIntegerField()
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    requested_by_key = models.ForeignKey(
-        ApiKey,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name="requested by API key",
-    )
+    requested_by = by_user()
+    requested_by_key = by_api_key(verbose_name="requested by API key")
     status = models.CharField(max_length=10, choices=BacktestStatus, default=BacktestStatus.QUEUED)
     progress = models.FloatField(default=0)
     events_total = models.PositiveIntegerField(

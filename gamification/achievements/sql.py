@@ -18,12 +18,10 @@ from gamification.models import (
     PlayerGameStats,
     PlayerTaskStats,
     Task,
-    WebhookEndpoint,
     WebhookEventType,
-    WebhookMessage,
-    WebhookMessageStatus,
 )
 from gamification.sql import column
+from gamification.webhook_sql import webhook_outbox_insert, webhook_subscribed
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +48,6 @@ class WriteShape:
     @property
     def empty(self) -> bool:
         return not (self.streak or self.badges or self.level_webhook)
-
-
-def _subscribed(event_type: str, vendor: str) -> str:
-    endpoint = WebhookEndpoint._meta.db_table
-    realm, events = column(WebhookEndpoint, "realm"), column(WebhookEndpoint, "events")
-    if vendor == "postgresql":
-        return (
-            f"EXISTS (SELECT 1 FROM {endpoint} we WHERE we.{realm} = event.realm_id "
-            f"AND we.{events} @> '{json.dumps([event_type])}'::jsonb)"
-        )
-    return (
-        f"EXISTS (SELECT 1 FROM {endpoint} we, json_each(we.{events}) subscribed "
-        f"WHERE we.{realm} = event.realm_id AND subscribed.value = '{event_type}')"
-    )
 
 
 _SUM_POINTS = "SUM(ach_pt.points_total)"
@@ -117,9 +101,9 @@ def read_columns(shape: ReadShape, vendor: str) -> tuple[str, ...]:
     count = column(PlayerTaskStats, "award_count")
     columns += [f"ach_k{i}.{count}" for i in range(shape.task_count)]
     if shape.badge_webhooks:
-        columns.append(_subscribed(WebhookEventType.BADGE_EARNED, vendor))
+        columns.append(webhook_subscribed(WebhookEventType.BADGE_EARNED, vendor))
     if shape.level_webhooks:
-        columns.append(_subscribed(WebhookEventType.LEVEL_REACHED, vendor))
+        columns.append(webhook_subscribed(WebhookEventType.LEVEL_REACHED, vendor))
     return tuple(columns)
 
 
@@ -218,28 +202,13 @@ def streak_upsert(source: str, vendor: str) -> str:
 
 
 def _outbox(name: str, source: str, event_type: str, values: str) -> str:
-    outbox, endpoint = WebhookMessage._meta.db_table, WebhookEndpoint._meta.db_table
-    fields = (
-        "event_id",
-        "endpoint",
-        "event_type",
-        "body",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "expires_at",
-        "created_at",
-    )
-    columns = [column(WebhookMessage, field) for field in fields]
-    e_id, e_realm = column(WebhookEndpoint, "id"), column(WebhookEndpoint, "realm")
-    e_events = column(WebhookEndpoint, "events")
-    return (
-        f", {name} AS (INSERT INTO {outbox} ({', '.join(columns)}) "
-        f"SELECT ev.event_id, we.{e_id}, '{event_type}', ev.body, "
-        f"'{WebhookMessageStatus.PENDING}', 0, %s, %s, %s "
-        f"FROM {source} {values}, {endpoint} we "
-        f"WHERE we.{e_realm} = %s AND we.{e_events} @> '{json.dumps([event_type])}'::jsonb "
-        "RETURNING 1)"
+    return webhook_outbox_insert(
+        name=name,
+        rows=f"{source} {values}",
+        event_id="ev.event_id",
+        event_type=f"'{event_type}'",
+        body="ev.body",
+        subscribed=f"'{json.dumps([event_type])}'",
     )
 
 

@@ -14,9 +14,6 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Sum
 
-from gamification.leaderboards.cache import EMPTY_MEMBER, Board, board_key
-from gamification.leaderboards.periods import LeaderboardPeriod
-from gamification.leaderboards.selectors import leaderboard_read
 from gamification.models import (
     Award,
     AwardReversal,
@@ -32,38 +29,27 @@ from gamification.models import (
 from gamification.wallet.errors import InsufficientPoints
 from gamification.wallet.services import wallet_convert
 from scoring.reversals import AwardAlreadyReversed, award_reverse
-from tests.factories import GameFactory, RealmFactory, TaskFactory
-from tests.gamification.leaderboard_helpers import (
-    award,
-    boards_from_awards,
-    points_strategy,
-    stored_boards,
+from tests.gamification.concurrency_helpers import (
+    AWARDS_PER_THREAD,
+    THREADS,
+    assert_cached_sets_are_the_entries,
+    award_at_random,
+    busy_game,
+    guarded,
+    random_player,
+    read_boards_at_random,
+    run_threads,
 )
+from tests.gamification.leaderboard_helpers import award, boards_from_awards, stored_boards
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrency of PostgreSQL"),
 ]
 
-THREADS = 8
-AWARDS_PER_THREAD = 250
-PLAYERS = 40
-
 
 def _game() -> tuple[Game, list[Task]]:
-    realm = RealmFactory(slug="busy", timezone="Pacific/Auckland")
-    Realm.objects.filter(pk=realm.pk).update(conversion_rate=Decimal(2))
-    strategy = points_strategy(realm)
-    game = GameFactory(realm=realm, external_game_id="g1", strategy_id=strategy)
-    tasks = [TaskFactory(game=game, external_task_id=f"t{n}", strategy_id=strategy) for n in (1, 2)]
-    return game, tasks
-
-
-def _run(threads: list[threading.Thread]) -> None:
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    return busy_game(conversion_rate=Decimal(2))
 
 
 def _wallets_are_their_ledgers() -> None:
@@ -89,20 +75,6 @@ class _Load:
         self.reversed_ids: list[str] = []
         self.converted: dict[str, Decimal] = defaultdict(Decimal)
 
-    def _guarded(self, work) -> None:
-        try:
-            work()
-        except BaseException as error:  # noqa: BLE001 - reported to the test
-            self.errors.append(error)
-        finally:
-            connection.close()
-
-    def awarding(self, seed: int) -> None:
-        rng = random.Random(seed)
-        for _ in range(AWARDS_PER_THREAD):
-            task = rng.choice(self.tasks)
-            award(task, f"player-{rng.randrange(PLAYERS):02}", rng.randrange(1, 20))
-
     def reversing(self) -> None:
         rng = random.Random(-2)
         while not self.done.is_set():
@@ -119,7 +91,7 @@ class _Load:
     def converting(self) -> None:
         rng = random.Random(-3)
         while not self.done.is_set():
-            user = f"player-{rng.randrange(PLAYERS):02}"
+            user = random_player(rng)
             player = Player.objects.filter(realm=self.realm, external_user_id=user).first()
             if player is None:
                 continue
@@ -132,26 +104,21 @@ class _Load:
     def reading(self) -> None:
         rng = random.Random(-1)
         while not self.done.is_set():
-            for period in LeaderboardPeriod:
-                leaderboard_read(
-                    game=self.game,
-                    task=rng.choice([None, *self.tasks]),
-                    timezone="Pacific/Auckland",
-                    period=period,
-                    around=f"player-{rng.randrange(PLAYERS):02}",
-                    limit=5,
-                )
+            read_boards_at_random(self.game, self.tasks, rng)
 
     def run(self) -> None:
         others = [
-            threading.Thread(target=self._guarded, args=(work,))
+            threading.Thread(target=guarded, args=(work, self.errors))
             for work in (self.reversing, self.converting, self.reading)
         ]
         for thread in others:
             thread.start()
-        _run(
+        run_threads(
             [
-                threading.Thread(target=self._guarded, args=(lambda s=seed: self.awarding(s),))
+                threading.Thread(
+                    target=guarded,
+                    args=(lambda s=seed: award_at_random(self.tasks, s), self.errors),
+                )
                 for seed in range(THREADS)
             ]
         )
@@ -182,23 +149,6 @@ def _assert_stats(game: Game) -> None:
         assert (stats.award_count, stats.points_total) == (row["n"], row["points"])
 
 
-def _assert_cached_sets_are_the_entries(redis, game: Game, stored) -> None:
-    cached = 0
-    for task_id, period, start in {key[:3] for key in stored}:
-        key = board_key(Board(game_id=game.pk, task_id=task_id, period=period, start=start))
-        if not redis.exists(key):
-            continue
-        cached += 1
-        members = redis.zrange(key, 0, -1, withscores=True)
-        in_redis = {m.decode(): -score for m, score in members if m.decode() != EMPTY_MEMBER}
-        assert in_redis == {
-            user: points
-            for (t, p, s, user), (points, _) in stored.items()
-            if (t, p, s) == (task_id, period, start)
-        }, key
-    assert cached > 0
-
-
 def test_wallets_boards_and_stats_add_up_after_concurrent_awards_reversals_and_conversions(
     leaderboard_redis,
 ):
@@ -220,7 +170,7 @@ def test_wallets_boards_and_stats_add_up_after_concurrent_awards_reversals_and_c
     assert {value for value in stored.values() if value[1] == 0} <= {(0, 0)}
     _assert_wallets(game, load.converted)
     _assert_stats(game)
-    _assert_cached_sets_are_the_entries(leaderboard_redis, game, stored)
+    assert_cached_sets_are_the_entries(leaderboard_redis, game, stored)
 
 
 def test_two_concurrent_reversals_of_one_award_make_one_reversal():
@@ -246,7 +196,7 @@ def test_two_concurrent_reversals_of_one_award_make_one_reversal():
             finally:
                 connection.close()
 
-        _run([threading.Thread(target=reversing) for _ in range(2)])
+        run_threads([threading.Thread(target=reversing) for _ in range(2)])
 
     assert errors == []
     assert sorted(outcomes) == ["201"] * 10 + ["409"] * 10
@@ -278,7 +228,7 @@ def test_concurrent_duplicate_conversions_convert_once_and_answer_the_same():
         finally:
             connection.close()
 
-    _run([threading.Thread(target=converting) for _ in range(THREADS)])
+    run_threads([threading.Thread(target=converting) for _ in range(THREADS)])
 
     assert errors == []
     assert len({body for body, _ in bodies}) == 1
@@ -306,7 +256,7 @@ def test_concurrent_conversions_never_spend_more_than_the_balance():
         finally:
             connection.close()
 
-    _run([threading.Thread(target=converting) for _ in range(THREADS)])
+    run_threads([threading.Thread(target=converting) for _ in range(THREADS)])
 
     assert sorted(outcomes) == ["201"] * 5 + ["409"] * (THREADS - 5)
     wallet = Wallet.objects.get(player=player)
