@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -156,6 +156,39 @@ def read_plan(*, game_id: int) -> ReadPlan:
         return ReadPlan(shape=sql.ReadShape(), params=[], definitions=definitions)
     shape, params = _shape_of(definitions)
     return ReadPlan(shape=shape, params=params, definitions=definitions)
+
+
+#: How often one badge's failing condition is logged, at most, per process.
+CONDITION_FAILURE_LOG_INTERVAL_SECONDS = 60.0
+_CONDITION_FAILURES: dict[tuple[int, str, str], tuple[float, int]] = {}
+_CONDITION_FAILURES_SIZE = 4096
+
+
+def _condition_failure_log(*, game_id: int, badge_id: str, error: ConditionFailed) -> None:
+    """Log that a badge's condition failed, once a minute per badge and error at most.
+
+    A condition on a field that most events lack (``data.score`` >= 10) fails on every award:
+    a line per award and badge would flood the logs with one event's worth of news. The line
+    says how many failures it stands for.
+    """
+    key = (game_id, badge_id, error.code)
+    now = monotonic()
+    logged_at, failed = _CONDITION_FAILURES.get(key, (-CONDITION_FAILURE_LOG_INTERVAL_SECONDS, 0))
+    failed += 1
+    if now - logged_at < CONDITION_FAILURE_LOG_INTERVAL_SECONDS:
+        _CONDITION_FAILURES[key] = (logged_at, failed)
+        return
+    if len(_CONDITION_FAILURES) >= _CONDITION_FAILURES_SIZE:
+        _CONDITION_FAILURES.clear()
+    _CONDITION_FAILURES[key] = (now, 0)
+    logger.warning(
+        "badge %s of game %s not evaluated: %s at %s (%d time(s) since last said)",
+        badge_id,
+        game_id,
+        error.code,
+        error.pointer,
+        failed,
+    )
 
 
 def deadline_after(*, spent_ms: float) -> float:
@@ -384,13 +417,7 @@ def achievements_evaluate(
             try:
                 held = badge.condition.holds(data=data, values=values, deadline=deadline)
             except ConditionFailed as error:
-                logger.warning(
-                    "badge %s of game %s not evaluated: %s at %s",
-                    badge.badge_id,
-                    game_id,
-                    error.code,
-                    error.pointer,
-                )
+                _condition_failure_log(game_id=game_id, badge_id=badge.badge_id, error=error)
                 continue
             if held:
                 earned.append((badge.pk, not badge.repeatable, badge.badge_id, badge.name))

@@ -294,6 +294,29 @@ def test_a_failing_condition_skips_its_badge_and_keeps_the_award(api):
     assert (body["points"], body["badgesEarned"]) == (2, [])
 
 
+def test_a_condition_failing_on_every_award_is_logged_once_a_minute(api, caplog, monkeypatch):
+    from gamification.achievements import awards
+
+    api.post(
+        f"{GAME}/badges",
+        {"badgeId": "typed", "name": "T", "condition": _compare("data.score", ">", 1)},
+        format="json",
+    )
+    now = [1000.0]
+    monkeypatch.setattr(awards, "monotonic", lambda: now[0])
+    monkeypatch.setattr(awards, "_CONDITION_FAILURES", {})
+    with caplog.at_level("WARNING", logger=awards.logger.name):
+        for _ in range(5):
+            assert _award(api, 2, score="high")["badgesEarned"] == []
+        now[0] += awards.CONDITION_FAILURE_LOG_INTERVAL_SECONDS
+        assert _award(api, 2, score="high")["badgesEarned"] == []
+    lines = [record.getMessage() for record in caplog.records if record.name == awards.logger.name]
+    assert len(lines) == 2, lines
+    assert "badge typed of game" in lines[0]
+    assert lines[0].endswith("(1 time(s) since last said)")
+    assert lines[1].endswith("(5 time(s) since last said)")
+
+
 def test_the_profile_answers_points_level_streak_and_badges(api, clock):
     clock(datetime(2026, 5, 4, 10, 0, tzinfo=UTC))
     api.put(f"{GAME}/levels", {"levels": LEVELS, "streakPeriod": "day"}, format="json")
