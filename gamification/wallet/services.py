@@ -142,6 +142,19 @@ def _conversion_replay(
     return ConversionOutcome(body=body.encode(), created=False)
 
 
+def _player_lock(player: Player) -> None:
+    """Lock the player's row before its wallet, in the order an erasure takes them.
+
+    The conversion's ledger entry checks its foreign key to the player, which waits on an
+    erasure's lock of that row, while the erasure waits on the wallet to move it: locked
+    the other way round, the two deadlock every time. ``FOR NO KEY UPDATE`` leaves awards
+    (whose foreign key checks share the key) alone. A player erased meanwhile is gone.
+    """
+    locked = Player.objects.select_for_update(no_key=True).filter(pk=player.pk)
+    if not locked.values_list("pk", flat=True):
+        raise NotFoundError(f"No player {player.external_user_id!r}.", code="PLAYER_NOT_FOUND")
+
+
 def wallet_convert(
     *,
     realm: Realm,
@@ -173,6 +186,7 @@ def wallet_convert(
     now = timezone.now()
     try:
         with transaction.atomic():
+            _player_lock(player)
             wallet = Wallet.objects.select_for_update().filter(player=player).first()
             balance = wallet.points_balance if wallet is not None else Decimal(0)
             if wallet is None or balance < points:
