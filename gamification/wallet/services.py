@@ -145,7 +145,7 @@ def _conversion_replay(
 def _player_lock(player: Player) -> None:
     """Lock the player's row before its wallet, in the order an erasure takes them.
 
-    The conversion's ledger entry checks its foreign key to the player, which waits on an
+    A conversion's (or an adjustment's) ledger entry checks its foreign key to the player, which waits on an
     erasure's lock of that row, while the erasure waits on the wallet to move it: locked
     the other way round, the two deadlock every time. ``FOR NO KEY UPDATE`` leaves awards
     (whose foreign key checks share the key) alone. A player erased meanwhile is gone.
@@ -246,6 +246,7 @@ def wallet_adjust(
         raise AdjustmentInvalid("An adjustment changes points or coins.")
     now = timezone.now()
     with transaction.atomic():
+        _player_lock(player)
         Wallet.objects.get_or_create(
             player=player, defaults={"realm_id": player.realm_id, "updated_at": now}
         )

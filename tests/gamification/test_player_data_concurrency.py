@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import OperationalError, connection
 from rest_framework.test import APIClient
 
+from gamification.errors import NotFoundError
 from gamification.models import (
     Award,
     AwardReversal,
@@ -28,6 +31,7 @@ from gamification.models import (
 )
 from gamification.player_data.services import player_erase
 from gamification.services import api_key_create
+from gamification.wallet.services import wallet_adjust
 from tests.factories import GameFactory, RealmFactory, TaskFactory
 from tests.gamification.leaderboard_helpers import (
     boards_from_awards,
@@ -219,3 +223,45 @@ def test_a_reversal_racing_an_erasure_takes_the_award_back_on_either_player():
     assert {
         key: value for key, value in stored_boards(game).items() if value != (0.0, 0)
     } == boards_from_awards(game)
+
+
+def test_an_adjustment_racing_an_erasure_posts_before_it_or_finds_no_player():
+    realm = RealmFactory(slug="race")
+    strategy = points_strategy(realm)
+    game = GameFactory(realm=realm, external_game_id="g1", strategy_id=strategy)
+    TaskFactory(game=game, external_task_id="t1", strategy_id=strategy)
+    _, raw = api_key_create(realm=realm, name="server")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    operator = User.objects.create_user("operator")
+    outcomes: list[str] = []
+
+    def adjust(go: threading.Barrier, player: Player) -> None:
+        try:
+            go.wait()
+            wallet_adjust(
+                player=player, points=Decimal(1), coins=1, reason="goodwill", user=operator
+            )
+            outcomes.append("adjusted")
+        except NotFoundError as error:
+            outcomes.append(error.code)
+        except Exception as error:  # noqa: BLE001 - what a deadlock or a foreign key raises
+            outcomes.append(type(error).__name__)
+        finally:
+            connection.close()
+
+    for _ in range(10):
+        _player_with_points(client, 5)
+        player = Player.objects.get(realm=realm, external_user_id=USER)
+        go = threading.Barrier(2)
+        thread = threading.Thread(target=adjust, args=(go, player))
+        thread.start()
+        go.wait()
+        _erase_retrying()
+        thread.join()
+
+    assert set(outcomes) <= {"adjusted", "PLAYER_NOT_FOUND"}
+    for wallet in Wallet.objects.filter(realm=realm):
+        ledger = LedgerEntry.objects.filter(player_id=wallet.player_id)
+        assert wallet.points_balance == sum(entry.points for entry in ledger)
+        assert wallet.coins_balance == sum(entry.coins for entry in ledger)
