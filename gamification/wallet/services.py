@@ -145,10 +145,11 @@ def _conversion_replay(
 def _player_lock(player: Player) -> None:
     """Lock the player's row before its wallet, in the order an erasure takes them.
 
-    A conversion's (or an adjustment's) ledger entry checks its foreign key to the player, which waits on an
-    erasure's lock of that row, while the erasure waits on the wallet to move it: locked
-    the other way round, the two deadlock every time. ``FOR NO KEY UPDATE`` leaves awards
-    (whose foreign key checks share the key) alone. A player erased meanwhile is gone.
+    A conversion's (or an adjustment's) ledger entry checks its foreign key to the player,
+    which waits on an erasure's lock of that row, while the erasure waits on the wallet to
+    move it: locked the other way round, the two deadlock every time. ``FOR NO KEY UPDATE``
+    leaves awards (whose foreign key checks share the key) alone. A player erased meanwhile
+    is gone.
     """
     locked = Player.objects.select_for_update(no_key=True).filter(pk=player.pk)
     if not locked.values_list("pk", flat=True):
