@@ -4,6 +4,7 @@ is away, all in the API's error shape; and keep what only the admin needs off th
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,7 +26,10 @@ from gamification.errors import (
     service_unavailable_response,
 )
 
-_NUL = "\x00"
+#: A NUL or an unpaired UTF-16 surrogate: PostgreSQL stores neither in text, and the driver
+#: cannot even encode a surrogate, so a lookup with one fails as a 500.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_WHAT = "a NUL character or an unpaired UTF-16 surrogate"
 
 
 def _body_length_refused(request: HttpRequest) -> DomainError | None:
@@ -50,20 +54,20 @@ def _body_length_refused(request: HttpRequest) -> DomainError | None:
 
 
 def _nul_in_url_or_headers(request: HttpRequest) -> DomainError | None:
-    # PostgreSQL refuses NUL in text: a lookup with one would fail as a 500, so it stops here.
-    if _NUL in request.path_info:
-        return InvalidString("The URL path holds a NUL character.", location="path")
+    # A lookup with either would fail as a 500, so it stops here.
+    if _UNSTORABLE.search(request.path_info):
+        return InvalidString(f"The URL path holds {_WHAT}.", location="path")
     query = request.META.get("QUERY_STRING", "")
-    if "%00" in query or _NUL in query:
+    if "%00" in query or _UNSTORABLE.search(query):
         for name, values in request.GET.lists():
-            if _NUL in name or any(_NUL in value for value in values):
+            if _UNSTORABLE.search(name) or any(_UNSTORABLE.search(value) for value in values):
                 return InvalidString(
-                    "A query parameter holds a NUL character.", location="query", parameter=name
+                    f"A query parameter holds {_WHAT}.", location="query", parameter=name
                 )
     for key, value in request.META.items():
-        if key.startswith("HTTP_") and isinstance(value, str) and _NUL in value:
+        if key.startswith("HTTP_") and isinstance(value, str) and _UNSTORABLE.search(value):
             return InvalidString(
-                "A header holds a NUL character.",
+                f"A header holds {_WHAT}.",
                 location="header",
                 parameter=key[5:].replace("_", "-").title(),
             )
@@ -72,7 +76,8 @@ def _nul_in_url_or_headers(request: HttpRequest) -> DomainError | None:
 
 class RequestLimitsMiddleware:
     """Refuse a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (413 ``PAYLOAD_TOO_LARGE``) before
-    anything reads it, and a NUL in the URL path, a query parameter or a header (400
+    anything reads it, and a NUL or an unpaired surrogate in the URL path, a query parameter
+    or a header (400
     ``INVALID_STRING``) before anything looks it up."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -33,6 +33,7 @@ from gamification.models import (
     Award,
     AwardReversal,
     LedgerEntryKind,
+    Player,
     Realm,
     WebhookEventType,
 )
@@ -120,7 +121,30 @@ def award_reverse(
     the Redis boards follow after the commit. A second reversal, concurrent or not, is a 409
     ``AWARD_ALREADY_REVERSED``.
     """
-    award = _award_get(realm=realm, award_id=award_id)
+    for _ in range(_ERASURE_RETRIES):
+        award = _award_get(realm=realm, award_id=award_id)
+        try:
+            return _award_reverse(
+                award=award, realm=realm, reason=reason, api_key=api_key, user=user
+            )
+        except IntegrityError:
+            # An erasure that committed after the award was read moved it to a tombstone
+            # and deleted the player this reversal wrote for: read the award again.
+            if Player.objects.filter(pk=award.player_id).exists():
+                raise
+    raise ConflictError(
+        "The award's player was erased while it was reversed; send it again.",
+        code="PLAYER_ERASED",
+    )
+
+
+#: Reads of the award again when an erasure moved it to a tombstone meanwhile.
+_ERASURE_RETRIES = 3
+
+
+def _award_reverse(
+    *, award: Award, realm: Realm, reason: str, api_key: ApiKey | None, user: Any
+) -> ReversalOutcome:
     now = timezone.now()
     reversal = AwardReversal(
         realm_id=realm.pk,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -66,7 +66,15 @@ class BadgeListCreateView(_GameScoped, generics.ListCreateAPIView):
     def get_queryset(self):
         return selectors.badge_list(game=self.game())
 
-    @extend_schema(responses={201: BadgeSerializer})
+    @extend_schema(
+        responses={
+            201: BadgeSerializer,
+            409: OpenApiResponse(
+                description="BADGE_ALREADY_EXISTS; BADGE_LIMIT_REACHED (100 badges, or 100 "
+                "tasks named by the game's conditions together)"
+            ),
+        }
+    )
     def post(self, request: Request, external_game_id: str) -> Response:  # noqa: ARG002
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

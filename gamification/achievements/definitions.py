@@ -12,12 +12,21 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from gamification.errors import DomainError
+from gamification.errors import ConflictError, DomainError
 from gamification.hooks import BadgeCondition, ConditionInvalid, badge_condition_compile
 from gamification.models import Badge, Game
 
 #: Levels a game may define.
 LEVELS_MAX = 100
+#: Badges a game may define.
+BADGES_MAX = 100
+#: Tasks a game's badge conditions may name together (``player.tasks.<id>.awards``): each is
+#: one more probe and column of every award's read of the game.
+BADGE_TASKS_MAX = 100
+
+
+class BadgeLimitReached(ConflictError):
+    code = "BADGE_LIMIT_REACHED"
 
 
 class BadgeConditionInvalid(DomainError):
@@ -87,6 +96,21 @@ def condition_check(condition: Any) -> BadgeCondition:
         ) from None
 
 
+def badge_limits_check(*, game_id: int, condition: BadgeCondition) -> None:
+    """Refuse one more badge of the game, with ``condition``, past ``BADGES_MAX`` badges or
+    ``BADGE_TASKS_MAX`` tasks named (409 ``BADGE_LIMIT_REACHED``)."""
+    current = achievements_load(game_id=game_id)
+    if Badge.objects.filter(game_id=game_id).count() >= BADGES_MAX:
+        raise BadgeLimitReached(f"A game has at most {BADGES_MAX} badges.", maxBadges=BADGES_MAX)
+    named = set(current.task_ids) | condition.task_ids
+    if len(named) > BADGE_TASKS_MAX:
+        raise BadgeLimitReached(
+            f"A game's badges name at most {BADGE_TASKS_MAX} tasks together; with this one "
+            f"they would name {len(named)}.",
+            maxTasks=BADGE_TASKS_MAX,
+        )
+
+
 def levels_check(levels: Any) -> list[dict[str, Any]]:
     """Return ``levels`` in stored form (snake_case), or refuse them with the first problem.
 
@@ -138,15 +162,20 @@ def achievements_load(*, game_id: int) -> GameAchievements:
     row = game.first()
     if row is None:
         return GameAchievements(version=-1)
-    badges = []
+    badges: list[BadgeRule] = []
     task_ids: set[str] = set()
-    for pk, badge_id, name, repeatable, condition in Badge.objects.filter(
-        game_id=game_id
-    ).values_list("pk", "badge_id", "name", "repeatable", "condition"):
+    rows = Badge.objects.filter(game_id=game_id)
+    for pk, badge_id, name, repeatable, condition in rows.values_list(
+        "pk", "badge_id", "name", "repeatable", "condition"
+    ):
         try:
             compiled = badge_condition_compile(condition)
         except ConditionInvalid:
             continue  # validated when written; a limit lowered since leaves the badge out
+        # Badges past the game's limits (written before them, or around the API) are left
+        # out, in badge id order, so that the award's read stays what the limits allow.
+        if len(badges) == BADGES_MAX or len(task_ids | compiled.task_ids) > BADGE_TASKS_MAX:
+            continue
         badges.append(BadgeRule(pk, badge_id, name, repeatable, compiled))
         task_ids.update(compiled.task_ids)
     levels = tuple(

@@ -16,7 +16,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import TruncDate
 
-from gamification.achievements.definitions import condition_check, levels_check
+from gamification.achievements.definitions import (
+    badge_limits_check,
+    condition_check,
+    levels_check,
+)
 from gamification.errors import ConflictError
 from gamification.models import (
     ApiKey,
@@ -69,6 +73,9 @@ def badge_create(
     compiled = condition_check(condition)
     try:
         with transaction.atomic():
+            # Concurrent creations of the game's badges count one after the other.
+            list(Game.objects.select_for_update().filter(pk=game.pk).values_list("pk"))
+            badge_limits_check(game_id=game.pk, condition=compiled)
             badge = Badge.objects.create(
                 game=game,
                 badge_id=badge_id,

@@ -142,6 +142,20 @@ def _conversion_replay(
     return ConversionOutcome(body=body.encode(), created=False)
 
 
+def _player_lock(player: Player) -> None:
+    """Lock the player's row before its wallet, in the order an erasure takes them.
+
+    A conversion's (or an adjustment's) ledger entry checks its foreign key to the player,
+    which waits on an erasure's lock of that row, while the erasure waits on the wallet to
+    move it: locked the other way round, the two deadlock every time. ``FOR NO KEY UPDATE``
+    leaves awards (whose foreign key checks share the key) alone. A player erased meanwhile
+    is gone.
+    """
+    locked = Player.objects.select_for_update(no_key=True).filter(pk=player.pk)
+    if not locked.values_list("pk", flat=True):
+        raise NotFoundError(f"No player {player.external_user_id!r}.", code="PLAYER_NOT_FOUND")
+
+
 def wallet_convert(
     *,
     realm: Realm,
@@ -173,6 +187,7 @@ def wallet_convert(
     now = timezone.now()
     try:
         with transaction.atomic():
+            _player_lock(player)
             wallet = Wallet.objects.select_for_update().filter(player=player).first()
             balance = wallet.points_balance if wallet is not None else Decimal(0)
             if wallet is None or balance < points:
@@ -232,6 +247,7 @@ def wallet_adjust(
         raise AdjustmentInvalid("An adjustment changes points or coins.")
     now = timezone.now()
     with transaction.atomic():
+        _player_lock(player)
         Wallet.objects.get_or_create(
             player=player, defaults={"realm_id": player.realm_id, "updated_at": now}
         )

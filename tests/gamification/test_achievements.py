@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from rest_framework.test import APIClient
 
-from gamification.achievements.definitions import achievements_forget
+from gamification.achievements.definitions import (
+    BADGE_TASKS_MAX,
+    BADGES_MAX,
+    achievements_forget,
+)
 from gamification.achievements.services import achievements_award_reverse
 from gamification.auth import api_key_cache_forget
-from gamification.models import Award, Game, PlayerBadge, PlayerGameStats, WebhookMessage
+from gamification.models import Award, Badge, Game, PlayerBadge, PlayerGameStats, WebhookMessage
 from gamification.webhooks import webhook_endpoint_create
 from strategies import services as strategy_services
 
@@ -282,6 +286,80 @@ def test_a_badge_id_is_unique_in_its_game(api):
     assert api.post(f"{GAME}/badges", badge, format="json").status_code == 201
     response = api.post(f"{GAME}/badges", badge, format="json")
     assert (response.status_code, response.json()["code"]) == (409, "BADGE_ALREADY_EXISTS")
+
+
+def _naming_tasks(first: int, count: int) -> dict:
+    """A condition over ``count`` tasks of its own (``or`` of one comparison per task)."""
+    return {
+        "type": "or",
+        "args": [
+            _compare(f"player.tasks.x{n}.awards", ">=", 1) for n in range(first, first + count)
+        ],
+    }
+
+
+def test_the_tasks_a_games_badges_name_are_bounded_and_its_awards_keep_working(api, game):
+    # Each task a condition names is one more probe (and column) of every award's read:
+    # unbounded, a few badges at the node limit made every award of the game fail.
+    per_badge = 300
+    statuses = [
+        api.post(
+            f"{GAME}/badges",
+            {
+                "badgeId": f"wide{n}",
+                "name": "W",
+                "condition": _naming_tasks(n * per_badge, per_badge),
+            },
+            format="json",
+        )
+        for n in range(7)
+    ]
+
+    assert statuses[0].status_code == 409
+    assert statuses[0].json()["code"] == "BADGE_LIMIT_REACHED"
+    assert statuses[0].json()["maxTasks"] == BADGE_TASKS_MAX
+    assert not game.badges.exists()
+    narrow = _naming_tasks(0, BADGE_TASKS_MAX)
+    assert (
+        api.post(
+            f"{GAME}/badges", {"badgeId": "n", "name": "N", "condition": narrow}, format="json"
+        )
+    ).status_code == 201
+    more = {"badgeId": "m", "name": "M", "condition": _compare("player.tasks.t1.awards", ">=", 1)}
+    assert api.post(f"{GAME}/badges", more, format="json").json()["code"] == "BADGE_LIMIT_REACHED"
+    assert _award(api, 1)["badgesEarned"] == []
+
+
+def test_a_game_has_at_most_badges_max_badges(api, game):
+    literal = {"type": "literal", "value": False}
+    Badge.objects.bulk_create(
+        Badge(game=game, badge_id=f"b{n}", name="B", condition=literal) for n in range(BADGES_MAX)
+    )
+
+    response = api.post(
+        f"{GAME}/badges", {"badgeId": "one-more", "name": "B", "condition": literal}, format="json"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (409, "BADGE_LIMIT_REACHED")
+    assert response.json()["maxBadges"] == BADGES_MAX
+    assert game.badges.count() == BADGES_MAX
+
+
+def test_badges_over_the_limits_written_around_the_api_leave_the_awards_working(api, game):
+    # Written before the limits existed, or straight into the table: the badges within the
+    # limits (in badge id order) count, the rest are left out, and awards go on.
+    Badge.objects.bulk_create(
+        Badge(game=game, badge_id=f"wide{n}", name="W", condition=_naming_tasks(n * 300, 300))
+        for n in range(7)
+    )
+    Badge.objects.create(
+        game=game, badge_id="first", name="F", condition=_compare("player.awards", ">=", 1)
+    )
+    Game.objects.filter(pk=game.pk).update(achievements_version=5)
+
+    body = _award(api, 1)
+
+    assert body["badgesEarned"] == ["first"]
 
 
 def test_a_failing_condition_skips_its_badge_and_keeps_the_award(api):

@@ -416,6 +416,22 @@ def test_a_nul_in_a_header_is_a_400_and_writes_nothing(api):
     assert not Award.objects.exists()
 
 
+@pytest.mark.usefixtures("task")
+def test_an_unpaired_surrogate_in_a_header_is_a_400_and_writes_nothing(api):
+    response = api.post(
+        POINTS, {"externalUserId": "alice"}, format="json", HTTP_IDEMPOTENCY_KEY="a\ud800"
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], body["location"], body["parameter"]) == (
+        "INVALID_STRING",
+        "header",
+        "Idempotency-Key",
+    )
+    assert not Award.objects.exists()
+
+
 def test_a_nul_in_the_admin_search_is_a_400(superuser_client):
     response = superuser_client.get(f"{ADMIN}/?q=%00")
 
