@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 
 from gamification.achievements.definitions import (
     BadgeConditionInvalid,
+    BadgeLimitReached,
     LevelsInvalid,
+    badge_limits_check,
     condition_check,
     levels_check,
 )
@@ -46,3 +48,18 @@ class BadgeForm(forms.ModelForm):
                     for issue in error.extra["errors"]
                 ]
             ) from None
+
+    def clean(self) -> dict[str, Any] | None:
+        """A new badge past the game's limits is refused as the API refuses it.
+
+        An edited badge is not counted again; one past the limits all the same (its
+        condition now names more tasks) is left out of awards, as any badge past them is.
+        """
+        cleaned = super().clean()
+        game, condition = self.cleaned_data.get("game"), self.cleaned_data.get("condition")
+        if self.instance.pk is None and game is not None and condition is not None:
+            try:
+                badge_limits_check(game_id=game.pk, condition=condition_check(condition))
+            except BadgeLimitReached as error:
+                raise ValidationError(error.detail) from None
+        return cleaned

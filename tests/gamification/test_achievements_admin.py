@@ -117,3 +117,25 @@ def test_levels_are_edited_on_the_game_and_checked(games):
     game.refresh_from_db()
     assert (game.levels, game.streak_period, game.achievements_version) == (levels, "day", 1)
     assert LogEntry.objects.filter(object_id=str(game.pk), action_flag=CHANGE).exists()
+
+
+def test_a_badge_past_the_games_limit_is_refused_in_the_admin_as_in_the_api(games):
+    from gamification.achievements.definitions import BADGES_MAX
+
+    game = games["realm-b"]
+    client = member_client("publisher-b", game.realm, "publisher")
+    Badge.objects.bulk_create(
+        Badge(game=game, badge_id=f"b{n}", name=f"B{n}", condition=json.loads(TRUE))
+        for n in range(BADGES_MAX)
+    )
+    response = client.post(url("badge", "add"), _badge_form(game, TRUE, badge_id="one-more"))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert errors == [f"A game has at most {BADGES_MAX} badges."]
+    assert not Badge.objects.filter(badge_id="one-more").exists()
+
+    edited = Badge.objects.get(game=game, badge_id="b0")
+    change = {**_badge_form(game, TRUE, badge_id="b0"), "name": "Renamed"}
+    assert client.post(url("badge", "change", edited.pk), change).status_code == 302
+    edited.refresh_from_db()
+    assert edited.name == "Renamed"
