@@ -71,6 +71,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 1024 * 1024, minimum=
 # A batch of awards stops starting events after this many seconds; the rest answer 503
 # BATCH_TIME_BUDGET_SPENT, so one request cannot hold a worker thread for 1,000 slow runs.
 AWARD_BATCH_TIME_BUDGET_SECONDS = env_float("AWARD_BATCH_TIME_BUDGET_SECONDS", 10.0, minimum=0.1)
+# A batch stores its awards up to this many at a time in one statement (scoring.batch); the
+# task's stats row stays locked while one such statement runs and commits.
+AWARD_BATCH_SET_SIZE = env_int("AWARD_BATCH_SET_SIZE", 100, minimum=1)
 
 ROOT_URLCONF = "gamification.urls"
 WSGI_APPLICATION = "gamification.wsgi.application"

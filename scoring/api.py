@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -18,12 +16,12 @@ from rest_framework.views import APIView
 from gamification import selectors
 from gamification.api import TaskPointsReadMixin
 from gamification.auth import HEADER, api_key_authenticated, api_key_rate_wait, request_api_key
-from gamification.errors import database_unavailable, exception_handler
+from gamification.errors import exception_handler
 from gamification.models import ApiKey
 from gamification.parsers import request_json_load
 from gamification.renderers import JSONRenderer
+from scoring.batch import BatchEvent, award_batch
 from scoring.builtins.registry import ALIASES, builtin_list, builtin_version_hash
-from scoring.errors import BatchTimeBudgetSpent
 from scoring.serializers import (
     AwardBatchRequestSerializer,
     AwardBatchResponseSerializer,
@@ -34,7 +32,7 @@ from scoring.serializers import (
     award_batch_events,
     award_request_validated,
 )
-from scoring.services import award_points
+from scoring.services import AwardOutcome, award_points
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _JSON_CONTENT_TYPES = frozenset({"application/json", "application/json;charset=utf-8"})
@@ -161,80 +159,32 @@ class TaskPointsView(TaskPointsReadMixin, generics.GenericAPIView):
         )
 
 
-def _award_event_result(*, api_key: ApiKey, external_game_id: str, index: int, event: Any) -> bytes:
-    """Score one event of a batch as the single endpoint would; answer its result as JSON.
-
-    An error is the event's own answer, with the body the single endpoint would give it; only
-    a database that went away is raised, for the batch to handle.
-    """
+def _award_batch_event(event: Any) -> BatchEvent | exceptions.APIException:
+    """One event of a batch as the batch service takes it, or the error that answers it."""
     try:
         validated = award_batch_event_validated(event)
-        response = _award_answer(
-            api_key=api_key,
-            document=validated["award"],
-            idempotency_key=validated["idempotencyKey"],
-            external_game_id=external_game_id,
-            external_task_id=validated["externalTaskId"],
-        )
-        code, body = response.status_code, response.content
-    except Exception as exc:
-        handled = None if database_unavailable(exc) else exception_handler(exc, {})
+    except exceptions.APIException as exc:
+        return exc
+    award = validated["award"]
+    return BatchEvent(
+        external_task_id=validated["externalTaskId"],
+        external_user_id=award["externalUserId"],
+        data=award["data"],
+        idempotency_key=validated["idempotencyKey"],
+        dry_run=award["dryRun"],
+    )
+
+
+def _award_batch_result(*, index: int, outcome: AwardOutcome | Exception) -> bytes:
+    """An event's result: its status and the body the single endpoint would answer."""
+    if isinstance(outcome, AwardOutcome):
+        status_code, body = (201 if outcome.created else 200), outcome.body
+    else:
+        handled = exception_handler(outcome, {})
         if handled is None:
-            raise
-        code, body = handled.status_code, JSONRenderer().render(handled.data)
-    return _award_batch_result(index=index, status=code, body=body)
-
-
-def _award_batch_result(*, index: int, status: int, body: bytes) -> bytes:
-    return b'{"index":%d,"status":%d,"body":%s}' % (index, status, body)
-
-
-def _award_batch_results(
-    *, api_key: ApiKey, external_game_id: str, events: list[Any]
-) -> list[bytes]:
-    """Score and store the events in order, each independently of the others.
-
-    Events stop starting once ``AWARD_BATCH_TIME_BUDGET_SECONDS`` are spent: those left answer
-    503 ``BATCH_TIME_BUDGET_SPENT``, having stored nothing.
-
-    Each award is its own statement and commits on its own, exactly as a single award does:
-    a transaction around many would hold the task's stats row locked against every other
-    award of the task, and lock players' rows in whatever order the events name them. If the
-    database goes away, the event it happened to and every later one answer 503; when that is
-    the first event, the whole batch answers 503 instead.
-    """
-    results: list[bytes] = []
-    deadline = time.monotonic() + settings.AWARD_BATCH_TIME_BUDGET_SECONDS
-    for index, event in enumerate(events):
-        if time.monotonic() > deadline:
-            spent = BatchTimeBudgetSpent(
-                f"The batch spent its {settings.AWARD_BATCH_TIME_BUDGET_SECONDS:g} s before "
-                "this event could start; nothing was stored for it. Send it again."
-            )
-            body = JSONRenderer().render(spent.as_body())
-            results += [
-                _award_batch_result(index=later, status=spent.http_status, body=body)
-                for later in range(index, len(events))
-            ]
-            break
-        try:
-            results.append(
-                _award_event_result(
-                    api_key=api_key, external_game_id=external_game_id, index=index, event=event
-                )
-            )
-        except Exception as exc:
-            if not results or not database_unavailable(exc):
-                raise
-            unavailable = exception_handler(exc, {})
-            assert unavailable is not None, "a database that went away is answered 503"
-            body = JSONRenderer().render(unavailable.data)
-            results += [
-                _award_batch_result(index=later, status=unavailable.status_code, body=body)
-                for later in range(index, len(events))
-            ]
-            break
-    return results
+            raise outcome
+        status_code, body = handled.status_code, JSONRenderer().render(handled.data)
+    return b'{"index":%d,"status":%d,"body":%s}' % (index, status_code, body)
 
 
 class GameBatchPointsView(APIView):
@@ -256,12 +206,16 @@ class GameBatchPointsView(APIView):
             raise exceptions.Throttled(wait)
         # Once for the batch: each event's 404 would repeat the URL's game id, after two reads.
         selectors.game_get(realm=api_key.realm, external_game_id=external_game_id)
-        results = _award_batch_results(
-            api_key=api_key, external_game_id=external_game_id, events=events
+        outcomes = award_batch(
+            api_key=api_key,
+            external_game_id=external_game_id,
+            events=[_award_batch_event(event) for event in events],
         )
-        return HttpResponse(
-            b'{"results":[%s]}' % b",".join(results), content_type="application/json"
+        results = b",".join(
+            _award_batch_result(index=index, outcome=outcome)
+            for index, outcome in enumerate(outcomes)
         )
+        return HttpResponse(b'{"results":[%s]}' % results, content_type="application/json")
 
 
 class BuiltinStrategyListView(APIView):

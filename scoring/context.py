@@ -12,7 +12,7 @@ is the same read on its own, for a run that asks for a window the award read did
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -93,6 +93,19 @@ def _mean_gap(count: int, first: datetime | None, last: datetime | None) -> floa
 
 
 @dataclass(frozen=True, slots=True)
+class TaskAwards:
+    """Awards of one task not in its stats row yet: how many, the first and the last time."""
+
+    count: int
+    first: datetime
+    last: datetime
+
+    def plus(self, at: datetime) -> TaskAwards:
+        """These awards and one more at ``at``."""
+        return TaskAwards(count=self.count + 1, first=min(self.first, at), last=max(self.last, at))
+
+
+@dataclass(frozen=True, slots=True)
 class EventStats:
     """What the stats rows and the recent-window counts say about one event's player and task.
 
@@ -112,6 +125,17 @@ class EventStats:
     def covers(self, request: AnalyticsRequest) -> bool:
         """Whether every analytics value of ``request`` can be answered from these stats."""
         return analytics_request_normalise(request).recent_windows <= self.recent_counts.keys()
+
+    def with_task_awards(self, awards: TaskAwards) -> EventStats:
+        """These stats as the task's stats row will be with ``awards`` added, as the stats
+        upsert adds them (``scoring.sql.stats_upserts``)."""
+        first, last = self.task_first, self.task_last
+        return replace(
+            self,
+            task_count=self.task_count + awards.count,
+            task_first=awards.first if first is None else min(first, awards.first),
+            task_last=awards.last if last is None else max(last, awards.last),
+        )
 
 
 def event_stats_parse(row: Sequence[Any], windows: Sequence[int]) -> EventStats:
@@ -160,8 +184,10 @@ def event_history_load(
     external_user_id: str,
     request: AnalyticsRequest,
     now: datetime,
+    unstored: TaskAwards | None = None,
 ) -> EventHistory:
-    """Return the player and the requested analytics of an event on ``task_id`` at ``now``."""
+    """Return the player and the requested analytics of an event on ``task_id`` at ``now``,
+    with the task's ``unstored`` awards counted as if stored."""
     wanted = analytics_request_normalise(request)
     windows = sorted(wanted.recent_windows)
     adapt = connection.ops.adapt_datetimefield_value
@@ -175,6 +201,8 @@ def event_history_load(
         )
         row = cursor.fetchone()
     stats = event_stats_parse(row, windows)
+    if unstored is not None:
+        stats = stats.with_task_awards(unstored)
     return EventHistory(
         player_id=stats.player_id, analytics=event_analytics(stats, request=request, now=now)
     )

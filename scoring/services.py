@@ -43,6 +43,7 @@ from scoring.builtins.base import AnalyticsRequest, ScoringEvent
 from scoring.context import (
     EventHistory,
     EventStats,
+    TaskAwards,
     analytics_request_normalise,
     event_analytics,
     event_history_load,
@@ -372,6 +373,37 @@ def _award_achievements(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedAward:
+    """An award scored and not yet stored: what its write needs and what it will answer.
+
+    ``player_id`` is None for a player the write creates (PostgreSQL only).
+    """
+
+    realm: Realm
+    task: Task
+    external_user_id: str
+    idempotency_key: str | None
+    award: Award
+    answer: AwardAnswer
+    rendered: bytes
+    run: StrategyRun
+    change: EntryChange
+    webhook: WebhookEvent | None
+    achieved: achievements.AchievementWrite | None
+    player_id: int | None
+
+    @property
+    def writes_alone(self) -> bool:
+        """Whether its write has parts a set-based write of many awards leaves out (a
+        webhook's outbox rows, achievements) or is not PostgreSQL's one statement."""
+        return (
+            self.webhook is not None
+            or self.achieved is not None
+            or connection.vendor != "postgresql"
+        )
+
+
 def award_points(
     *,
     realm: Realm,
@@ -393,6 +425,37 @@ def award_points(
     custom strategy and the answer stored under the key, and whether a webhook listens) and
     one write (player, award, stats, leaderboard entries, and the webhook's outbox rows when
     one listens). The leaderboards' Redis sets, if any, follow after the commit.
+    """
+    prepared = award_prepare(
+        realm=realm,
+        api_key=api_key,
+        task=task,
+        external_user_id=external_user_id,
+        data=data,
+        idempotency_key=idempotency_key,
+        dry_run=dry_run,
+    )
+    if isinstance(prepared, AwardOutcome):
+        return prepared
+    return award_store(prepared=prepared)
+
+
+def award_prepare(
+    *,
+    realm: Realm,
+    api_key: ApiKey | None,
+    task: Task,
+    external_user_id: str,
+    data: Mapping[str, Any],
+    idempotency_key: str | None = None,
+    dry_run: bool = False,
+    unstored: Mapping[int, TaskAwards] | None = None,
+) -> AwardOutcome | PreparedAward:
+    """Read and score one event as ``award_points`` does, and stop before the write.
+
+    Answer the outcome itself for what stores nothing (a replay, a dry run). ``unstored``
+    holds, per task id, the awards prepared before this one and not stored yet (a batch's
+    set-based write): the task's stats are read as if they were.
     """
     event_data_check(data=data)
     now = timezone.now()
@@ -417,6 +480,8 @@ def award_points(
         return _replayed(read.replay, task_id=read.task_id, external_user_id=external_user_id)
     if read.status != "open":
         raise TaskClosed(f"Task {task.external_task_id!r} is {read.status} and takes no awards.")
+    unstored_awards = unstored.get(read.task_id) if unstored else None
+    stats = read.stats.with_task_awards(unstored_awards) if unstored_awards else read.stats
 
     strategy = strategy_resolve(
         realm=realm,
@@ -435,14 +500,15 @@ def award_points(
 
     def analytics_loader(request: AnalyticsRequest):
         requests.append(request)
-        if read.stats.covers(request):
-            return event_analytics(read.stats, request=request, now=now)
+        if stats.covers(request):
+            return event_analytics(stats, request=request, now=now)
         history = event_history_load(
             task_id=read.task_id,
             realm_id=realm.pk,
             external_user_id=external_user_id,
             request=request,
             now=now,
+            unstored=unstored_awards,
         )
         reread.append(history)
         return history.analytics
@@ -535,10 +601,35 @@ def award_points(
         points=answer.points,
         at=now,
     )
-    write = achieved.write if achieved is not None else None
+    return PreparedAward(
+        realm=realm,
+        task=task,
+        external_user_id=external_user_id,
+        idempotency_key=idempotency_key,
+        award=award,
+        answer=answer,
+        rendered=rendered,
+        run=run,
+        change=change,
+        webhook=webhook,
+        achieved=achieved.write if achieved is not None else None,
+        player_id=player_id,
+    )
+
+
+def award_store(*, prepared: PreparedAward) -> AwardOutcome:
+    """Store a prepared award with its stats, entries and wallet change; answer it.
+
+    A player created meanwhile by another request is the player of the award after all (the
+    answer then says so); a key stored meanwhile replays that award's answer.
+    """
+    award, answer, rendered = prepared.award, prepared.answer, prepared.rendered
+    webhook, write, change = prepared.webhook, prepared.achieved, prepared.change
+    realm, task, external_user_id = prepared.realm, prepared.task, prepared.external_user_id
+    idempotency_key = prepared.idempotency_key
     try:
-        if player_id is not None:
-            award.player_id = player_id
+        if prepared.player_id is not None:
+            award.player_id = prepared.player_id
             transaction_id = _award_store(award, change, webhook=webhook, achieved=write)
         else:
             transaction_id = _award_store_new_player_postgres(
@@ -570,11 +661,11 @@ def award_points(
         replay = _award_replay(
             realm=realm,
             idempotency_key=idempotency_key,
-            task_id=read.task_id,
+            task_id=award.task_id,
             external_user_id=external_user_id,
         )
         if replay is None:
             raise
         return replay
     leaderboard_cache_change(change=change, transaction_id=transaction_id)
-    return AwardOutcome(body=rendered, created=True, run=run, answer=answer)
+    return AwardOutcome(body=rendered, created=True, run=prepared.run, answer=answer)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 from gamification.achievements.sql import WriteShape, write_ctes
-from gamification.leaderboards.sql import TRANSACTION_ID, award_entry_ctes
+from gamification.leaderboards.sql import TRANSACTION_ID, award_entry_ctes, entry_upserts
 from gamification.models import (
     Award,
     Game,
@@ -87,11 +87,14 @@ def award_insert_params(award: Award) -> list[Any]:
 
 
 @cache
-def stats_upserts(source: str, vendor: str) -> tuple[str, str]:
+def stats_upserts(source: str, vendor: str, rows: bool = False) -> tuple[str, str]:
     """Return the two upserts that add the awards of ``source`` to the running stats.
 
     ``source`` yields rows of (player_id, task_id, points, at). Awards committed out of order
     keep first/last correct; the task-wide row comes last because every player contends for it.
+    With ``rows`` the source holds many awards, at most one per player and task: the
+    task-wide rows add them up per task, and both upserts write in key order, so that two
+    such writes take their locks in one order.
     """
     greatest, least = ("GREATEST", "LEAST") if vendor == "postgresql" else ("MAX", "MIN")
     ps = _table(PlayerTaskStats)
@@ -106,6 +109,7 @@ def stats_upserts(source: str, vendor: str) -> tuple[str, str]:
         f"INSERT INTO {ps} ({ps_player}, {ps_task}, {count}, {total}, "
         f"{first}, {last}, {previous}) "
         f"SELECT player_id, task_id, 1, points, at, at, NULL FROM ({source}) AS src WHERE true "
+        f"{'ORDER BY player_id, task_id ' if rows else ''}"
         f"ON CONFLICT ({ps_player}, {ps_task}) DO UPDATE SET "
         f"{count} = {ps}.{count} + 1, "
         f"{total} = {ps}.{total} + excluded.{total}, "
@@ -120,12 +124,18 @@ def stats_upserts(source: str, vendor: str) -> tuple[str, str]:
     ts_task = _column(TaskStats, "task")
     count, total = _column(TaskStats, "award_count"), _column(TaskStats, "points_total")
     first, last = _column(TaskStats, "first_award_at"), _column(TaskStats, "last_award_at")
+    added = (
+        "SELECT task_id, COUNT(*), SUM(points), MIN(at), MAX(at) "
+        f"FROM ({source}) AS src GROUP BY task_id ORDER BY task_id "
+        if rows
+        else f"SELECT task_id, 1, points, at, at FROM ({source}) AS src WHERE true "
+    )
     task_stats = (
         f"INSERT INTO {ts} "
         f"({ts_task}, {count}, {total}, {first}, {last}) "
-        f"SELECT task_id, 1, points, at, at FROM ({source}) AS src WHERE true "
+        f"{added}"
         f"ON CONFLICT ({ts_task}) DO UPDATE SET "
-        f"{count} = {ts}.{count} + 1, "
+        f"{count} = {ts}.{count} + {f'excluded.{count}' if rows else '1'}, "
         f"{total} = {ts}.{total} + excluded.{total}, "
         f"{first} = {least}({ts}.{first}, excluded.{first}), "
         f"{last} = {greatest}({ts}.{last}, excluded.{last})"
@@ -252,6 +262,100 @@ def award_store_new_player_postgres(
         f"{write_ctes('inserted', achievements) if achievements else ''} "
         f"{task_stats} RETURNING {TRANSACTION_ID}"
     )
+
+
+#: What the set-based write takes per award besides the award's columns, with its type.
+AWARD_ROWS_EXTRA_COLUMNS = (
+    ("game_id", "BIGINT"),
+    ("external_user_id", "VARCHAR(255)"),
+    ("day_start", "DATE"),
+    ("week_start", "DATE"),
+    ("month_start", "DATE"),
+    ("ledger_id", "UUID"),
+)
+
+
+@cache
+def award_rows_store_postgres() -> str:
+    """Return the one PostgreSQL statement that stores many awards, at most one per player,
+    with what each award's own write does: the player when new, the award, both stats rows,
+    the leaderboard entries, the ledger entry and the wallet.
+
+    Its parameters are one array per column: ``award_rows_params``, then
+    ``wallet_rows_change_params``. Each array has one element per award, so the statement's
+    text (and its prepared plan) is the same for any number of awards. A player another
+    request created since the read is not created and its award not inserted: the statement
+    answers, per task, its transaction's id and the ids of the awards it inserted, for the
+    caller to store the others on their own. Rows are written in key order, as every
+    upsert of many rows here is, so that two such writes cannot deadlock.
+    """
+    from django.db import connection
+
+    fields = [concrete_field(Award, name) for name in AWARD_INSERT_FIELDS]
+    names = [field.attname for field in fields] + [name for name, _ in AWARD_ROWS_EXTRA_COLUMNS]
+    types = [
+        "TEXT" if isinstance(field, models.JSONField) else field.db_type(connection)
+        for field in fields
+    ] + [cast for _, cast in AWARD_ROWS_EXTRA_COLUMNS]
+    arrays = ", ".join(f"CAST(%s AS {cast}[])" for cast in types)
+    player = _table(Player)
+    p_id, p_realm = _column(Player, "id"), _column(Player, "realm")
+    p_user, p_created = _column(Player, "external_user_id"), _column(Player, "created_at")
+    a_id, a_player = _column(Award, "id"), _column(Award, "player")
+    a_task, a_points = _column(Award, "task"), _column(Award, "points")
+    a_created = _column(Award, "created_at")
+    attname = {field.name: field.attname for field in fields}
+    values = [
+        f"COALESCE(src.{attname['player']}, new_player.{p_id})"
+        if field.name == "player"
+        else (
+            f"CAST(src.{field.attname} AS JSONB)"
+            if isinstance(field, models.JSONField)
+            else f"src.{field.attname}"
+        )
+        for field in fields
+    ]
+    source = (
+        f"SELECT {_as(a_player, 'player_id')}, {_as(a_task, 'task_id')}, "
+        f"{_as(a_points, 'points')}, {_as(a_created, 'at')} FROM awarded"
+    )
+    player_stats, task_stats = stats_upserts(source, "postgresql", rows=True)
+    game_upsert, task_upsert = entry_upserts("leaderboard_award", "postgresql", ordered=True)
+    return (
+        f"WITH src AS (SELECT * FROM unnest({arrays}) AS src({', '.join(names)})), "
+        f"new_player AS (INSERT INTO {player} ({p_realm}, {p_user}, {p_created}) "
+        f"SELECT src.{attname['realm']}, src.external_user_id, src.{attname['created_at']} "
+        f"FROM src WHERE src.{attname['player']} IS NULL ORDER BY src.external_user_id "
+        f"ON CONFLICT ({p_realm}, {p_user}) DO NOTHING RETURNING {p_id}, {p_user}), "
+        f"inserted AS (INSERT INTO {_table(Award)} ({', '.join(award_insert_columns())}) "
+        f"SELECT {', '.join(values)} FROM src LEFT JOIN new_player "
+        f"ON new_player.{p_user} = src.external_user_id "
+        f"WHERE COALESCE(src.{attname['player']}, new_player.{p_id}) IS NOT NULL "
+        f"RETURNING {a_id}, {a_player}, {a_task}, {a_points}, {a_created}), "
+        f"awarded AS (SELECT inserted.*, src.game_id, src.external_user_id, src.day_start, "
+        f"src.week_start, src.month_start, src.ledger_id "
+        f"FROM inserted JOIN src ON src.{attname['id']} = inserted.{a_id}), "
+        f"player_stats AS ({player_stats} RETURNING 1), "
+        f"leaderboard_award AS (SELECT game_id, {_as(a_task, 'task_id')}, "
+        f"{_as(a_player, 'player_id')}, external_user_id, {_as(a_points, 'points')}, "
+        f"1 AS awards, day_start, week_start, month_start FROM awarded), "
+        f"leaderboard_game AS ({game_upsert} RETURNING 1), "
+        f"leaderboard_task AS ({task_upsert} RETURNING 1)"
+        f"{wallet_change_ctes('awarded', LedgerEntryKind.AWARD, rows=True)} "
+        f"{task_stats} RETURNING {TRANSACTION_ID}, "
+        f"(SELECT array_agg({a_id}) FROM inserted)"
+    )
+
+
+def award_rows_params(rows: list[tuple[Award, list[Any]]]) -> list[list[Any]]:
+    """Return the arrays of ``award_rows_store_postgres`` for ``rows``: each award (its
+    player id None for a player to create) with its ``AWARD_ROWS_EXTRA_COLUMNS`` values."""
+    columns = [award_insert_params(award) + extra for award, extra in rows]
+    arrays = [list(values) for values in zip(*columns, strict=True)]
+    # One element type per array: psycopg refuses a list of ints and floats.
+    points = AWARD_INSERT_FIELDS.index("points")
+    arrays[points] = [float(value) for value in arrays[points]]
+    return arrays
 
 
 def award_insert_params_without_player(award: Award) -> list[Any]:

@@ -71,16 +71,19 @@ def one_entry_source(vendor: str) -> str:
 
 
 @cache
-def entry_upserts(source: str, vendor: str) -> tuple[str, str]:
+def entry_upserts(source: str, vendor: str, ordered: bool = False) -> tuple[str, str]:
     """Return the upserts of the game's entries and of the task's from ``source``'s rows.
 
     Each source row becomes four entries (all time, day, week, month), always in that order,
-    so that two writes of one player take the rows' locks in the same order.
+    so that two writes of one player take the rows' locks in the same order. ``ordered``
+    sorts many rows by player too, so that two writes of many players take their locks in
+    one order (``source`` then has at most one row per player).
     """
     e = _table()
     c = {name: column(LeaderboardEntry, name) for name in _INSERTED}
     periods = " UNION ALL ".join(
         f"SELECT '{period}'{' AS period' if i == 0 else ''}"
+        + (f", {i}{' AS position' if i == 0 else ''}" if ordered else "")
         for i, period in enumerate(LeaderboardPeriod.values)
     )
     start = (
@@ -103,6 +106,7 @@ def entry_upserts(source: str, vendor: str) -> tuple[str, str]:
             f"SELECT src.game_id, {task}, b.period, {start}, src.player_id, "
             f"src.external_user_id, src.points, src.awards "
             f"FROM {source} AS src CROSS JOIN ({periods}) AS b WHERE true "
+            f"{'ORDER BY src.player_id, b.position ' if ordered else ''}"
             f"ON CONFLICT ({c[scope]}, {c['period']}, {c['period_start']}, {c['player']}) "
             f"WHERE {c['task']} {condition} {update}"
         )

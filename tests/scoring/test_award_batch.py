@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import json
+import random
+import threading
 from typing import Any
 
 import psycopg
 import pytest
 from django.db import connection
+from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from gamification.models import Award, Player, PlayerTaskStats, TaskStatus
+from gamification.leaderboards.periods import LeaderboardPeriod
+from gamification.models import (
+    Award,
+    LeaderboardEntry,
+    LedgerEntry,
+    Player,
+    PlayerTaskStats,
+    Realm,
+    TaskStats,
+    TaskStatus,
+    Wallet,
+)
 from gamification.services import api_key_create
 from strategies import services as strategy_services
 from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_ratio
+from tests.gamification.concurrency_helpers import guarded, run_threads
+from tests.gamification.leaderboard_helpers import boards_from_awards, stored_boards
+from tests.strategies.backtest_programs import COUNTS_PROGRAM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -265,46 +283,62 @@ def test_each_event_counts_against_the_keys_rate():
     assert Award.objects.count() == 3
 
 
+def _other_connection() -> psycopg.Connection:
+    """A connection of its own to the test database, in autocommit: another request's."""
+    params = connection.get_connection_params()
+    dsn = {
+        key: params[key] for key in ("dbname", "user", "host", "port", "password") if key in params
+    }
+    return psycopg.connect(**dsn, autocommit=True)
+
+
+#: How every award write of one award or of a set starts.
+AWARD_WRITES = ("WITH inserted AS", "WITH new_player AS", "WITH src AS")
+
+
 def _writes_ended_at(n: int):
     """An execute wrapper that ends this connection's backend just before its ``n``-th award
-    write, from another connection: the database going away in the middle of a batch."""
+    write (of one award or of a set), from another connection: the database going away in
+    the middle of a batch."""
     seen = {"writes": 0}
 
     def wrapper(execute, sql, params, many, context):
-        if sql.startswith(("WITH inserted AS", "WITH new_player AS")):
+        if sql.startswith(AWARD_WRITES):
             seen["writes"] += 1
             if seen["writes"] == n:
-                pid = connection.connection.info.backend_pid
-                params_dsn = connection.get_connection_params()
-                dsn = {
-                    key: params_dsn[key]
-                    for key in ("dbname", "user", "host", "port")
-                    if key in params_dsn
-                }
-                if "password" in params_dsn:
-                    dsn["password"] = params_dsn["password"]
-                with psycopg.connect(**dsn, autocommit=True) as other:
-                    other.execute("SELECT pg_terminate_backend(%s)", [pid])
+                with _other_connection() as other:
+                    other.execute(
+                        "SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid]
+                    )
         return execute(sql, params, many, context)
 
     return wrapper
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="ends a PostgreSQL backend")
-def test_a_database_that_goes_away_mid_batch_keeps_what_was_committed_and_says_so():
+@pytest.mark.parametrize(
+    ("set_size", "ended_at_write", "stored"),
+    [(1, 120, 119), (100, 2, 100), (40, 3, 80)],
+    ids=["awards-stored-alone", "sets-of-100", "sets-of-40"],
+)
+def test_a_database_that_goes_away_mid_batch_keeps_what_was_committed_and_says_so(
+    settings, set_size, ended_at_write, stored
+):
+    settings.AWARD_BATCH_SET_SIZE = set_size
     client = _realm_with_game("fault")
     events = [{"externalTaskId": "t1", "externalUserId": f"u{i}"} for i in range(150)]
 
-    with connection.execute_wrapper(_writes_ended_at(120)):
+    with connection.execute_wrapper(_writes_ended_at(ended_at_write)):
         response = _batch(client, events)
 
     assert response.status_code == 200
     statuses = [result["status"] for result in response.json()["results"]]
-    assert statuses == [201] * 119 + [503] * 31
-    assert response.json()["results"][119]["body"]["code"] == "SERVICE_UNAVAILABLE"
+    assert statuses == [201] * stored + [503] * (150 - stored)
+    assert response.json()["results"][stored]["body"]["code"] == "SERVICE_UNAVAILABLE"
     connection.close()
-    assert Award.objects.filter(realm__slug="fault").count() == 119
-    assert Player.objects.filter(realm__slug="fault").count() == 119
+    assert Award.objects.filter(realm__slug="fault").count() == stored
+    assert Player.objects.filter(realm__slug="fault").count() == stored
+    assert TaskStats.objects.get(task__game__realm__slug="fault").award_count == stored
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="ends a PostgreSQL backend")
@@ -346,3 +380,215 @@ def test_events_left_when_the_time_budget_is_spent_answer_503_and_store_nothing(
     assert statuses == [201] * scored + [503] * (200 - scored)
     assert results[-1]["body"]["code"] == "BATCH_TIME_BUDGET_SPENT"
     assert Award.objects.filter(realm__slug="budget").count() == scored
+
+
+def _realm_with_counts(slug: str) -> tuple[APIClient, str]:
+    """A realm with game g1 and tasks counts and more, each scored by how many awards the
+    task and the player have (``COUNTS_PROGRAM``: no time gaps, so that events sent at other
+    instants score the same); a client with a key of it, and the key."""
+    realm = RealmFactory(slug=slug)
+    game = GameFactory(realm=realm, external_game_id="g1")
+    counts = strategy_services.strategy_create(
+        realm=realm, name="counts", type="DSL_FULL", ast_json=COUNTS_PROGRAM
+    )
+    strategy_services.strategy_publish(strategy=counts)
+    for task in ("counts", "more"):
+        TaskFactory(game=game, external_task_id=task, strategy_id=counts.strategy_id)
+    _, raw = api_key_create(realm=realm, name="server")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    return client, raw
+
+
+def _many_players_events(seed: int, n: int, players: int) -> list[dict[str, Any]]:
+    """``n`` events of ``players`` players (some repeated close together) on both tasks, a
+    few with a key: some sent again as they were, some reused for another event."""
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    keyed: list[dict[str, Any]] = []
+    for i in range(n):
+        if i % 25 == 24 and keyed:
+            events.append(dict(rng.choice(keyed)))
+            continue
+        event: dict[str, Any] = {
+            "externalTaskId": rng.choice(["counts", "more"]),
+            "externalUserId": f"p{rng.randrange(players)}",
+            "data": {"minutes": rng.randrange(1, 90)},
+        }
+        if i % 9 == 0:
+            event["idempotencyKey"] = f"k{rng.randrange(6)}"
+            keyed.append(event)
+        events.append(event)
+    return events
+
+
+def _stored_totals(slug: str) -> dict[str, Any]:
+    """What a realm's awards left behind, named by external ids: awards in order, both stats
+    rows, the all-time board entries, and the wallets (each checked against its ledger)."""
+    realm = Realm.objects.get(slug=slug)
+    wallets = dict(
+        Wallet.objects.filter(realm=realm).values_list("player__external_user_id", "points_balance")
+    )
+    ledgers = dict(
+        LedgerEntry.objects.filter(realm=realm)
+        .values("player__external_user_id")
+        .annotate(points=Sum("points"))
+        .values_list("player__external_user_id", "points")
+    )
+    assert wallets == ledgers
+    game = realm.games.get()
+    assert stored_boards(game) == boards_from_awards(game)
+    return {
+        "awards": list(
+            Award.objects.filter(realm=realm)
+            .order_by("created_at", "id")
+            .values_list("task__external_task_id", "player__external_user_id", "points")
+        ),
+        "player_stats": sorted(
+            PlayerTaskStats.objects.filter(task__game=game).values_list(
+                "task__external_task_id", "player__external_user_id", "award_count", "points_total"
+            )
+        ),
+        "task_stats": sorted(
+            TaskStats.objects.filter(task__game=game).values_list(
+                "task__external_task_id", "award_count", "points_total"
+            )
+        ),
+        "boards": sorted(
+            LeaderboardEntry.objects.filter(game=game, period=LeaderboardPeriod.ALL).values_list(
+                "task__external_task_id", "external_user_id", "points", "awards"
+            ),
+            key=str,
+        ),
+        "wallets": wallets,
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_a_batch_of_many_players_scores_and_stores_each_event_as_single_calls_do():
+    """Each event's points count its task's awards before it, those of the same batch too:
+    sets of awards stored together must be read as if stored one by one."""
+    single_client, _ = _realm_with_counts("single")
+    batch_client, _ = _realm_with_counts("batch")
+    earlier = [
+        {"externalTaskId": "counts", "externalUserId": f"p{n}", "data": {}} for n in range(10)
+    ]
+    for client in (single_client, batch_client):
+        assert all(_single(client, event)[0] == 201 for event in earlier)
+    events = _many_players_events(seed=3, n=300, players=40)
+    singles = [_single(single_client, event) for event in events]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _batch(batch_client, events)
+
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [status for status, _ in singles]
+    assert [_comparable(result["body"]) for result in results] == [
+        _comparable(body) for _, body in singles
+    ]
+    assert {status for status, _ in singles} == {200, 201, 409}
+    assert _stored_totals("batch") == _stored_totals("single")
+    set_writes = [q for q in queries.captured_queries if q["sql"].startswith("WITH src AS")]
+    all_writes = [q for q in queries.captured_queries if q["sql"].startswith(AWARD_WRITES)]
+    assert 5 <= len(set_writes) <= len(all_writes) < len(events) / 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_a_set_of_distinct_players_is_one_read_per_event_and_one_write():
+    client, _ = _realm_with_counts("lean")
+    for n in range(0, 60, 2):
+        _single(client, {"externalTaskId": "counts", "externalUserId": f"p{n}", "data": {}})
+    events = [
+        {"externalTaskId": "counts", "externalUserId": f"p{n}", "data": {}} for n in range(60)
+    ]
+    _batch(client, events[:1])  # the key, realm and game are read once per batch
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _batch(client, events[1:])
+
+    assert [result["status"] for result in response.json()["results"]] == [201] * 59
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert sum(sql.startswith(AWARD_WRITES) for sql in statements) == 1
+    assert len(statements) <= 59 + 4, statements[:6]
+    points = [result["body"]["points"] for result in response.json()["results"]]
+    # p1 comes second of the batch's events and first on its own: 31 task awards before it.
+    assert points[:2] == [3100 + 0 + 0, 3200 + 10 + 1]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_a_player_another_request_creates_meanwhile_gets_its_award_all_the_same():
+    client, _ = _realm_with_counts("meanwhile")
+    realm = Realm.objects.get(slug="meanwhile")
+    events = [{"externalTaskId": "counts", "externalUserId": f"new-{n}"} for n in range(5)]
+    created: list[int] = []
+
+    def player_created_first(execute, sql, params, many, context):
+        if sql.startswith("WITH src AS") and not created:
+            with _other_connection() as other:
+                row = other.execute(
+                    f"INSERT INTO {Player._meta.db_table} (realm_id, external_user_id, created_at)"
+                    " VALUES (%s, 'new-2', now()) RETURNING id",
+                    [realm.pk],
+                ).fetchone()
+            created.append(row[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(player_created_first):
+        response = _batch(client, events)
+
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [201] * 5
+    assert [result["body"]["playerCreated"] for result in results] == [
+        True, True, False, True, True,
+    ]  # fmt: skip
+    assert [result["body"]["points"] for result in results] == [0, 100, 200, 300, 400]
+    assert Award.objects.get(player__external_user_id="new-2").player_id == created[0]
+    assert Player.objects.filter(realm=realm).count() == 5
+    assert (
+        TaskStats.objects.get(task__game__realm=realm, task__external_task_id="counts").award_count
+        == 5
+    )
+    _stored_totals("meanwhile")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_overlapping_batches_and_single_awards_at_once_add_up_without_a_deadlock():
+    _, raw = _realm_with_counts("overlap")
+    errors: list[BaseException] = []
+    statuses: list[int] = []
+
+    def batches(seed: int) -> None:
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=raw)
+        for round_ in range(4):
+            events = _many_players_events(seed=seed * 10 + round_, n=100, players=50)
+            for event in events:
+                event.pop("idempotencyKey", None)
+            response = _batch(client, events)
+            assert response.status_code == 200, response.content
+            statuses.extend(result["status"] for result in response.json()["results"])
+
+    def singles() -> None:
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=raw)
+        for event in _many_players_events(seed=99, n=100, players=50):
+            event.pop("idempotencyKey", None)
+            statuses.append(_single(client, event)[0])
+
+    threads = [
+        threading.Thread(target=guarded, args=(lambda s=s: batches(s), errors)) for s in range(4)
+    ]
+    threads.append(threading.Thread(target=guarded, args=(singles, errors)))
+    run_threads(threads)
+
+    assert errors == []
+    assert statuses == [201] * 1700
+    totals = _stored_totals("overlap")
+    assert len(totals["awards"]) == 1700
+    per_task = {task: count for task, count, _ in totals["task_stats"]}
+    assert sum(per_task.values()) == 1700
+    for task, count in per_task.items():
+        assert count == sum(1 for award in totals["awards"] if award[0] == task)
+    player_counts = {(task, user): count for task, user, count, _ in totals["player_stats"]}
+    for (task, user), count in player_counts.items():
+        assert count == sum(1 for award in totals["awards"] if award[:2] == (task, user))

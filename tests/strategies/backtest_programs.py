@@ -33,6 +33,25 @@ def assign(value: dict, case_name: str) -> dict:
     return {"type": "assign_points", "value": value, "case_name": case_name}
 
 
+#: task.measurements_count * 100 + user.recent_measurements_count * 10 + user.measurements_count
+COUNTS_PROGRAM = {
+    "type": "program",
+    "rules": [],
+    "default": assign(
+        arith(
+            "+",
+            arith(
+                "+",
+                arith("*", field("task.measurements_count"), literal(100)),
+                arith("*", field("user.recent_measurements_count"), literal(10)),
+            ),
+            field("user.measurements_count"),
+        ),
+        "Counted",
+    ),
+}
+
+
 def rule(when: dict, *then: dict) -> dict:
     return {"type": "rule", "when": when, "then": list(then)}
 

@@ -18,6 +18,7 @@ from strategies.tasks import backtest_run_task, backtests_expire_task
 from tests.factories import GameFactory, PlayerFactory, TaskFactory, award_history
 from tests.strategies.backtest_programs import (
     CONSTANT_EFFORT_EXTENSION,
+    COUNTS_PROGRAM,
     DEFAULT_EXTENSION,
     DEFAULT_TWIN,
     HISTORY_PROGRAM,
@@ -161,25 +162,6 @@ def test_a_draft_that_doubles_points_doubles_points_after(
         (value, value): (points.get(value, 0), doubled_points.get(value, 0))
         for value in set(points) | set(doubled_points)
     }
-
-
-#: task.measurements_count * 100 + user.recent_measurements_count * 10 + user.measurements_count
-COUNTS_PROGRAM = {
-    "type": "program",
-    "rules": [],
-    "default": assign(
-        arith(
-            "+",
-            arith(
-                "+",
-                arith("*", field("task.measurements_count"), literal(100)),
-                arith("*", field("user.recent_measurements_count"), literal(10)),
-            ),
-            field("user.measurements_count"),
-        ),
-        "Counted",
-    ),
-}
 
 
 def _timed_history(realm, strategy):
