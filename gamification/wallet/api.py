@@ -35,18 +35,23 @@ class WalletView(generics.GenericAPIView):
     @extend_schema(
         summary="A player's wallet",
         description="Points and coins balances, the realm's conversion rate (points per "
-        "coin), the latest ledger entries and a page of the ledger (?page=&pageSize=), "
-        "newest first; .../wallet/ledger pages through it alone, and filters by kind.",
+        "coin), the latest ledger entries and a page of the ledger (?page=&pageSize=, "
+        "?kind= for one kind of entry), newest first; .../wallet/ledger pages through the "
+        "ledger alone.",
         parameters=[
+            LedgerQuerySerializer,
             OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY),
             OpenApiParameter("pageSize", OpenApiTypes.INT, OpenApiParameter.QUERY),
         ],
         responses={200: WalletSerializer, 404: _NOT_FOUND},
     )
     def get(self, request: Request, external_user_id: str) -> Response:
+        query = LedgerQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         player = player_get(realm=request_realm(request), external_user_id=external_user_id)
         body = WalletSerializer(wallet_read(player=player)).data
-        page = self.paginate_queryset(ledger_entries(player=player))
+        entries = ledger_entries(player=player, kind=query.validated_data.get("kind"))
+        page = self.paginate_queryset(entries)
         ledger = self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
         return Response({**body, "ledger": ledger.data})
 

@@ -98,9 +98,16 @@ def test_the_ledger_is_paginated_newest_first_and_filters_by_kind(api, realm):
     assert in_wallet["ledger"]["count"] == 6
     assert len(in_wallet["latestEntries"]) == 6
     assert [(e["points"], e["coins"]) for e in conversions["results"]] == [(-3, 3)]
-    bad = api.get(WALLET.format("alice") + "/ledger?kind=gift")
-    assert bad.status_code == 400
-    assert bad.json()["code"] == "VALIDATION_ERROR"
+    for bad in (
+        api.get(WALLET.format("alice") + "/ledger?kind=gift"),
+        api.get(WALLET.format("alice") + "?kind=gift"),
+    ):
+        assert bad.status_code == 400
+        assert bad.json()["code"] == "VALIDATION_ERROR"
+    in_wallet_conversions = api.get(WALLET.format("alice") + "?kind=conversion").json()
+    assert in_wallet_conversions["ledger"]["results"] == conversions["results"]
+    assert in_wallet_conversions["ledger"]["count"] == 1
+    assert len(in_wallet_conversions["latestEntries"]) == 6
 
 
 @pytest.mark.django_db
