@@ -98,22 +98,38 @@ def database_unavailable(exc: BaseException | None) -> TypeGuard[OperationalErro
     return isinstance(exc, OperationalError | InterfaceError)
 
 
-def _service_unavailable_body() -> dict[str, str]:
-    return {
-        "code": "SERVICE_UNAVAILABLE",
-        "detail": "The database is unavailable; retry later.",
-    }
+#: SQLSTATEs with which PostgreSQL ends one transaction for a concurrent one to go on: a
+#: deadlock broken, a serialization failure, a lock not available.
+_CONFLICT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def database_conflict(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is the database ending this transaction to let a concurrent one go on:
+    the database is there, and the same request sent again normally succeeds."""
+    return isinstance(exc, OperationalError) and (
+        getattr(exc.__cause__, "sqlstate", None) in _CONFLICT_SQLSTATES
+    )
+
+
+def _service_unavailable_body(exc: BaseException) -> dict[str, str]:
+    detail = (
+        "The request conflicted with a concurrent one and was rolled back; send it again."
+        if database_conflict(exc)
+        else "The database is unavailable; retry later."
+    )
+    return {"code": "SERVICE_UNAVAILABLE", "detail": detail}
 
 
 def _log_database_unavailable(exc: BaseException) -> None:
-    logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    what = "database conflict" if database_conflict(exc) else "database unavailable"
+    logger.warning("%s: %s: %s", what, type(exc).__name__, exc)
 
 
 def service_unavailable_response(exc: BaseException) -> JsonResponse:
     """The 503 of a view outside DRF whose database went away."""
     _log_database_unavailable(exc)
     return JsonResponse(
-        _service_unavailable_body(),
+        _service_unavailable_body(exc),
         status=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
@@ -145,7 +161,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if database_unavailable(exc):
         _log_database_unavailable(exc)
         return Response(
-            _service_unavailable_body(),
+            _service_unavailable_body(exc),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

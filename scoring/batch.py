@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
-from psycopg import errors as pg_errors
+from django.db import IntegrityError, connection, transaction
 
-from gamification.errors import database_unavailable
+from gamification.errors import database_conflict, database_unavailable
 from gamification.ids import uuid7
 from gamification.leaderboards.services import leaderboard_cache_change
 from gamification.models import ApiKey
@@ -33,16 +32,20 @@ from scoring.context import TaskAwards
 from scoring.errors import BatchTimeBudgetSpent
 from scoring.services import AwardOutcome, PreparedAward, award_prepare, award_store
 
-#: What ends a set-based write without writing anything, when storing its awards one by one
-#: may still succeed: a key or player another request stored or erased meanwhile, or a
-#: deadlock with a write of other rows.
-_RETRIED_ALONE = (pg_errors.DeadlockDetected, pg_errors.LockNotAvailable)
-
 
 def _alone_may_succeed(exc: Exception) -> bool:
-    if isinstance(exc, IntegrityError):
-        return True
-    return isinstance(exc, OperationalError) and isinstance(exc.__cause__, _RETRIED_ALONE)
+    """Whether a set-based write that failed may succeed award by award: a key or player
+    another request stored or erased meanwhile, or a deadlock with a concurrent write."""
+    return isinstance(exc, IntegrityError) or database_conflict(exc)
+
+
+def _database_gone(exc: BaseException) -> bool:
+    """Whether the database failed for the batch, not for one event: unreachable or unusable.
+
+    A conflict with a concurrent request (a deadlock broken) is the event's own 503, as the
+    single endpoint answers it; the next events go on.
+    """
+    return database_unavailable(exc) and not database_conflict(exc)
 
 
 @dataclass
@@ -90,7 +93,7 @@ class AwardSet:
             stored, transaction_id = _set_write(list(prepared.values()))
         except Exception as exc:
             if not _alone_may_succeed(exc):
-                if database_unavailable(exc):
+                if _database_gone(exc):
                     return dict.fromkeys(prepared, exc)
                 raise
             stored, transaction_id = frozenset(), None
@@ -114,7 +117,7 @@ def _stored_alone(prepared: list[tuple[int, PreparedAward]]) -> dict[int, AwardO
         try:
             results[index] = award_store(prepared=award)
         except Exception as exc:  # noqa: BLE001 - the award's answer, as its own request's
-            if database_unavailable(exc):
+            if _database_gone(exc):
                 results |= dict.fromkeys((later for later, _ in prepared[position:]), exc)
                 break
             results[index] = exc
@@ -211,11 +214,11 @@ def _award_step(
     return awards.store() | _stored_alone([(index, prepared)])
 
 
-def _first_unavailable(outcomes: Mapping[int, AwardOutcome | Exception]) -> int | None:
+def _first_gone(outcomes: Mapping[int, AwardOutcome | Exception]) -> int | None:
     failed = [
         index
         for index, outcome in outcomes.items()
-        if isinstance(outcome, Exception) and database_unavailable(outcome)
+        if isinstance(outcome, Exception) and _database_gone(outcome)
     ]
     return min(failed) if failed else None
 
@@ -259,7 +262,7 @@ def award_batch(
             )
             else awards.store()
         )
-        if _first_unavailable(step) is None:
+        if _first_gone(step) is None:
             step |= _award_step(
                 api_key=api_key,
                 external_game_id=external_game_id,
@@ -268,10 +271,10 @@ def award_batch(
                 event=event,
             )
         outcomes |= step
-        if _first_unavailable(step) is not None:
+        if _first_gone(step) is not None:
             break
     outcomes |= awards.store()
-    unavailable = _first_unavailable(outcomes)
+    unavailable = _first_gone(outcomes)
     if unavailable is not None:
         failure = outcomes[unavailable]
         assert isinstance(failure, Exception), "an outcome the database failed is its error"

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -592,3 +592,66 @@ def test_overlapping_batches_and_single_awards_at_once_add_up_without_a_deadlock
     player_counts = {(task, user): count for task, user, count, _ in totals["player_stats"]}
     for (task, user), count in player_counts.items():
         assert count == sum(1 for award in totals["awards"] if award[:2] == (task, user))
+
+
+def _deadlock_at_write(n: int):
+    """An execute wrapper under which this connection's ``n``-th award write (of one award or
+    of a set) fails as PostgreSQL fails the loser of a deadlock, writing nothing."""
+    seen = {"writes": 0}
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith(AWARD_WRITES):
+            seen["writes"] += 1
+            if seen["writes"] == n:
+                try:
+                    raise psycopg.errors.DeadlockDetected("deadlock detected")
+                except psycopg.errors.DeadlockDetected as cause:
+                    raise OperationalError("deadlock detected") from cause
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL deadlock")
+def test_a_deadlock_is_the_events_own_503_and_the_batch_goes_on(settings):
+    settings.AWARD_BATCH_SET_SIZE = 1
+    client = _realm_with_game("deadlock")
+    events = [{"externalTaskId": "t1", "externalUserId": f"u{i}"} for i in range(6)]
+
+    with connection.execute_wrapper(_deadlock_at_write(3)):
+        response = _batch(client, events)
+    with connection.execute_wrapper(_deadlock_at_write(1)):
+        single = _single(client, {"externalTaskId": "t1", "externalUserId": "alone"})
+
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [201, 201, 503, 201, 201, 201]
+    assert results[2]["body"] == single[1]
+    assert single == (
+        503,
+        {
+            "code": "SERVICE_UNAVAILABLE",
+            "detail": "The request conflicted with a concurrent one and was rolled back; "
+            "send it again.",
+        },
+    )
+    assert not Award.objects.filter(player__external_user_id__in=["u2", "alone"]).exists()
+    assert TaskStats.objects.get(task__game__realm__slug="deadlock").award_count == 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_a_set_write_that_loses_a_deadlock_stores_its_awards_one_by_one():
+    client, _ = _realm_with_counts("set-deadlock")
+    events = [{"externalTaskId": "counts", "externalUserId": f"u{i}"} for i in range(6)]
+
+    with (
+        connection.execute_wrapper(_deadlock_at_write(1)),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        response = _batch(client, events)
+
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [201] * 6
+    assert [result["body"]["points"] for result in results] == [0, 100, 200, 300, 400, 500]
+    writes = [q["sql"][:16] for q in queries.captured_queries if q["sql"].startswith(AWARD_WRITES)]
+    assert writes == ["WITH src AS (SEL"] + ["WITH new_player "] * 6
+    _stored_totals("set-deadlock")
