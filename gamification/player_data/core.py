@@ -20,6 +20,7 @@ from gamification.models import (
     PlayerTaskStats,
     Realm,
     Task,
+    WebhookAttempt,
     WebhookEventType,
     WebhookMessage,
 )
@@ -236,6 +237,8 @@ class WebhookMessagesSection:
 
     Erased, a body names the tombstone, and an ``award.created`` loses the callback data and
     the idempotency key as the award does; a pending delivery is still sent, with that body.
+    The receivers' answers kept of its attempts lose their excerpts: a receiver may echo the
+    body it was sent, the player's id and callback data with it.
     """
 
     name = "webhook_messages"
@@ -267,6 +270,9 @@ class WebhookMessagesSection:
         for chunk in self._matching(erasure.realm, erasure.external_user_id):
             scrubbed = [self._scrubbed(row, erasure) for row in chunk]
             WebhookMessage.objects.bulk_update(scrubbed, ["body"], batch_size=500)
+            WebhookAttempt.objects.filter(message_id__in=[row["id"] for row in chunk]).exclude(
+                response_excerpt=""
+            ).update(response_excerpt="")
             changed += len(scrubbed)
         return changed
 

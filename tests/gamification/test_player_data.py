@@ -27,6 +27,7 @@ from gamification.models import (
     Realm,
     Task,
     TaskStats,
+    WebhookAttempt,
     WebhookEndpoint,
     WebhookMessage,
 )
@@ -266,12 +267,23 @@ def test_erase_leaves_nothing_of_the_player_in_any_table_or_in_redis(world, lead
     assert api.get("/api/v1/games/g1/leaderboard?around=bob").status_code == 200  # builds the set
     assert _redis_holding(leaderboard_redis, USER)
     _export(api)  # an earlier export's record must not keep the id either
+    # Receivers that echo what they were sent, as many do in an error page.
+    for message in WebhookMessage.objects.all():
+        WebhookAttempt.objects.create(
+            message=message,
+            attempted_at=timezone.now(),
+            delivered=False,
+            status_code=400,
+            latency_ms=3.0,
+            response_excerpt=f"rejected: {message.body}"[:500],
+        )
     # The search finds the player wherever it is stored, before.
     assert set(_tables_holding(USER)) >= {
         "gamification_player",
         "gamification_award",
         "gamification_leaderboardentry",
         "gamification_webhookmessage",
+        "gamification_webhookattempt",
         "observability_strategyexecutionlog",
         "strategies_backtest",
     }
@@ -332,6 +344,11 @@ def test_erase_leaves_nothing_of_the_player_in_any_table_or_in_redis(world, lead
         assert (log.data, log.fields, log.analytics, log.trace) == ({}, {}, None, None)
         assert (log.parent_data, log.correlation_id) == (None, None)
     assert sorted(logs.values_list("points", flat=True)) == [3, 5, 7]
+    # The attempts keep what they were; only the excerpts of the player's messages go.
+    assert WebhookAttempt.objects.count() == 4
+    assert WebhookAttempt.objects.filter(status_code=400, latency_ms=3.0).count() == 4
+    kept = WebhookAttempt.objects.exclude(response_excerpt="").get()
+    assert '"externalUserId":"bob"' in kept.response_excerpt
     pending = WebhookMessage.objects.filter(status="pending")
     assert pending.count() == 4  # still sent, naming the tombstone
     assert {json.loads(m.body)["data"]["externalUserId"] for m in pending} == {
