@@ -37,6 +37,33 @@ def psycopg_statement_cache_widen() -> None:
     )
 
 
+#: The CTEs of an award's (or a reversal's) write that change the player's own rows, in the
+#: order every such write takes their locks: before the task's stats row (``written_first``).
+PLAYER_ROW_CTES = (
+    "player_stats",
+    "leaderboard_game",
+    "leaderboard_task",
+    "wallet_ledger",
+    "wallet_balance",
+)
+
+
+def written_first(ctes: Sequence[str]) -> str:
+    """Return a condition, always true, that runs the data-modifying ``ctes`` to completion,
+    in order, before the query it gates reads a row.
+
+    PostgreSQL runs a statement's main query first and the CTEs it does not read after it.
+    The task's stats row, which every award of the task updates, is the main query of an
+    award's write: it was locked first and held while the rest of the statement ran, so that
+    the awards of one task ran their writes one at a time. Gated by this condition (a
+    one-time filter over a UNION ALL, whose branches run in order), the main query locks it
+    last, and holds it only until the commit; the player's rows, which other awards of the
+    task do not touch, are locked before it in the same order by every write.
+    """
+    branches = " UNION ALL ".join(f"SELECT 1 FROM {name}" for name in ctes)
+    return f"(SELECT COUNT(*) FROM ({branches}) AS written) >= 0"
+
+
 def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     """Return the field ``name`` of ``model``, one with a column (not a reverse relation)."""
     field = model._meta.get_field(name)

@@ -13,7 +13,7 @@ and its task's stats are read with the set's earlier awards added (``TaskAwards`
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,12 +48,17 @@ def _database_gone(exc: BaseException) -> bool:
     return database_unavailable(exc) and not database_conflict(exc)
 
 
+#: Scores an event again, against what is stored now (no awards of a set counted as if stored).
+Rescore = Callable[["BatchEvent"], "AwardOutcome | PreparedAward"]
+
+
 @dataclass
 class AwardSet:
     """Awards of a batch prepared and not stored yet, by their index in the batch."""
 
     size_max: int
-    prepared: dict[int, PreparedAward] = field(default_factory=dict)
+    rescore: Rescore
+    prepared: dict[int, tuple[BatchEvent, PreparedAward]] = field(default_factory=dict)
     players: set[str] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
     unstored: dict[int, TaskAwards] = field(default_factory=dict)
@@ -67,8 +72,8 @@ class AwardSet:
             and (idempotency_key is None or idempotency_key not in self.keys)
         )
 
-    def add(self, *, index: int, prepared: PreparedAward) -> None:
-        self.prepared[index] = prepared
+    def add(self, *, index: int, event: BatchEvent, prepared: PreparedAward) -> None:
+        self.prepared[index] = (event, prepared)
         self.players.add(prepared.external_user_id)
         if prepared.idempotency_key is not None:
             self.keys.add(prepared.idempotency_key)
@@ -82,15 +87,16 @@ class AwardSet:
         """Store the set's awards and empty it; answer each award's outcome by its index.
 
         An award's error is its answer (as its own write would raise it). Once the database
-        is unavailable, that error answers the award it happened to and every later one,
-        none of which is stored.
+        is gone, that error answers the award it happened to and every later one, none of
+        which is stored.
         """
         prepared = self.prepared
         self.prepared, self.players, self.keys, self.unstored = {}, set(), set(), {}
-        if len(prepared) < 2:
-            return _stored_alone(list(prepared.items()))
+        items = [(index, event, award) for index, (event, award) in prepared.items()]
+        if len(items) < 2:
+            return _stored_alone(items, rescore=self.rescore)
         try:
-            stored, transaction_id = _set_write(list(prepared.values()))
+            stored, transaction_id = _set_write([award for _, _, award in items])
         except Exception as exc:
             if not _alone_may_succeed(exc):
                 if _database_gone(exc):
@@ -99,28 +105,40 @@ class AwardSet:
             stored, transaction_id = frozenset(), None
         results: dict[int, AwardOutcome | Exception] = {}
         alone = []
-        for index, award in prepared.items():
+        for index, event, award in items:
             if award.award.id in stored:
                 leaderboard_cache_change(change=award.change, transaction_id=transaction_id)
                 results[index] = AwardOutcome(
                     body=award.rendered, created=True, run=award.run, answer=award.answer
                 )
             else:
-                alone.append((index, award))
-        return results | _stored_alone(alone)
+                alone.append((index, event, award))
+        return results | _stored_alone(alone, rescore=self.rescore)
 
 
-def _stored_alone(prepared: list[tuple[int, PreparedAward]]) -> dict[int, AwardOutcome | Exception]:
-    """Store each award with its own write, in order."""
+def _stored_alone(
+    items: list[tuple[int, BatchEvent, PreparedAward]], *, rescore: Rescore, stale: bool = False
+) -> dict[int, AwardOutcome | Exception]:
+    """Store each award with its own write, in order.
+
+    The awards were scored counting the ones before them as stored. Once one is not
+    (``stale``: it failed, or replayed a key another request stored meanwhile), each later
+    one is scored again before it is stored, against what is stored then, as its own
+    request would be.
+    """
     results: dict[int, AwardOutcome | Exception] = {}
-    for position, (index, award) in enumerate(prepared):
+    for position, (index, event, award) in enumerate(items):
         try:
-            results[index] = award_store(prepared=award)
+            again = rescore(event) if stale else award
+            outcome = again if isinstance(again, AwardOutcome) else award_store(prepared=again)
         except Exception as exc:  # noqa: BLE001 - the award's answer, as its own request's
             if _database_gone(exc):
-                results |= dict.fromkeys((later for later, _ in prepared[position:]), exc)
+                results |= dict.fromkeys((later for later, _, _ in items[position:]), exc)
                 break
-            results[index] = exc
+            results[index], stale = exc, True
+            continue
+        results[index] = outcome
+        stale = stale or not outcome.created
     return results
 
 
@@ -209,9 +227,19 @@ def _award_step(
     if isinstance(prepared, AwardOutcome):
         return {index: prepared}
     if not prepared.writes_alone:
-        awards.add(index=index, prepared=prepared)
+        awards.add(index=index, event=event, prepared=prepared)
         return {}
-    return awards.store() | _stored_alone([(index, prepared)])
+    if not awards.prepared:
+        return _stored_alone([(index, event, prepared)], rescore=awards.rescore)
+    # Scored counting the set's awards as stored: stored after them, or scored again.
+    stored = awards.store()
+    gone = _first_gone(stored)
+    if gone is not None:
+        return stored | {index: stored[gone]}
+    stale = not all(
+        isinstance(outcome, AwardOutcome) and outcome.created for outcome in stored.values()
+    )
+    return stored | _stored_alone([(index, event, prepared)], rescore=awards.rescore, stale=stale)
 
 
 def _first_gone(outcomes: Mapping[int, AwardOutcome | Exception]) -> int | None:
@@ -241,7 +269,13 @@ def award_batch(
     is the first event, the error is raised, for the whole batch to answer it.
     """
     outcomes: dict[int, AwardOutcome | Exception] = {}
-    awards = AwardSet(size_max=settings.AWARD_BATCH_SET_SIZE)
+
+    def rescore(event: BatchEvent) -> AwardOutcome | PreparedAward:
+        return _award_prepared(
+            api_key=api_key, external_game_id=external_game_id, event=event, unstored={}
+        )
+
+    awards = AwardSet(size_max=settings.AWARD_BATCH_SET_SIZE, rescore=rescore)
     budget = settings.AWARD_BATCH_TIME_BUDGET_SECONDS
     deadline = time.monotonic() + budget
     left: Exception | None = None

@@ -18,7 +18,7 @@ from gamification.models import (
     PlayerTaskStats,
     TaskStats,
 )
-from gamification.sql import column
+from gamification.sql import PLAYER_ROW_CTES, column, written_first
 from gamification.wallet.sql import wallet_change_ctes
 
 #: The reversal row's columns the statement writes, in order.
@@ -85,7 +85,8 @@ def reversal_store_postgres() -> str:
         f"{wallet_change_ctes('reversed', LedgerEntryKind.REVERSAL)}"
         f" UPDATE {ts} SET {ts_count} = {ts}.{ts_count} - 1, "
         f"{ts_total} = {ts}.{ts_total} + reversed.{a_points} FROM reversed "
-        f"WHERE {ts}.{ts_task} = reversed.{a_task} RETURNING {TRANSACTION_ID}"
+        f"WHERE {ts}.{ts_task} = reversed.{a_task} AND {written_first(PLAYER_ROW_CTES)} "
+        f"RETURNING {TRANSACTION_ID}"
     )
 
 

@@ -24,8 +24,8 @@ from gamification.models import (
     TaskStats,
     WebhookEventType,
 )
+from gamification.sql import PLAYER_ROW_CTES, concrete_field, written_first
 from gamification.sql import column as _column
-from gamification.sql import concrete_field
 from gamification.wallet.sql import wallet_change_ctes
 from gamification.webhook_sql import webhook_outbox_insert, webhook_subscribed
 from scoring.reversal_sql import recent_count
@@ -87,14 +87,18 @@ def award_insert_params(award: Award) -> list[Any]:
 
 
 @cache
-def stats_upserts(source: str, vendor: str, rows: bool = False) -> tuple[str, str]:
+def stats_upserts(
+    source: str, vendor: str, rows: bool = False, after: tuple[str, ...] = ()
+) -> tuple[str, str]:
     """Return the two upserts that add the awards of ``source`` to the running stats.
 
     ``source`` yields rows of (player_id, task_id, points, at). Awards committed out of order
-    keep first/last correct; the task-wide row comes last because every player contends for it.
-    With ``rows`` the source holds many awards, at most one per player and task: the
-    task-wide rows add them up per task, and both upserts write in key order, so that two
-    such writes take their locks in one order.
+    keep first/last correct; the task-wide row comes last because every player contends for
+    it: as the main query of a statement, it reads no row before the CTEs ``after`` ran
+    (``written_first``). With ``rows`` the source holds many awards, at most one per player
+    and task, and an ``ord`` column, their order: the task-wide rows add them up per task in
+    that order, and both upserts write in key order, so that two such writes take their
+    locks in one order.
     """
     greatest, least = ("GREATEST", "LEAST") if vendor == "postgresql" else ("MAX", "MIN")
     ps = _table(PlayerTaskStats)
@@ -124,11 +128,21 @@ def stats_upserts(source: str, vendor: str, rows: bool = False) -> tuple[str, st
     ts_task = _column(TaskStats, "task")
     count, total = _column(TaskStats, "award_count"), _column(TaskStats, "points_total")
     first, last = _column(TaskStats, "first_award_at"), _column(TaskStats, "last_award_at")
+    gate = written_first(after) if after else "true"
     added = (
-        "SELECT task_id, COUNT(*), SUM(points), MIN(at), MAX(at) "
-        f"FROM ({source}) AS src GROUP BY task_id ORDER BY task_id "
+        "SELECT task_id, COUNT(*), SUM(points ORDER BY ord), MIN(at), MAX(at) "
+        f"FROM ({source}) AS src WHERE {gate} GROUP BY task_id ORDER BY task_id "
         if rows
-        else f"SELECT task_id, 1, points, at, at FROM ({source}) AS src WHERE true "
+        else f"SELECT task_id, 1, points, at, at FROM ({source}) AS src WHERE {gate} "
+    )
+    # Float addition is not associative: the total of many awards is folded in their order,
+    # from the row's total, as one award at a time adds to it.
+    added_total = (
+        f"(SELECT SUM(v ORDER BY o) FROM (SELECT 0 AS o, {ts}.{total} AS v UNION ALL "
+        f"SELECT ord, points FROM ({source}) AS awards WHERE awards.task_id = {ts}.{ts_task}) "
+        "AS fold)"
+        if rows
+        else f"{ts}.{total} + excluded.{total}"
     )
     task_stats = (
         f"INSERT INTO {ts} "
@@ -136,7 +150,7 @@ def stats_upserts(source: str, vendor: str, rows: bool = False) -> tuple[str, st
         f"{added}"
         f"ON CONFLICT ({ts_task}) DO UPDATE SET "
         f"{count} = {ts}.{count} + {f'excluded.{count}' if rows else '1'}, "
-        f"{total} = {ts}.{total} + excluded.{total}, "
+        f"{total} = {added_total}, "
         f"{first} = {least}({ts}.{first}, excluded.{first}), "
         f"{last} = {greatest}({ts}.{last}, excluded.{last})"
     )
@@ -164,7 +178,7 @@ def award_store_postgres(webhooks: bool = False, achievements: WriteShape | None
         f"SELECT {_as(player, 'player_id')}, {_as(task, 'task_id')}, {_as(points, 'points')}, "
         f"{_as(created_at, 'at')} FROM inserted"
     )
-    player_stats, task_stats = stats_upserts(source, "postgresql")
+    player_stats, task_stats = stats_upserts(source, "postgresql", after=PLAYER_ROW_CTES)
     return (
         f"WITH inserted AS (INSERT INTO {_table(Award)} ({', '.join(columns)}) VALUES "
         f"({', '.join(placeholders)}) "
@@ -248,7 +262,7 @@ def award_store_new_player_postgres(
         f"SELECT {_as(a_player, 'player_id')}, {_as(task, 'task_id')}, "
         f"{_as(points, 'points')}, {_as(created_at, 'at')} FROM inserted"
     )
-    player_stats, task_stats = stats_upserts(source, "postgresql")
+    player_stats, task_stats = stats_upserts(source, "postgresql", after=PLAYER_ROW_CTES)
     return (
         f"WITH new_player AS (INSERT INTO {player} ({p_realm}, {p_user}, {p_created}) "
         f"VALUES (%s, %s, %s) ON CONFLICT ({p_realm}, {p_user}) DO NOTHING RETURNING {p_id}), "
@@ -317,12 +331,13 @@ def award_rows_store_postgres() -> str:
     ]
     source = (
         f"SELECT {_as(a_player, 'player_id')}, {_as(a_task, 'task_id')}, "
-        f"{_as(a_points, 'points')}, {_as(a_created, 'at')} FROM awarded"
+        f"{_as(a_points, 'points')}, {_as(a_created, 'at')}, ord FROM awarded"
     )
-    player_stats, task_stats = stats_upserts(source, "postgresql", rows=True)
+    player_stats, task_stats = stats_upserts(source, "postgresql", rows=True, after=PLAYER_ROW_CTES)
     game_upsert, task_upsert = entry_upserts("leaderboard_award", "postgresql", ordered=True)
     return (
-        f"WITH src AS (SELECT * FROM unnest({arrays}) AS src({', '.join(names)})), "
+        f"WITH src AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY "
+        f"AS src({', '.join(names)}, ord)), "
         f"new_player AS (INSERT INTO {player} ({p_realm}, {p_user}, {p_created}) "
         f"SELECT src.{attname['realm']}, src.external_user_id, src.{attname['created_at']} "
         f"FROM src WHERE src.{attname['player']} IS NULL ORDER BY src.external_user_id "
@@ -333,7 +348,7 @@ def award_rows_store_postgres() -> str:
         f"WHERE COALESCE(src.{attname['player']}, new_player.{p_id}) IS NOT NULL "
         f"RETURNING {a_id}, {a_player}, {a_task}, {a_points}, {a_created}), "
         f"awarded AS (SELECT inserted.*, src.game_id, src.external_user_id, src.day_start, "
-        f"src.week_start, src.month_start, src.ledger_id "
+        f"src.week_start, src.month_start, src.ledger_id, src.ord "
         f"FROM inserted JOIN src ON src.{attname['id']} = inserted.{a_id}), "
         f"player_stats AS ({player_stats} RETURNING 1), "
         f"leaderboard_award AS (SELECT game_id, {_as(a_task, 'task_id')}, "

@@ -14,14 +14,18 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from gamification.achievements.definitions import achievements_forget
+from gamification.achievements.services import game_levels_set
 from gamification.leaderboards.periods import LeaderboardPeriod
 from gamification.models import (
     Award,
+    Game,
     LeaderboardEntry,
     LedgerEntry,
     Player,
     PlayerTaskStats,
     Realm,
+    Task,
     TaskStats,
     TaskStatus,
     Wallet,
@@ -31,7 +35,7 @@ from strategies import services as strategy_services
 from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_ratio
 from tests.gamification.concurrency_helpers import guarded, run_threads
 from tests.gamification.leaderboard_helpers import boards_from_awards, stored_boards
-from tests.strategies.backtest_programs import COUNTS_PROGRAM
+from tests.strategies.backtest_programs import COUNTS_PROGRAM, assign, field
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -594,15 +598,15 @@ def test_overlapping_batches_and_single_awards_at_once_add_up_without_a_deadlock
         assert count == sum(1 for award in totals["awards"] if award[:2] == (task, user))
 
 
-def _deadlock_at_write(n: int):
-    """An execute wrapper under which this connection's ``n``-th award write (of one award or
-    of a set) fails as PostgreSQL fails the loser of a deadlock, writing nothing."""
+def _deadlock_at_write(*ns: int):
+    """An execute wrapper under which this connection's award writes (of one award or of a
+    set) numbered ``ns`` fail as PostgreSQL fails the loser of a deadlock, writing nothing."""
     seen = {"writes": 0}
 
     def wrapper(execute, sql, params, many, context):
         if sql.startswith(AWARD_WRITES):
             seen["writes"] += 1
-            if seen["writes"] == n:
+            if seen["writes"] in ns:
                 try:
                     raise psycopg.errors.DeadlockDetected("deadlock detected")
                 except psycopg.errors.DeadlockDetected as cause:
@@ -655,3 +659,159 @@ def test_a_set_write_that_loses_a_deadlock_stores_its_awards_one_by_one():
     writes = [q["sql"][:16] for q in queries.captured_queries if q["sql"].startswith(AWARD_WRITES)]
     assert writes == ["WITH src AS (SEL"] + ["WITH new_player "] * 6
     _stored_totals("set-deadlock")
+
+
+#: Awards ``data.p`` points.
+DATA_POINTS_PROGRAM = {"type": "program", "rules": [], "default": assign(field("data.p"), "Data")}
+
+
+def _realm_with_data_points(slug: str) -> APIClient:
+    """A realm with game g1 and task t1 scored ``data.p``; a client with a key of it."""
+    realm = RealmFactory(slug=slug)
+    game = GameFactory(realm=realm, external_game_id="g1")
+    strategy = strategy_services.strategy_create(
+        realm=realm, name="data", type="DSL_FULL", ast_json=DATA_POINTS_PROGRAM
+    )
+    strategy_services.strategy_publish(strategy=strategy)
+    TaskFactory(game=game, external_task_id="t1", strategy_id=strategy.strategy_id)
+    _, raw = api_key_create(realm=realm, name="server")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    return client
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_a_sets_float_points_add_up_to_the_task_total_single_calls_leave():
+    """Float addition is not associative: 0.1 + (0.2 + 0.3) is not (0.1 + 0.2) + 0.3."""
+    single, batch = _realm_with_data_points("single"), _realm_with_data_points("batch")
+    points = [0.2, 0.3]
+    for client in (single, batch):
+        assert _single(client, {"externalTaskId": "t1", "externalUserId": "p0", "data": {"p": 0.1}})
+    events = [
+        {"externalTaskId": "t1", "externalUserId": f"p{n}", "data": {"p": p}}
+        for n, p in enumerate(points, start=1)
+    ]
+    fresh = _realm_with_data_points("fresh")  # the task's first awards come in a set
+    fresh_single = _realm_with_data_points("fresh-single")
+
+    assert [_single(single, event)[0] for event in events] == [201] * len(points)
+    assert [_single(fresh_single, event)[0] for event in events] == [201] * len(points)
+    for client in (batch, fresh):
+        response = _batch(client, events)
+        assert [result["status"] for result in response.json()["results"]] == [201] * len(points)
+
+    def total(slug: str) -> float:
+        return TaskStats.objects.get(task__game__realm__slug=slug).points_total
+
+    assert total("batch") == total("single")
+    assert total("fresh") == total("fresh-single")
+    assert total("single") == (0.1 + 0.2) + 0.3 != 0.1 + (0.2 + 0.3)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_awards_scored_after_one_that_was_not_stored_are_scored_again():
+    """a, b and c were scored as a set, each counting the ones before it; the set's write and
+    then a's own lose a deadlock: b and c count a no more, as their own requests would."""
+    client, _ = _realm_with_counts("rescored")
+    events = [{"externalTaskId": "counts", "externalUserId": user} for user in "abc"]
+
+    with connection.execute_wrapper(_deadlock_at_write(1, 2)):
+        response = _batch(client, events)
+
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [503, 201, 201]
+    assert [result["body"]["points"] for result in results[1:]] == [0, 100]
+    assert _stored_totals("rescored")["task_stats"] == [("counts", 2, 100.0)]
+
+
+def _streak_game(slug: str) -> APIClient:
+    """``_realm_with_counts`` with daily streaks, and players a and b with an award today on
+    counts: their next awards join sets, a new player's (a streak row) is written alone."""
+    client, _ = _realm_with_counts(slug)
+    game = Game.objects.get(realm__slug=slug)
+    game_levels_set(game=game, api_key=None, levels=[], streak_period="day")
+    for user in "ab":
+        assert _single(client, {"externalTaskId": "counts", "externalUserId": user})[0] == 201
+    return client
+
+
+@pytest.fixture
+def definitions_forgotten():
+    """The process's copies of the games' definitions (levels, streaks) start and end empty."""
+    achievements_forget()
+    yield
+    achievements_forget()
+
+
+#: Two awards that join a set, then one written alone after it (a new player's streak).
+SET_THEN_ALONE = [
+    {"externalTaskId": "counts", "externalUserId": "a"},
+    {"externalTaskId": "counts", "externalUserId": "b"},
+    {"externalTaskId": "counts", "externalUserId": "x"},
+    {"externalTaskId": "counts", "externalUserId": "y"},
+]
+
+
+@pytest.mark.usefixtures("definitions_forgotten")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_an_award_written_alone_after_a_set_that_was_not_stored_is_scored_again():
+    client = _streak_game("alone-after")
+
+    with connection.execute_wrapper(_deadlock_at_write(1, 2)):
+        response = _batch(client, SET_THEN_ALONE)
+
+    results = response.json()["results"]
+    assert [result["status"] for result in results] == [503, 201, 201, 201]
+    # b after the two earlier awards; x and y after b, without a.
+    assert [result["body"]["points"] for result in results[1:]] == [211, 300, 400]
+    assert _stored_totals("alone-after")["task_stats"] == [("counts", 5, 1011.0)]
+
+
+def _statement_timeout_at_the_set(client: APIClient, events: list[dict[str, Any]]):
+    """Send ``events`` with the stats row of task counts held by another connection from the
+    first set write on, and a statement timeout on this one: the set's write is cancelled
+    (the database does not answer in time), the connection stays usable, and a write on
+    task more would succeed."""
+    locked: list[bool] = []
+    with _other_connection() as other:
+
+        def hold_at_the_set(execute, sql, params, many, context):
+            if sql.startswith("WITH src AS") and not locked:
+                other.execute("BEGIN")
+                other.execute(
+                    f"SELECT 1 FROM {TaskStats._meta.db_table} ts "
+                    f"JOIN {Task._meta.db_table} t ON t.id = ts.task_id "
+                    "WHERE t.external_task_id = 'counts' FOR UPDATE OF ts"
+                )
+                locked.append(True)
+            return execute(sql, params, many, context)
+
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = '300ms'")
+        try:
+            with connection.execute_wrapper(hold_at_the_set):
+                response = _batch(client, events)
+        finally:
+            if locked:
+                other.execute("ROLLBACK")
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+    assert locked
+    return response
+
+
+@pytest.mark.usefixtures("definitions_forgotten")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_no_award_is_stored_after_the_database_failed_the_batch():
+    client = _streak_game("gone")
+    dry_run = {"externalTaskId": "counts", "externalUserId": "z", "dryRun": True}
+    events = [*SET_THEN_ALONE[:2], *({**e, "externalTaskId": "more"} for e in SET_THEN_ALONE[2:])]
+
+    whole = _statement_timeout_at_the_set(client, events)
+    after_a_dry_run = _statement_timeout_at_the_set(client, [dry_run, *events])
+
+    assert whole.status_code == 503
+    results = after_a_dry_run.json()["results"]
+    assert [result["status"] for result in results] == [200, 503, 503, 503, 503]
+    assert not Award.objects.filter(player__external_user_id__in=["x", "y"]).exists()
+    assert _stored_totals("gone")["task_stats"] == [("counts", 2, 100.0)]

@@ -177,10 +177,18 @@ def test_the_award_insert_params_follow_its_columns():
 
 
 def test_the_award_write_is_the_statement_of_old_with_the_leaderboard_entries():
+    """The same statement, with the entries and the wallet, whose task-wide stats row is
+    locked last: its source reads no row before the player's rows are written."""
     stats, task_stats = AWARD_STORE_POSTGRES.split(" INSERT INTO gamification_taskstats ")
+    written = (
+        "(SELECT COUNT(*) FROM (SELECT 1 FROM player_stats UNION ALL SELECT 1 FROM "
+        "leaderboard_game UNION ALL SELECT 1 FROM leaderboard_task UNION ALL SELECT 1 FROM "
+        "wallet_ledger UNION ALL SELECT 1 FROM wallet_balance) AS written) >= 0"
+    )
+    assert task_stats.count(" WHERE true ") == 1
     assert sql.award_store_postgres() == (
         f"{stats}, {LEADERBOARD_CTES}{WALLET_CTES} INSERT INTO gamification_taskstats "
-        f"{task_stats} "
+        f"{task_stats.replace(' WHERE true ', f' WHERE {written} ')} "
         "RETURNING CAST(CAST(pg_current_xact_id() AS TEXT) AS BIGINT)"
     )
 
