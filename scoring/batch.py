@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,24 +95,25 @@ class AwardSet:
         if len(items) < 2:
             return _stored_alone(items, rescore=self.rescore)
         try:
-            stored, transaction_id = _set_write([award for _, _, award in items])
+            transaction_id = _set_write([award for _, _, award in items])
+        except _SetNotWhole:
+            return _stored_alone(items, rescore=self.rescore)
         except Exception as exc:
-            if not _alone_may_succeed(exc):
-                if _database_gone(exc):
-                    return dict.fromkeys(prepared, exc)
-                raise
-            stored, transaction_id = frozenset(), None
+            if _alone_may_succeed(exc):
+                return _stored_alone(items, rescore=self.rescore)
+            for _, _, award in items:
+                award.observe()
+            if _database_gone(exc):
+                return dict.fromkeys(prepared, exc)
+            raise
         results: dict[int, AwardOutcome | Exception] = {}
-        alone = []
-        for index, event, award in items:
-            if award.award.id in stored:
-                leaderboard_cache_change(change=award.change, transaction_id=transaction_id)
-                results[index] = AwardOutcome(
-                    body=award.rendered, created=True, run=award.run, answer=award.answer
-                )
-            else:
-                alone.append((index, event, award))
-        return results | _stored_alone(alone, rescore=self.rescore)
+        for index, _, award in items:
+            award.observe()
+            leaderboard_cache_change(change=award.change, transaction_id=transaction_id)
+            results[index] = AwardOutcome(
+                body=award.rendered, created=True, run=award.run, answer=award.answer
+            )
+        return results
 
 
 def _stored_alone(
@@ -124,15 +124,21 @@ def _stored_alone(
     The awards were scored counting the ones before them as stored. Once one is not
     (``stale``: it failed, or replayed a key another request stored meanwhile), each later
     one is scored again before it is stored, against what is stored then, as its own
-    request would be.
+    request would be; the run observed is then the new one.
     """
     results: dict[int, AwardOutcome | Exception] = {}
     for position, (index, event, award) in enumerate(items):
         try:
-            again = rescore(event) if stale else award
+            if stale:
+                again = rescore(event)
+            else:
+                award.observe()
+                again = award
             outcome = again if isinstance(again, AwardOutcome) else award_store(prepared=again)
         except Exception as exc:  # noqa: BLE001 - the award's answer, as its own request's
             if _database_gone(exc):
+                for _, _, later in items[position + 1 :]:
+                    later.observe()
                 results |= dict.fromkeys((later for later, _, _ in items[position:]), exc)
                 break
             results[index], stale = exc, True
@@ -142,9 +148,17 @@ def _stored_alone(
     return results
 
 
-def _set_write(prepared: list[PreparedAward]) -> tuple[frozenset, int | None]:
-    """Run the set-based write; answer the ids of the awards it inserted and its
-    transaction's id."""
+class _SetNotWhole(Exception):
+    """The set-based write would not have stored every award of the set: rolled back."""
+
+
+def _set_write(prepared: list[PreparedAward]) -> int | None:
+    """Store every award of the set in one statement, or none; answer the transaction's id.
+
+    Raise ``_SetNotWhole``, having stored nothing, when the statement would leave an award
+    out (its player created by another request since the read): the awards after it were
+    scored counting it, and are stored one by one instead, scored again if it fails.
+    """
     rows = []
     for award in prepared:
         assert not award.writes_alone, "an award whose write has more parts is stored alone"
@@ -170,13 +184,13 @@ def _set_write(prepared: list[PreparedAward]) -> tuple[frozenset, int | None]:
         *sql.award_rows_params(rows),
         *wallet_rows_change_params(realm_id=first.realm_id, actor_key_id=first.api_key_used_id),
     ]
-    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with savepoint, connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql.award_rows_store_postgres(), params)
         answered = cursor.fetchall()
-    if not answered:
-        return frozenset(), None
-    return frozenset(answered[0][1] or ()), answered[0][0]
+        inserted = frozenset(answered[0][1] or ()) if answered else frozenset()
+        if inserted != {award.award.id for award in prepared}:
+            raise _SetNotWhole
+    return answered[0][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +205,12 @@ class BatchEvent:
 
 
 def _award_prepared(
-    *, api_key: ApiKey, external_game_id: str, event: BatchEvent, unstored: Mapping[int, TaskAwards]
+    *,
+    api_key: ApiKey,
+    external_game_id: str,
+    event: BatchEvent,
+    unstored: Mapping[int, TaskAwards],
+    observe_later: bool = False,
 ) -> AwardOutcome | PreparedAward:
     task = task_for_award(
         realm=api_key.realm,
@@ -207,6 +226,7 @@ def _award_prepared(
         idempotency_key=event.idempotency_key,
         dry_run=event.dry_run,
         unstored=unstored,
+        observe_later=observe_later,
     )
 
 
@@ -221,6 +241,7 @@ def _award_step(
             external_game_id=external_game_id,
             event=event,
             unstored=awards.unstored,
+            observe_later=True,
         )
     except Exception as exc:  # noqa: BLE001 - the event's answer, as its own request's
         return {index: exc}
@@ -235,6 +256,7 @@ def _award_step(
     stored = awards.store()
     gone = _first_gone(stored)
     if gone is not None:
+        prepared.observe()
         return stored | {index: stored[gone]}
     stale = not all(
         isinstance(outcome, AwardOutcome) and outcome.created for outcome in stored.values()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -373,11 +373,17 @@ def _award_achievements(
     )
 
 
+def _observed_already() -> None:
+    """A prepared award's ``observe`` when its run was observed as it ran."""
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedAward:
     """An award scored and not yet stored: what its write needs and what it will answer.
 
-    ``player_id`` is None for a player the write creates (PostgreSQL only).
+    ``player_id`` is None for a player the write creates (PostgreSQL only). ``observe``
+    hands its run to the observer (metrics, the sampled execution log) when that was left
+    for later (``award_prepare``'s ``observe_later``), and does nothing otherwise.
     """
 
     realm: Realm
@@ -392,6 +398,7 @@ class PreparedAward:
     webhook: WebhookEvent | None
     achieved: achievements.AchievementWrite | None
     player_id: int | None
+    observe: Callable[[], None] = _observed_already
 
     @property
     def writes_alone(self) -> bool:
@@ -450,12 +457,15 @@ def award_prepare(
     idempotency_key: str | None = None,
     dry_run: bool = False,
     unstored: Mapping[int, TaskAwards] | None = None,
+    observe_later: bool = False,
 ) -> AwardOutcome | PreparedAward:
     """Read and score one event as ``award_points`` does, and stop before the write.
 
     Answer the outcome itself for what stores nothing (a replay, a dry run). ``unstored``
     holds, per task id, the awards prepared before this one and not stored yet (a batch's
-    set-based write): the task's stats are read as if they were.
+    set-based write): the task's stats are read as if they were. With ``observe_later`` the
+    run of an award is observed only by its ``PreparedAward.observe``: a batch that scores
+    the event again, after an award it counted was not stored, observes the new run instead.
     """
     event_data_check(data=data)
     now = timezone.now()
@@ -525,14 +535,19 @@ def award_prepare(
             requests=requests,
             merge=strategy.experiment_arm is not None,
         )
-    observer.run_observe(
-        run=run,
-        traced=traced,
-        realm=realm,
-        event=event,
-        api_key=api_key,
-        correlation_id=idempotency_key or str(award_id),
-    )
+
+    def observe() -> None:
+        observer.run_observe(
+            run=run,
+            traced=traced,
+            realm=realm,
+            event=event,
+            api_key=api_key,
+            correlation_id=idempotency_key or str(award_id),
+        )
+
+    if run.error is not None or dry_run or not observe_later:
+        observe()
     if run.error is not None:
         raise StrategyFailed(run.error)
     player_id = reread[-1].player_id if reread else read.stats.player_id
@@ -614,6 +629,7 @@ def award_prepare(
         webhook=webhook,
         achieved=achieved.write if achieved is not None else None,
         player_id=player_id,
+        observe=observe if observe_later else _observed_already,
     )
 
 

@@ -300,8 +300,9 @@ def award_rows_store_postgres() -> str:
     text (and its prepared plan) is the same for any number of awards. A player another
     request created since the read is not created and its award not inserted: the statement
     answers, per task, its transaction's id and the ids of the awards it inserted, for the
-    caller to store the others on their own. Rows are written in key order, as every
-    upsert of many rows here is, so that two such writes cannot deadlock.
+    caller to tell whether it stored them all (``scoring.batch`` rolls back a set it did
+    not). Rows are written in key order, as every upsert of many rows here is, so that two
+    such writes cannot deadlock.
     """
     from django.db import connection
 

@@ -31,10 +31,12 @@ from gamification.models import (
     Wallet,
 )
 from gamification.services import api_key_create
+from scoring import hooks
 from strategies import services as strategy_services
 from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_ratio
 from tests.gamification.concurrency_helpers import guarded, run_threads
 from tests.gamification.leaderboard_helpers import boards_from_awards, stored_boards
+from tests.scoring.test_award_service import RecordingObserver
 from tests.strategies.backtest_programs import COUNTS_PROGRAM, assign, field
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -815,3 +817,58 @@ def test_no_award_is_stored_after_the_database_failed_the_batch():
     assert [result["status"] for result in results] == [200, 503, 503, 503, 503]
     assert not Award.objects.filter(player__external_user_id__in=["x", "y"]).exists()
     assert _stored_totals("gone")["task_stats"] == [("counts", 2, 100.0)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_a_set_its_write_would_leave_an_award_out_of_is_stored_award_by_award():
+    """Between the batch's reads and its set write, another request creates player n and
+    stores key K on another task: n's award fails alone (409), and c, scored counting it,
+    is scored again, as its own request after n's would be."""
+    client, _ = _realm_with_counts("skipped")
+    events = [
+        {"externalTaskId": "counts", "externalUserId": "a"},
+        {"externalTaskId": "counts", "externalUserId": "n", "idempotencyKey": "K"},
+        {"externalTaskId": "counts", "externalUserId": "c"},
+    ]
+    other: list[tuple[int, dict[str, Any]]] = []
+
+    def meanwhile(execute, sql, params, many, context):
+        if sql.startswith("WITH src AS") and not other:
+            event = {"externalTaskId": "more", "externalUserId": "n", "idempotencyKey": "K"}
+            thread = threading.Thread(
+                target=guarded, args=(lambda: other.append(_single(client, event)), [])
+            )
+            thread.start()
+            thread.join()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(meanwhile):
+        results = _batch(client, events).json()["results"]
+
+    assert other[0][0] == 201
+    assert [result["status"] for result in results] == [201, 409, 201]
+    assert results[1]["body"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert [results[0]["body"]["points"], results[2]["body"]["points"]] == [0, 100]
+    assert _stored_totals("skipped")["task_stats"] == [("counts", 2, 100.0), ("more", 1, 0.0)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="sets are PostgreSQL's write")
+def test_an_event_scored_again_is_observed_once_under_its_stored_awards_id():
+    client, _ = _realm_with_counts("observed")
+    events = [{"externalTaskId": "counts", "externalUserId": user} for user in "abc"]
+    recorder, previous = RecordingObserver(), hooks.run_observer()
+    hooks.run_observer_register(recorder)
+    try:
+        with connection.execute_wrapper(_deadlock_at_write(1, 2)):
+            results = _batch(client, events).json()["results"]
+    finally:
+        hooks.run_observer_register(previous)
+
+    assert [result["status"] for result in results] == [503, 201, 201]
+    stored = {
+        str(pk) for pk in Award.objects.filter(realm__slug="observed").values_list("pk", flat=True)
+    }
+    observed = [kwargs["correlation_id"] for kwargs in recorder.observed]
+    # One run per event, as three single requests (a's 503 included) would observe.
+    assert len(observed) == 3
+    assert set(observed[1:]) == stored
