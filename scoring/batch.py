@@ -33,9 +33,10 @@ from scoring.services import AwardOutcome, PreparedAward, award_prepare, award_s
 
 
 def _alone_may_succeed(exc: Exception) -> bool:
-    """Whether a set-based write that failed may succeed award by award: a key or player
-    another request stored or erased meanwhile, or a deadlock with a concurrent write."""
-    return isinstance(exc, IntegrityError) or database_conflict(exc)
+    """Whether a set-based write that failed may succeed award by award: a player another
+    request created meanwhile (``_SetNotWhole``), a key or player stored or erased meanwhile,
+    or a deadlock with a concurrent write."""
+    return isinstance(exc, _SetNotWhole | IntegrityError) or database_conflict(exc)
 
 
 def _database_gone(exc: BaseException) -> bool:
@@ -96,8 +97,6 @@ class AwardSet:
             return _stored_alone(items, rescore=self.rescore)
         try:
             transaction_id = _set_write([award for _, _, award in items])
-        except _SetNotWhole:
-            return _stored_alone(items, rescore=self.rescore)
         except Exception as exc:
             if _alone_may_succeed(exc):
                 return _stored_alone(items, rescore=self.rescore)

@@ -33,6 +33,7 @@ from gamification.models import (
 from gamification.services import api_key_create
 from scoring import hooks
 from strategies import services as strategy_services
+from tests.database_helpers import other_connection
 from tests.factories import GameFactory, RealmFactory, TaskFactory, strategy_program_ratio
 from tests.gamification.concurrency_helpers import guarded, run_threads
 from tests.gamification.leaderboard_helpers import boards_from_awards, stored_boards
@@ -289,15 +290,6 @@ def test_each_event_counts_against_the_keys_rate():
     assert Award.objects.count() == 3
 
 
-def _other_connection() -> psycopg.Connection:
-    """A connection of its own to the test database, in autocommit: another request's."""
-    params = connection.get_connection_params()
-    dsn = {
-        key: params[key] for key in ("dbname", "user", "host", "port", "password") if key in params
-    }
-    return psycopg.connect(**dsn, autocommit=True)
-
-
 #: How every award write of one award or of a set starts.
 AWARD_WRITES = ("WITH inserted AS", "WITH new_player AS", "WITH src AS")
 
@@ -312,7 +304,7 @@ def _writes_ended_at(n: int):
         if sql.startswith(AWARD_WRITES):
             seen["writes"] += 1
             if seen["writes"] == n:
-                with _other_connection() as other:
+                with other_connection() as other:
                     other.execute(
                         "SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid]
                     )
@@ -530,7 +522,7 @@ def test_a_player_another_request_creates_meanwhile_gets_its_award_all_the_same(
 
     def player_created_first(execute, sql, params, many, context):
         if sql.startswith("WITH src AS") and not created:
-            with _other_connection() as other:
+            with other_connection() as other:
                 row = other.execute(
                     f"INSERT INTO {Player._meta.db_table} (realm_id, external_user_id, created_at)"
                     " VALUES (%s, 'new-2', now()) RETURNING id",
@@ -775,7 +767,7 @@ def _statement_timeout_at_the_set(client: APIClient, events: list[dict[str, Any]
     (the database does not answer in time), the connection stays usable, and a write on
     task more would succeed."""
     locked: list[bool] = []
-    with _other_connection() as other:
+    with other_connection() as other:
 
         def hold_at_the_set(execute, sql, params, many, context):
             if sql.startswith("WITH src AS") and not locked:

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from gamification.models import LeaderboardEntry, PlayerTaskStats, TaskStats, Wallet
 from gamification.services import api_key_create
+from tests.database_helpers import other_connection
 from tests.factories import GameFactory, RealmFactory, TaskFactory
 
 pytestmark = [
@@ -28,14 +29,6 @@ pytestmark = [
 ]
 
 PLAYER_ROWS = {"player stats": PlayerTaskStats, "entries": LeaderboardEntry, "wallet": Wallet}
-
-
-def _other(autocommit: bool = True) -> psycopg.Connection:
-    params = connection.get_connection_params()
-    dsn = {
-        key: params[key] for key in ("dbname", "user", "host", "port", "password") if key in params
-    }
-    return psycopg.connect(**dsn, autocommit=autocommit)
 
 
 @pytest.fixture
@@ -58,7 +51,7 @@ def _award(api: APIClient, user: str = "u") -> dict:
 def _task_row_locked_while_waiting_on(model, write: Callable[[], int]) -> bool:
     """Whether the task's stats row is locked while ``write`` (in a thread) waits on the rows
     of ``model``, which another connection holds; ``write`` must succeed once let go."""
-    holder = _other(autocommit=False)
+    holder = other_connection(autocommit=False)
     holder.execute(f"SELECT 1 FROM {model._meta.db_table} FOR UPDATE")
     statuses: list[int] = []
 
@@ -71,7 +64,7 @@ def _task_row_locked_while_waiting_on(model, write: Callable[[], int]) -> bool:
     thread = threading.Thread(target=run)
     thread.start()
     try:
-        with _other() as probe:
+        with other_connection() as probe:
             deadline = time.monotonic() + 10
             while not probe.execute(
                 "SELECT 1 FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
